@@ -1,0 +1,83 @@
+//! The preprocessing flags shared by every command that reads images.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use explain_core::InputSpec;
+use explain_core::data::Preprocess;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Preset {
+    /// pixel / 255
+    Unit,
+    /// pixel / 255, then ImageNet mean/std
+    Imagenet,
+    /// raw 0..255 (normalisation inside the model)
+    Raw,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PreprocessArgs {
+    /// Starting point for scale/mean/std.
+    #[arg(long, value_enum, default_value = "unit")]
+    pub preset: Preset,
+    /// Input size as HxW (default: the model's).
+    #[arg(long)]
+    pub size: Option<String>,
+    /// 1 (grey) or 3 (RGB) (default: the model's).
+    #[arg(long)]
+    pub channels: Option<usize>,
+    /// Multiplier for raw 0..255 pixels.
+    #[arg(long)]
+    pub scale: Option<f32>,
+    /// Mean subtracted after scaling: one value or one per channel, comma separated.
+    #[arg(long)]
+    pub mean: Option<String>,
+    /// Std divided after the mean: one value or one per channel, comma separated.
+    #[arg(long)]
+    pub std: Option<String>,
+}
+
+fn floats(text: &str, what: &str) -> Result<Vec<f32>> {
+    text.split(',')
+        .map(|s| s.trim().parse::<f32>())
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("--{what} must be comma-separated numbers, got '{text}'"))
+}
+
+impl PreprocessArgs {
+    pub fn resolve(&self, input: &InputSpec) -> Result<Preprocess> {
+        let mut p = match self.preset {
+            Preset::Unit => Preprocess::unit_range(input),
+            Preset::Imagenet => Preprocess::imagenet(input),
+            Preset::Raw => Preprocess { scale: 1.0, ..Preprocess::unit_range(input) },
+        };
+        if let Some(size) = &self.size {
+            let Some((h, w)) = size.split_once(['x', 'X']) else {
+                bail!("--size must look like 224x224, got '{size}'");
+            };
+            p.height = h.trim().parse().context("--size height")?;
+            p.width = w.trim().parse().context("--size width")?;
+        }
+        if let Some(c) = self.channels {
+            p.channels = c;
+        }
+        if let Some(s) = self.scale {
+            p.scale = s;
+        }
+        if let Some(m) = &self.mean {
+            p.mean = floats(m, "mean")?;
+        }
+        if let Some(s) = &self.std {
+            p.std = floats(s, "std")?;
+        }
+        if (p.height, p.width, p.channels) != (input.height, input.width, input.channels) {
+            bail!(
+                "the preprocessing gives {}x{}x{} images but the model takes {}x{}x{} \
+                 (channels x height x width); drop --size/--channels to use the model's",
+                p.channels, p.height, p.width, input.channels, input.height, input.width
+            );
+        }
+        p.validate()?;
+        Ok(p)
+    }
+}

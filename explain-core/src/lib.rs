@@ -1,0 +1,12 @@
+//! UNPIC's engine: runs a user's ONNX image classifier on Burn (flex on the CPU, WebGPU in the
+//! browser) and computes what the app and the CLI show. No web or UI dependency.
+
+pub mod data;
+pub mod error;
+pub mod model;
+pub mod npy;
+pub mod onnx;
+
+pub use burn::tensor::Device;
+pub use error::{Error, Result};
+pub use model::{Classifier, ClassScore, InputSpec, Layout, Prediction};

@@ -1,0 +1,72 @@
+//! `.npy` tensors in and out (float32, C order): the CLI's input/output format and the format of
+//! the reference data the tests compare against.
+
+use crate::error::{Error, Result};
+
+/// A host tensor: row-major values and their shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostTensor {
+    pub data: Vec<f32>,
+    pub shape: Vec<usize>,
+}
+
+/// Reads a float32 (or float64, converted) `.npy` file's bytes; `name` is used in messages.
+pub fn read_f32(bytes: &[u8], name: &str) -> Result<HostTensor> {
+    let err = |reason: String| Error::TensorFile {
+        name: name.to_string(),
+        reason,
+    };
+    let file = npyz::NpyFile::new(bytes).map_err(|e| err(format!("not a .npy file ({e})")))?;
+    if file.order() != npyz::Order::C {
+        return Err(err("Fortran-ordered arrays are not supported; save with C order".into()));
+    }
+    let shape: Vec<usize> = file.shape().iter().map(|&d| d as usize).collect();
+    let data = match file.dtype() {
+        npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float && t.size_field() == 8 => {
+            file.into_vec::<f64>()
+                .map(|v| v.into_iter().map(|x| x as f32).collect())
+        }
+        _ => file.into_vec::<f32>(),
+    }
+    .map_err(|e| err(format!("expected float32 data ({e})")))?;
+    Ok(HostTensor { data, shape })
+}
+
+/// Encodes float32 values of the given shape as `.npy` bytes.
+pub fn write_f32(data: &[f32], shape: &[usize]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
+    let io = |e: std::io::Error| Error::TensorFile {
+        name: "(output)".into(),
+        reason: e.to_string(),
+    };
+    use npyz::WriterBuilder;
+    let mut writer = npyz::WriteOptions::<f32>::new()
+        .default_dtype()
+        .shape(&shape)
+        .writer(&mut out)
+        .begin_nd()
+        .map_err(io)?;
+    writer.extend(data.iter().copied()).map_err(io)?;
+    writer.finish().map_err(io)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npy_round_trips() {
+        let bytes = write_f32(&[1.0, -2.5, 3.0, 4.0, 5.0, 6.0], &[2, 3]).expect("write");
+        let t = read_f32(&bytes, "x.npy").expect("read");
+        assert_eq!(t.shape, vec![2, 3]);
+        assert_eq!(t.data, vec![1.0, -2.5, 3.0, 4.0, 5.0, 6.0]);
+    }
+
+    #[test]
+    fn garbage_is_a_clear_error() {
+        let err = read_f32(b"hello", "x.npy").expect_err("must fail");
+        assert!(err.to_string().contains("x.npy"), "{err}");
+    }
+}

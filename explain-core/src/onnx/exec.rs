@@ -1,0 +1,137 @@
+//! Running a [`Graph`]: feed inputs, evaluate nodes in order, return outputs and any tapped
+//! tensors. Values are dropped right after their last reader, so memory stays at the live set.
+//!
+//! A hook sees every value as it is produced and may replace it: that is how a gradient at a
+//! layer works (replace the layer's output by a detached leaf that requires grad, run on,
+//! backward) without a second executor.
+
+use std::collections::HashMap;
+
+use super::graph::{Graph, Slot};
+use super::value::{FloatValue, Value};
+use crate::error::{Error, Result};
+
+/// The result of one run.
+pub struct RunOutput {
+    /// Graph outputs, in graph order.
+    pub outputs: Vec<Value>,
+    /// Tapped tensors by slot.
+    pub taps: HashMap<Slot, Value>,
+}
+
+impl RunOutput {
+    /// The first graph output as a float tensor (a classifier's scores).
+    pub fn first_float(&self) -> Result<FloatValue> {
+        self.outputs
+            .first()
+            .and_then(Value::as_float)
+            .cloned()
+            .ok_or_else(|| Error::NotAClassifier("the model's first output is not a float tensor".into()))
+    }
+}
+
+impl Graph {
+    /// Runs with one value per runtime input; returns outputs and the values of `taps`.
+    pub fn run(&self, inputs: Vec<Value>, taps: &[Slot]) -> Result<RunOutput> {
+        self.run_with_hook(inputs, taps, &mut |_, v| v)
+    }
+
+    /// Like [`Graph::run`], passing every produced value through `hook` first.
+    pub fn run_with_hook(
+        &self,
+        inputs: Vec<Value>,
+        taps: &[Slot],
+        hook: &mut dyn FnMut(Slot, Value) -> Value,
+    ) -> Result<RunOutput> {
+        if inputs.len() != self.inputs.len() {
+            return Err(Error::NotAClassifier(format!(
+                "the model has {} inputs but {} were given",
+                self.inputs.len(),
+                inputs.len()
+            )));
+        }
+        let mut values: Vec<Option<Value>> = vec![None; self.tensors.len()];
+        for (slot, value) in &self.constants {
+            values[*slot] = Some(value.clone());
+        }
+        for (&slot, value) in self.inputs.iter().zip(inputs) {
+            self.check_input(slot, &value)?;
+            values[slot] = Some(hook(slot, value));
+        }
+        let keep = |slot: Slot| taps.contains(&slot) || self.outputs.contains(&slot);
+        let mut tapped = HashMap::new();
+        for &slot in taps {
+            if let Some(v) = &values[slot] {
+                tapped.insert(slot, v.clone());
+            }
+        }
+        for (index, node) in self.nodes.iter().enumerate() {
+            let args: Vec<Option<Value>> = node
+                .inputs
+                .iter()
+                .map(|s| s.and_then(|s| values[s].clone()))
+                .collect();
+            let produced = node
+                .op
+                .run(&args)
+                .map_err(|reason| Error::node(&node.name, &node.op_type, reason))?;
+            for (&slot, value) in node.outputs.iter().zip(produced) {
+                let value = hook(slot, value);
+                if taps.contains(&slot) {
+                    tapped.insert(slot, value.clone());
+                }
+                values[slot] = Some(value);
+            }
+            // Free what no later node reads.
+            for slot in node.inputs.iter().flatten() {
+                if self.last_use[*slot] == Some(index) && !keep(*slot) {
+                    values[*slot] = None;
+                }
+            }
+        }
+        let outputs = self
+            .outputs
+            .iter()
+            .map(|&s| {
+                values[s].take().ok_or_else(|| Error::InvalidModel {
+                    reason: format!("output '{}' was not computed", self.tensors[s].name),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(RunOutput {
+            outputs,
+            taps: tapped,
+        })
+    }
+
+    /// Checks an input against the static parts of the declared shape.
+    fn check_input(&self, slot: Slot, value: &Value) -> Result<()> {
+        let info = &self.tensors[slot];
+        let got = value.dims();
+        let Some(expected) = &info.shape else {
+            return Ok(());
+        };
+        let fits = expected.len() == got.len()
+            && expected
+                .iter()
+                .zip(&got)
+                .all(|(e, g)| e.is_none_or(|e| e == *g));
+        if fits {
+            Ok(())
+        } else {
+            Err(Error::InputShape {
+                got,
+                expected: format_shape(expected),
+            })
+        }
+    }
+}
+
+/// `[N, 3, 224, 224]`-style display of a partly static shape.
+pub fn format_shape(shape: &[Option<usize>]) -> String {
+    let dims: Vec<String> = shape
+        .iter()
+        .map(|d| d.map_or("N".to_string(), |d| d.to_string()))
+        .collect();
+    format!("[{}]", dims.join(", "))
+}

@@ -1,0 +1,342 @@
+//! An executable graph: ONNX bytes -> nodes in topological order over numbered tensor slots.
+//!
+//! Import goes through `onnx-ir` (typed nodes, constants lifted, shapes inferred), then looks
+//! every node up in the op [`Registry`]. Every node nobody can run is collected, so the user
+//! learns all unsupported ops of a model in one message. Constant inputs (initializers and
+//! Constant nodes) are uploaded to the device once, here.
+
+use std::collections::HashMap;
+
+use burn::tensor::Device;
+use onnx_ir::{ArgType, Argument, Message, ModelProto, Node, NodeType, OnnxGraphBuilder};
+
+use super::ops::{Op, Registry};
+use super::value::{MAX_RANK, Value};
+use crate::error::{Error, Result, UnsupportedNode};
+
+/// Index of a tensor in the graph.
+pub type Slot = usize;
+
+/// What the graph knows about one named tensor before running.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorInfo {
+    /// The ONNX tensor name (empty for anonymous constants).
+    pub name: String,
+    /// The op type of the node that produces it ("Input" or "Constant" otherwise).
+    pub op: String,
+    /// Static shape; `None` entries are dynamic (e.g. the batch).
+    pub shape: Option<Vec<Option<usize>>>,
+}
+
+pub(crate) struct GraphNode {
+    pub name: String,
+    pub op_type: String,
+    pub op: Box<dyn Op>,
+    pub inputs: Vec<Option<Slot>>,
+    pub outputs: Vec<Slot>,
+}
+
+/// A model ready to run on one device.
+pub struct Graph {
+    pub(crate) nodes: Vec<GraphNode>,
+    pub(crate) tensors: Vec<TensorInfo>,
+    pub(crate) constants: Vec<(Slot, Value)>,
+    pub(crate) inputs: Vec<Slot>,
+    pub(crate) outputs: Vec<Slot>,
+    pub(crate) by_name: HashMap<String, Slot>,
+    /// For each slot, the index of the last node that reads it (values are freed after it).
+    pub(crate) last_use: Vec<Option<usize>>,
+    device: Device,
+}
+
+impl Graph {
+    /// Parses ONNX bytes and prepares every node to run on `device`.
+    pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Self> {
+        let parsed = parse(bytes)?;
+        Builder::new(device).build(parsed)
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The runtime inputs (without initializers).
+    pub fn input_infos(&self) -> Vec<&TensorInfo> {
+        self.inputs.iter().map(|&s| &self.tensors[s]).collect()
+    }
+
+    pub fn output_infos(&self) -> Vec<&TensorInfo> {
+        self.outputs.iter().map(|&s| &self.tensors[s]).collect()
+    }
+
+    /// Every tensor produced by a node, in execution order.
+    pub fn node_outputs(&self) -> impl Iterator<Item = &TensorInfo> {
+        self.nodes
+            .iter()
+            .flat_map(|n| n.outputs.iter().map(|&s| &self.tensors[s]))
+    }
+
+    pub fn slot(&self, name: &str) -> Result<Slot> {
+        self.by_name
+            .get(name)
+            .copied()
+            .ok_or_else(|| Error::UnknownTensor(name.to_string()))
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+}
+
+/// Parses with onnx-ir, turning its errors (and a malformed protobuf) into `InvalidModel`.
+fn parse(bytes: &[u8]) -> Result<onnx_ir::OnnxGraph> {
+    if bytes.is_empty() {
+        return Err(Error::InvalidModel {
+            reason: "the file is empty".into(),
+        });
+    }
+    // Check the protobuf first: a truncated or foreign file fails here with a clean error.
+    let proto = ModelProto::parse_from_bytes(bytes).map_err(|e| Error::InvalidModel {
+        reason: format!("it is not a valid ONNX protobuf ({e})"),
+    })?;
+    if proto.graph.as_ref().is_none_or(|g| g.node.is_empty()) {
+        return Err(Error::InvalidModel {
+            reason: "it contains no graph nodes (is it an ONNX model?)".into(),
+        });
+    }
+    // Name every unsupported op with the node names the user knows (onnx-ir renames nodes).
+    let unsupported = unsupported_in_proto(&proto, &Registry::standard());
+    if !unsupported.is_empty() {
+        return Err(Error::UnsupportedOps { nodes: unsupported });
+    }
+    let builder = OnnxGraphBuilder::new();
+    let result = guard(|| builder.parse_bytes(bytes));
+    match result {
+        Some(Ok(graph)) => Ok(graph),
+        Some(Err(onnx_ir::Error::Processing(e)))
+        | Some(Err(onnx_ir::Error::TypeInference(e))) => Err(Error::InvalidModel {
+            reason: format!("the importer rejected it: {e}"),
+        }),
+        Some(Err(e)) => Err(unsupported_from_parse_error(&e).unwrap_or(Error::InvalidModel {
+            reason: e.to_string(),
+        })),
+        None => Err(Error::InvalidModel {
+            reason: "the importer failed on an inconsistent graph".into(),
+        }),
+    }
+}
+
+/// The nodes of the original model whose op the registry cannot run, with their original names.
+fn unsupported_in_proto(proto: &ModelProto, registry: &Registry) -> Vec<UnsupportedNode> {
+    let supported = registry.onnx_op_types();
+    let Some(graph) = proto.graph.as_ref() else {
+        return Vec::new();
+    };
+    graph
+        .node
+        .iter()
+        .enumerate()
+        .filter_map(|(i, node)| {
+            let domain = onnx_ir::normalize_domain(&node.domain);
+            let standard = domain.is_empty() || domain == "ai.onnx";
+            if standard && supported.contains(node.op_type.as_str()) {
+                return None;
+            }
+            Some(UnsupportedNode {
+                node: if node.name.is_empty() {
+                    format!("#{i}")
+                } else {
+                    node.name.clone()
+                },
+                op: if standard {
+                    node.op_type.clone()
+                } else {
+                    format!("{domain}::{}", node.op_type)
+                },
+            })
+        })
+        .collect()
+}
+
+/// onnx-ir reports standard-domain ops it has never heard of as a parse error; surface those as
+/// unsupported ops rather than a broken file.
+fn unsupported_from_parse_error(e: &onnx_ir::Error) -> Option<Error> {
+    let text = e.to_string();
+    text.contains("nsupported").then(|| Error::UnsupportedOps {
+        nodes: vec![UnsupportedNode {
+            node: "(import)".into(),
+            op: text,
+        }],
+    })
+}
+
+/// Runs `f`, converting a panic inside a dependency into `None` where unwinding exists.
+#[cfg(not(target_family = "wasm"))]
+fn guard<T>(f: impl FnOnce() -> T) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
+}
+
+/// In wasm a panic aborts the worker; the app restarts it and reports the failure.
+#[cfg(target_family = "wasm")]
+fn guard<T>(f: impl FnOnce() -> T) -> Option<T> {
+    Some(f())
+}
+
+struct Builder<'d> {
+    device: &'d Device,
+    registry: Registry,
+    tensors: Vec<TensorInfo>,
+    by_name: HashMap<String, Slot>,
+    constants: Vec<(Slot, Value)>,
+}
+
+impl<'d> Builder<'d> {
+    fn new(device: &'d Device) -> Self {
+        Self {
+            device,
+            registry: Registry::standard(),
+            tensors: Vec::new(),
+            by_name: HashMap::new(),
+            constants: Vec::new(),
+        }
+    }
+
+    fn new_slot(&mut self, arg: &Argument, op: &str) -> Slot {
+        let slot = self.tensors.len();
+        self.tensors.push(TensorInfo {
+            name: arg.name.clone(),
+            op: op.to_string(),
+            shape: static_shape(&arg.ty),
+        });
+        if !arg.name.is_empty() {
+            self.by_name.insert(arg.name.clone(), slot);
+        }
+        slot
+    }
+
+    /// The slot an input argument reads: a constant uploaded now, or a produced tensor.
+    fn input_slot(&mut self, arg: &Argument, node: &Node) -> Result<Option<Slot>> {
+        if arg.is_optional() {
+            return Ok(None);
+        }
+        if let Some(&slot) = self.by_name.get(&arg.name) {
+            return Ok(Some(slot));
+        }
+        if let Some(data) = arg.value() {
+            let value = Value::from_data(data, self.device).map_err(|e| {
+                Error::node(node.name(), &op_name(node), format!("constant input: {e}"))
+            })?;
+            let slot = self.new_slot(arg, "Constant");
+            self.constants.push((slot, value));
+            return Ok(Some(slot));
+        }
+        Err(Error::node(
+            node.name(),
+            &op_name(node),
+            format!("input '{}' is produced by no earlier node", arg.name),
+        ))
+    }
+
+    fn build(mut self, parsed: onnx_ir::OnnxGraph) -> Result<Graph> {
+        let mut inputs = Vec::new();
+        for arg in &parsed.inputs {
+            inputs.push(self.new_slot(arg, "Input"));
+        }
+        let mut nodes = Vec::new();
+        let mut unsupported = Vec::new();
+        for node in &parsed.nodes {
+            let op_type = op_name(node);
+            // Constant nodes are folded into constants here rather than run every time.
+            if matches!(node.node_type(), NodeType::Constant) {
+                for out in node.outputs() {
+                    if let Some(data) = out.value() {
+                        let value = Value::from_data(data, self.device)?;
+                        let slot = self.new_slot(out, "Constant");
+                        self.constants.push((slot, value));
+                    }
+                }
+                continue;
+            }
+            let op = match self.registry.get(&node.node_type()) {
+                None => {
+                    unsupported.push(UnsupportedNode {
+                        node: node.name().to_string(),
+                        op: op_type.clone(),
+                    });
+                    None
+                }
+                Some(build) => Some(build(node).map_err(|r| Error::node(node.name(), &op_type, r))?),
+            };
+            let input_slots = node
+                .inputs()
+                .iter()
+                .map(|a| self.input_slot(a, node))
+                .collect::<Result<Vec<_>>>()?;
+            let output_slots = node
+                .outputs()
+                .iter()
+                .map(|a| self.new_slot(a, &op_type))
+                .collect();
+            if let Some(op) = op {
+                nodes.push(GraphNode {
+                    name: node.name().to_string(),
+                    op_type,
+                    op,
+                    inputs: input_slots,
+                    outputs: output_slots,
+                });
+            }
+        }
+        if !unsupported.is_empty() {
+            return Err(Error::UnsupportedOps { nodes: unsupported });
+        }
+        if let Some(too_big) = self.tensors.iter().find(|t| {
+            t.shape.as_ref().is_some_and(|s| s.len() > MAX_RANK)
+        }) {
+            return Err(Error::NotAClassifier(format!(
+                "tensor '{}' has rank {} (UNPIC supports up to {MAX_RANK})",
+                too_big.name,
+                too_big.shape.as_ref().map_or(0, Vec::len)
+            )));
+        }
+        let outputs = parsed
+            .outputs
+            .iter()
+            .map(|a| self.by_name.get(&a.name).copied().ok_or_else(|| Error::InvalidModel {
+                reason: format!("graph output '{}' is produced by no node", a.name),
+            }))
+            .collect::<Result<Vec<_>>>()?;
+        let mut last_use = vec![None; self.tensors.len()];
+        for (i, node) in nodes.iter().enumerate() {
+            for slot in node.inputs.iter().flatten() {
+                last_use[*slot] = Some(i);
+            }
+        }
+        Ok(Graph {
+            nodes,
+            tensors: self.tensors,
+            constants: self.constants,
+            inputs,
+            outputs,
+            by_name: self.by_name,
+            last_use,
+            device: self.device.clone(),
+        })
+    }
+}
+
+/// The ONNX op type of a node (custom-domain ops keep their own name).
+fn op_name(node: &Node) -> String {
+    match node {
+        Node::Custom(c) => format!("{}::{}", c.domain, c.op_type),
+        other => other.node_type().to_string(),
+    }
+}
+
+fn static_shape(ty: &ArgType) -> Option<Vec<Option<usize>>> {
+    match ty {
+        ArgType::Tensor(t) => t.static_shape.clone().or_else(|| Some(vec![None; t.rank])),
+        ArgType::ScalarTensor(_) | ArgType::ScalarNative(_) => Some(vec![]),
+        ArgType::Shape(rank) => Some(vec![Some(*rank)]),
+    }
+}

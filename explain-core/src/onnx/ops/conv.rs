@@ -1,0 +1,301 @@
+//! Convolution and pooling over NCHW images.
+//!
+//! Spec: <https://onnx.ai/onnx/operators/onnx__Conv.html>, `MaxPool`, `AveragePool`,
+//! `GlobalAveragePool`, `GlobalMaxPool`. Covers groups (depthwise), dilation, asymmetric
+//! explicit pads (Keras/Paddle exports) and `auto_pad` SAME_UPPER / SAME_LOWER / VALID, resolved
+//! against the input size at run time; `ceil_mode` and `count_include_pad` for pooling.
+
+use burn::tensor::Tensor;
+use burn::tensor::module::{avg_pool2d, conv2d, max_pool2d};
+use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
+use onnx_ir::node::padding::{AutoPad, PaddingConfig2d};
+use onnx_ir::{Node, NodeType};
+
+use super::{Op, OpResult, Registry, float_input, optional_float_input, typed_node};
+use crate::onnx::value::{FloatValue, Value};
+
+pub(super) fn register(registry: &mut Registry) {
+    registry.add(NodeType::Conv2d, build_conv2d);
+    registry.add(NodeType::MaxPool2d, build_max_pool2d);
+    registry.add(NodeType::AveragePool2d, build_avg_pool2d);
+    registry.add(NodeType::GlobalAveragePool, |_| Ok(Box::new(GlobalPool { max: false })));
+    registry.add(NodeType::GlobalMaxPool, |_| Ok(Box::new(GlobalPool { max: true })));
+}
+
+/// Window geometry shared by convolution and pooling.
+#[derive(Debug, Clone)]
+struct Window {
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    dilation: [usize; 2],
+    padding: PaddingConfig2d,
+    auto_pad: AutoPad,
+}
+
+impl Window {
+    fn validate(&self) -> Result<(), String> {
+        if self.kernel.contains(&0) || self.stride.contains(&0) || self.dilation.contains(&0) {
+            return Err(format!(
+                "kernel {:?}, strides {:?} and dilations {:?} must be positive",
+                self.kernel, self.stride, self.dilation
+            ));
+        }
+        Ok(())
+    }
+
+    /// (begin, end) padding per spatial axis for an input of spatial size `input`.
+    fn pads(&self, input: [usize; 2]) -> [(usize, usize); 2] {
+        let explicit = match self.padding {
+            PaddingConfig2d::Valid => [(0, 0), (0, 0)],
+            PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
+        };
+        std::array::from_fn(|axis| match self.auto_pad {
+            AutoPad::NotSet => explicit[axis],
+            AutoPad::Valid => (0, 0),
+            AutoPad::SameUpper | AutoPad::SameLower => {
+                let (size, stride) = (input[axis], self.stride[axis]);
+                let extent = (self.kernel[axis] - 1) * self.dilation[axis] + 1;
+                let out = size.div_ceil(stride);
+                let total = ((out.saturating_sub(1)) * stride + extent).saturating_sub(size);
+                let small = total / 2;
+                if matches!(self.auto_pad, AutoPad::SameUpper) {
+                    (small, total - small)
+                } else {
+                    (total - small, small)
+                }
+            }
+        })
+    }
+}
+
+fn image_input(inputs: &[Option<Value>]) -> Result<Tensor<4>, String> {
+    let x = float_input(inputs, 0)?;
+    x.to_rank::<4>()
+        .ok_or_else(|| format!("expected a 4-D NCHW input, got shape {:?}", x.dims()))
+}
+
+fn spatial(x: &Tensor<4>) -> [usize; 2] {
+    let [_, _, h, w] = x.dims();
+    [h, w]
+}
+
+struct Conv2d {
+    window: Window,
+    groups: usize,
+}
+
+fn build_conv2d(node: &Node) -> Result<Box<dyn Op>, String> {
+    let n = typed_node!(node, Conv2d);
+    let c = &n.config;
+    let window = Window {
+        kernel: c.kernel_size,
+        stride: c.stride,
+        dilation: c.dilation,
+        padding: c.padding.clone(),
+        auto_pad: c.auto_pad.clone(),
+    };
+    window.validate()?;
+    Ok(Box::new(Conv2d {
+        window,
+        groups: c.groups.max(1),
+    }))
+}
+
+impl Op for Conv2d {
+    fn run(&self, inputs: &[Option<Value>]) -> OpResult {
+        let x = image_input(inputs)?;
+        let weight = float_input(inputs, 1)?;
+        let weight = weight
+            .to_rank::<4>()
+            .ok_or_else(|| format!("expected a 4-D weight, got shape {:?}", weight.dims()))?;
+        let bias = optional_float_input(inputs, 2)?
+            .map(|b| b.to_rank::<1>().ok_or("expected a 1-D bias".to_string()))
+            .transpose()?;
+        let [_, channels, _, _] = x.dims();
+        let [_, per_group, kh, kw] = weight.dims();
+        if per_group * self.groups != channels {
+            return Err(format!(
+                "the input has {channels} channels but the weight expects {} ({} groups of {per_group})",
+                per_group * self.groups,
+                self.groups
+            ));
+        }
+        if [kh, kw] != self.window.kernel {
+            return Err(format!(
+                "weight kernel {kh}x{kw} disagrees with kernel_shape {:?}",
+                self.window.kernel
+            ));
+        }
+        let options = ConvOptions::new_with_padding(
+            self.window.stride,
+            self.window.pads(spatial(&x)),
+            self.window.dilation,
+            self.groups,
+        );
+        let y = conv2d(x, weight, bias, options);
+        Ok(vec![Value::Float(FloatValue::from_tensor(y))])
+    }
+}
+
+struct MaxPool2d {
+    window: Window,
+    ceil_mode: bool,
+}
+
+fn build_max_pool2d(node: &Node) -> Result<Box<dyn Op>, String> {
+    let n = typed_node!(node, MaxPool2d);
+    let c = &n.config;
+    let window = Window {
+        kernel: c.kernel_size,
+        stride: c.strides,
+        dilation: c.dilation,
+        padding: c.padding.clone(),
+        auto_pad: c.auto_pad.clone(),
+    };
+    window.validate()?;
+    if n.outputs.len() > 1 {
+        return Err("the Indices output of MaxPool is not supported".into());
+    }
+    Ok(Box::new(MaxPool2d {
+        window,
+        ceil_mode: c.ceil_mode,
+    }))
+}
+
+impl Op for MaxPool2d {
+    fn run(&self, inputs: &[Option<Value>]) -> OpResult {
+        let x = image_input(inputs)?;
+        let options = MaxPoolOptions::new(self.window.kernel)
+            .with_stride(self.window.stride)
+            .with_dilation(self.window.dilation)
+            .with_padding_pairs(self.window.pads(spatial(&x)))
+            .with_ceil_mode(self.ceil_mode);
+        Ok(vec![Value::Float(FloatValue::from_tensor(max_pool2d(x, options)))])
+    }
+}
+
+struct AvgPool2d {
+    window: Window,
+    ceil_mode: bool,
+    count_include_pad: bool,
+}
+
+fn build_avg_pool2d(node: &Node) -> Result<Box<dyn Op>, String> {
+    let n = typed_node!(node, AveragePool2d);
+    let c = &n.config;
+    let window = Window {
+        kernel: c.kernel_size,
+        stride: c.strides,
+        dilation: c.dilation,
+        padding: c.padding.clone(),
+        auto_pad: c.auto_pad.clone(),
+    };
+    window.validate()?;
+    if window.dilation != [1, 1] {
+        return Err("dilated AveragePool is not supported".into());
+    }
+    Ok(Box::new(AvgPool2d {
+        window,
+        ceil_mode: c.ceil_mode,
+        count_include_pad: c.count_include_pad,
+    }))
+}
+
+impl Op for AvgPool2d {
+    fn run(&self, inputs: &[Option<Value>]) -> OpResult {
+        let x = image_input(inputs)?;
+        let options = AvgPoolOptions::new(self.window.kernel)
+            .with_stride(self.window.stride)
+            .with_padding_pairs(self.window.pads(spatial(&x)))
+            .with_count_include_pad(self.count_include_pad)
+            .with_ceil_mode(self.ceil_mode);
+        Ok(vec![Value::Float(FloatValue::from_tensor(avg_pool2d(x, options)))])
+    }
+}
+
+/// Global average / max pooling over every axis after the channel axis (any rank >= 3).
+struct GlobalPool {
+    max: bool,
+}
+
+impl Op for GlobalPool {
+    fn run(&self, inputs: &[Option<Value>]) -> OpResult {
+        let x = float_input(inputs, 0)?;
+        let dims = x.dims();
+        if dims.len() < 3 {
+            return Err(format!("expected an N,C,spatial... input, got shape {dims:?}"));
+        }
+        let (n, c) = (dims[0], dims[1]);
+        let area: usize = dims[2..].iter().product();
+        let flat: Tensor<3> = x.into_padded().reshape([n, c, area]);
+        let pooled = if self.max {
+            flat.max_dim(2)
+        } else {
+            flat.mean_dim(2)
+        };
+        let mut out_dims = vec![1; dims.len()];
+        out_dims[..2].copy_from_slice(&[n, c]);
+        Ok(vec![Value::Float(FloatValue::from_tensor(pooled).reshape(&out_dims))])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_util::{fv, read};
+    use super::*;
+
+    fn window(kernel: usize, stride: usize, auto_pad: AutoPad) -> Window {
+        Window {
+            kernel: [kernel; 2],
+            stride: [stride; 2],
+            dilation: [1; 2],
+            padding: PaddingConfig2d::Valid,
+            auto_pad,
+        }
+    }
+
+    #[test]
+    fn same_upper_puts_the_odd_pad_at_the_end() {
+        // 5 wide, kernel 2, stride 2 -> 3 outputs need 1 pad, at the end.
+        assert_eq!(window(2, 2, AutoPad::SameUpper).pads([5, 5]), [(0, 1), (0, 1)]);
+        assert_eq!(window(2, 2, AutoPad::SameLower).pads([5, 5]), [(1, 0), (1, 0)]);
+        assert_eq!(window(3, 1, AutoPad::SameUpper).pads([7, 7]), [(1, 1), (1, 1)]);
+    }
+
+    #[test]
+    fn conv_with_asymmetric_pads_sums_the_window() {
+        // A 1x1x2x2 input of ones, a 2x2 kernel of ones, pads (top 1, left 1, bottom 0, right 0).
+        let op = Conv2d {
+            window: Window {
+                padding: PaddingConfig2d::Explicit(1, 1, 0, 0),
+                ..window(2, 1, AutoPad::NotSet)
+            },
+            groups: 1,
+        };
+        let out = op
+            .run(&[fv(&[1.0; 4], &[1, 1, 2, 2]), fv(&[1.0; 4], &[1, 1, 2, 2]), None])
+            .expect("run");
+        assert_eq!(read(&out), (vec![1.0, 2.0, 2.0, 4.0], vec![1, 1, 2, 2]));
+    }
+
+    #[test]
+    fn conv_reports_a_channel_mismatch() {
+        let op = Conv2d {
+            window: window(1, 1, AutoPad::NotSet),
+            groups: 1,
+        };
+        let err = op
+            .run(&[fv(&[1.0; 8], &[1, 2, 2, 2]), fv(&[1.0; 3], &[1, 3, 1, 1]), None])
+            .err()
+            .expect("mismatch");
+        assert!(err.contains("2 channels"), "{err}");
+    }
+
+    #[test]
+    fn global_average_pool_keeps_the_rank() {
+        let out = GlobalPool { max: false }
+            .run(&[fv(&[1.0, 2.0, 3.0, 4.0, 10.0, 10.0, 10.0, 10.0], &[1, 2, 2, 2])])
+            .expect("run");
+        assert_eq!(read(&out), (vec![2.5, 10.0], vec![1, 2, 1, 1]));
+    }
+}

@@ -1,0 +1,252 @@
+//! Elementwise arithmetic and activations, with numpy broadcasting.
+//!
+//! Spec: <https://onnx.ai/onnx/operators/> `Add`, `Sub`, `Mul`, `Div`, `Pow`, `Relu`, `Sigmoid`,
+//! `Tanh`, `Exp`, `Log`, `Sqrt`, `Neg`, `Abs`, `Erf`, `Reciprocal`, `Clip` (attribute form,
+//! opset < 11, and input form), `LeakyRelu`, `HardSigmoid`, `HardSwish`, `Softmax`, `LogSoftmax`.
+//! Broadcasting comes free from the left-padded storage (see `value.rs`). Integer operands of
+//! the arithmetic ops (shape computations) are evaluated on the host.
+
+use burn::tensor::activation;
+use onnx_ir::node::clip::ClipInput;
+use onnx_ir::{Node, NodeType};
+
+use super::{Op, OpResult, Registry, Unary, float_input, typed_node};
+use crate::onnx::value::{FloatValue, MAX_RANK, Value};
+
+pub(super) fn register(registry: &mut Registry) {
+    registry.add(NodeType::Add, |_| Ok(Box::new(Binary(BinaryKind::Add))));
+    registry.add(NodeType::Sub, |_| Ok(Box::new(Binary(BinaryKind::Sub))));
+    registry.add(NodeType::Mul, |_| Ok(Box::new(Binary(BinaryKind::Mul))));
+    registry.add(NodeType::Div, |_| Ok(Box::new(Binary(BinaryKind::Div))));
+    registry.add(NodeType::Pow, |_| Ok(Box::new(Binary(BinaryKind::Pow))));
+    registry.add(NodeType::Relu, |_| unary(|t| activation::relu(t)));
+    registry.add(NodeType::Sigmoid, |_| unary(activation::sigmoid));
+    registry.add(NodeType::Tanh, |_| unary(|t| t.tanh()));
+    registry.add(NodeType::Exp, |_| unary(|t| t.exp()));
+    registry.add(NodeType::Log, |_| unary(|t| t.log()));
+    registry.add(NodeType::Sqrt, |_| unary(|t| t.sqrt()));
+    registry.add(NodeType::Neg, |_| unary(|t| t.neg()));
+    registry.add(NodeType::Abs, |_| unary(|t| t.abs()));
+    registry.add(NodeType::Erf, |_| unary(|t| t.erf()));
+    registry.add(NodeType::Reciprocal, |_| unary(|t| t.recip()));
+    registry.add(NodeType::HardSwish, |_| {
+        unary(|t| t.clone() * activation::hard_sigmoid(t, 1.0 / 6.0, 0.5))
+    });
+    registry.add(NodeType::Clip, build_clip);
+    registry.add(NodeType::LeakyRelu, build_leaky_relu);
+    registry.add(NodeType::HardSigmoid, build_hard_sigmoid);
+    registry.add(NodeType::Softmax, build_softmax);
+    registry.add(NodeType::LogSoftmax, build_log_softmax);
+}
+
+type Padded = burn::tensor::Tensor<MAX_RANK>;
+
+fn unary(f: fn(Padded) -> Padded) -> Result<Box<dyn Op>, String> {
+    Ok(Box::new(Unary(move |x: FloatValue| x.map(f))))
+}
+
+#[derive(Debug, Clone, Copy)]
+enum BinaryKind {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+}
+
+struct Binary(BinaryKind);
+
+impl Binary {
+    fn floats(&self, a: Padded, b: Padded) -> Padded {
+        match self.0 {
+            BinaryKind::Add => a + b,
+            BinaryKind::Sub => a - b,
+            BinaryKind::Mul => a * b,
+            BinaryKind::Div => a / b,
+            BinaryKind::Pow => a.powf(b),
+        }
+    }
+
+    fn ints(&self, a: i64, b: i64) -> Result<i64, String> {
+        Ok(match self.0 {
+            BinaryKind::Add => a.wrapping_add(b),
+            BinaryKind::Sub => a.wrapping_sub(b),
+            BinaryKind::Mul => a.wrapping_mul(b),
+            BinaryKind::Div if b == 0 => return Err("integer division by zero".into()),
+            BinaryKind::Div => a.div_euclid(b),
+            BinaryKind::Pow => a.checked_pow(u32::try_from(b).map_err(|_| "negative power")?)
+                .ok_or("integer overflow in Pow")?,
+        })
+    }
+}
+
+impl Op for Binary {
+    fn run(&self, inputs: &[Option<Value>]) -> OpResult {
+        match (inputs.first(), inputs.get(1)) {
+            (Some(Some(Value::Int { data: a, shape: sa })), Some(Some(Value::Int { data: b, shape: sb }))) => {
+                // Host integer arithmetic (shape computations): equal sizes or a scalar operand.
+                let (data, shape) = match (a.len(), b.len()) {
+                    (x, y) if x == y => (
+                        a.iter().zip(b).map(|(&x, &y)| self.ints(x, y)).collect::<Result<_, _>>()?,
+                        if sa.len() >= sb.len() { sa.clone() } else { sb.clone() },
+                    ),
+                    (_, 1) => (a.iter().map(|&x| self.ints(x, b[0])).collect::<Result<_, _>>()?, sa.clone()),
+                    (1, _) => (b.iter().map(|&y| self.ints(a[0], y)).collect::<Result<_, _>>()?, sb.clone()),
+                    _ => return Err(format!("cannot broadcast integer shapes {sa:?} and {sb:?}")),
+                };
+                Ok(vec![Value::Int { data, shape }])
+            }
+            _ => {
+                let a = float_input(inputs, 0)?;
+                let b = float_input(inputs, 1)?;
+                check_broadcast(&a.dims(), &b.dims())?;
+                let rank = a.rank().max(b.rank());
+                let out = self.floats(a.into_padded(), b.into_padded());
+                Ok(vec![Value::Float(FloatValue::from_padded(out, rank))])
+            }
+        }
+    }
+}
+
+/// Numpy broadcasting rule, checked up front so a mismatch is an error, not a backend panic.
+fn check_broadcast(a: &[usize], b: &[usize]) -> Result<(), String> {
+    let ok = a
+        .iter()
+        .rev()
+        .zip(b.iter().rev())
+        .all(|(&x, &y)| x == y || x == 1 || y == 1);
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("shapes {a:?} and {b:?} do not broadcast"))
+    }
+}
+
+struct Clip {
+    min: Option<f64>,
+    max: Option<f64>,
+}
+
+fn build_clip(node: &Node) -> Result<Box<dyn Op>, String> {
+    let n = typed_node!(node, Clip);
+    let bound = |b: &Option<ClipInput>| match b {
+        None => Ok(None),
+        Some(ClipInput::Static(v)) => Ok(Some(*v)),
+        Some(ClipInput::Runtime(_)) => Err("Clip bounds computed at run time are not supported".to_string()),
+    };
+    Ok(Box::new(Clip {
+        min: bound(&n.config.min)?,
+        max: bound(&n.config.max)?,
+    }))
+}
+
+impl Op for Clip {
+    fn run(&self, inputs: &[Option<Value>]) -> OpResult {
+        let x = float_input(inputs, 0)?;
+        let y = x.map(|t| match (self.min, self.max) {
+            (Some(lo), Some(hi)) => t.clamp(lo, hi),
+            (Some(lo), None) => t.clamp_min(lo),
+            (None, Some(hi)) => t.clamp_max(hi),
+            (None, None) => t,
+        });
+        Ok(vec![Value::Float(y)])
+    }
+}
+
+fn build_leaky_relu(node: &Node) -> Result<Box<dyn Op>, String> {
+    let alpha = typed_node!(node, LeakyRelu).config.alpha;
+    Ok(Box::new(Unary(move |x: FloatValue| {
+        x.map(|t| activation::leaky_relu(t, alpha))
+    })))
+}
+
+fn build_hard_sigmoid(node: &Node) -> Result<Box<dyn Op>, String> {
+    let c = &typed_node!(node, HardSigmoid).config;
+    let (alpha, beta) = (c.alpha, c.beta);
+    Ok(Box::new(Unary(move |x: FloatValue| {
+        x.map(|t| activation::hard_sigmoid(t, alpha, beta))
+    })))
+}
+
+struct Softmax {
+    axis: usize,
+    log: bool,
+}
+
+fn build_softmax(node: &Node) -> Result<Box<dyn Op>, String> {
+    let axis = typed_node!(node, Softmax).config.axis;
+    Ok(Box::new(Softmax { axis, log: false }))
+}
+
+fn build_log_softmax(node: &Node) -> Result<Box<dyn Op>, String> {
+    let axis = typed_node!(node, LogSoftmax).config.axis;
+    Ok(Box::new(Softmax { axis, log: true }))
+}
+
+impl Op for Softmax {
+    fn run(&self, inputs: &[Option<Value>]) -> OpResult {
+        let x = float_input(inputs, 0)?;
+        if self.axis >= x.rank() {
+            return Err(format!("axis {} is out of range for shape {:?}", self.axis, x.dims()));
+        }
+        let dim = x.physical_axis(self.axis);
+        let log = self.log;
+        Ok(vec![Value::Float(x.map(|t| {
+            if log {
+                activation::log_softmax(t, dim)
+            } else {
+                activation::softmax(t, dim)
+            }
+        }))])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_util::{fv, read};
+    use super::*;
+
+    #[test]
+    fn add_broadcasts_a_channel_bias() {
+        let out = Binary(BinaryKind::Add)
+            .run(&[fv(&[1.0, 2.0, 3.0, 4.0], &[1, 2, 2]), fv(&[10.0, 20.0], &[2, 1, 1])])
+            .expect("run");
+        assert_eq!(
+            read(&out),
+            (vec![11.0, 12.0, 13.0, 14.0, 21.0, 22.0, 23.0, 24.0], vec![2, 2, 2])
+        );
+    }
+
+    #[test]
+    fn mismatched_shapes_are_an_error_not_a_panic() {
+        let err = Binary(BinaryKind::Mul)
+            .run(&[fv(&[1.0; 3], &[3]), fv(&[1.0; 2], &[2])])
+            .err()
+            .expect("error");
+        assert!(err.contains("do not broadcast"), "{err}");
+    }
+
+    #[test]
+    fn integer_shape_arithmetic_stays_on_the_host() {
+        let a = Some(Value::Int { data: vec![2, 3], shape: vec![2] });
+        let b = Some(Value::Int { data: vec![4], shape: vec![1] });
+        let out = Binary(BinaryKind::Mul).run(&[a, b]).expect("run");
+        assert_eq!(out[0].as_ints(), Some(&[8, 12][..]));
+    }
+
+    #[test]
+    fn clip_bounds_like_relu6() {
+        let out = Clip { min: Some(0.0), max: Some(6.0) }
+            .run(&[fv(&[-1.0, 3.0, 9.0], &[3])])
+            .expect("run");
+        assert_eq!(read(&out).0, vec![0.0, 3.0, 6.0]);
+    }
+
+    #[test]
+    fn softmax_sums_to_one_on_the_given_axis() {
+        let out = Softmax { axis: 1, log: false }
+            .run(&[fv(&[0.0, 0.0, 1.0, 1.0], &[2, 2])])
+            .expect("run");
+        assert_eq!(read(&out).0, vec![0.5, 0.5, 0.5, 0.5]);
+    }
+}

@@ -1,0 +1,234 @@
+//! Runtime values flowing between graph nodes.
+//!
+//! Burn tensors carry their rank in the type; ONNX tensors carry it at run time. A float tensor of
+//! rank `r <= MAX_RANK` is stored as a `Tensor<MAX_RANK>` whose shape is left-padded with ones.
+//! Left padding is exactly numpy/ONNX broadcasting, so elementwise ops broadcast through Burn
+//! unchanged, and reshapes between ranks are free (metadata only).
+//! Integer tensors (shapes, indices, axes) are small and never differentiated: they live on the
+//! host, so shape arithmetic costs no device round trip.
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::error::{Error, Result};
+
+/// The largest tensor rank the engine handles.
+pub const MAX_RANK: usize = 6;
+
+/// A float tensor of logical rank `rank`, stored padded to `MAX_RANK`.
+#[derive(Clone, Debug)]
+pub struct FloatValue {
+    tensor: Tensor<MAX_RANK>,
+    rank: usize,
+}
+
+/// A value produced or consumed by a node.
+#[derive(Clone, Debug)]
+pub enum Value {
+    Float(FloatValue),
+    /// Row-major integer data with its shape (empty shape = scalar).
+    Int { data: Vec<i64>, shape: Vec<usize> },
+}
+
+/// Pads `dims` on the left with ones up to `MAX_RANK`.
+pub fn padded_shape(dims: &[usize]) -> [usize; MAX_RANK] {
+    let mut shape = [1; MAX_RANK];
+    shape[MAX_RANK - dims.len()..].copy_from_slice(dims);
+    shape
+}
+
+impl FloatValue {
+    /// Wraps a padded tensor whose last `rank` dims are the logical shape.
+    pub fn from_padded(tensor: Tensor<MAX_RANK>, rank: usize) -> Self {
+        debug_assert!(rank <= MAX_RANK);
+        Self { tensor, rank }
+    }
+
+    /// Wraps a tensor of any static rank.
+    pub fn from_tensor<const D: usize>(tensor: Tensor<D>) -> Self {
+        let dims = tensor.dims();
+        Self::from_padded(tensor.reshape(padded_shape(&dims)), D)
+    }
+
+    /// Uploads host data of the given shape.
+    pub fn from_vec(data: Vec<f32>, dims: &[usize], device: &Device) -> Result<Self> {
+        if dims.len() > MAX_RANK {
+            return Err(Error::Backend(format!(
+                "tensors of rank {} are not supported (at most {MAX_RANK})",
+                dims.len()
+            )));
+        }
+        let expected: usize = dims.iter().product();
+        if data.len() != expected {
+            return Err(Error::InputShape {
+                got: vec![data.len()],
+                expected: format!("{expected} values for shape {dims:?}"),
+            });
+        }
+        let tensor = Tensor::<MAX_RANK>::from_data(TensorData::new(data, padded_shape(dims)), device);
+        Ok(Self::from_padded(tensor, dims.len()))
+    }
+
+    pub fn rank(&self) -> usize {
+        self.rank
+    }
+
+    /// The logical shape.
+    pub fn dims(&self) -> Vec<usize> {
+        self.tensor.dims()[MAX_RANK - self.rank..].to_vec()
+    }
+
+    /// The padded tensor (for elementwise work that keeps the rank).
+    pub fn padded(&self) -> &Tensor<MAX_RANK> {
+        &self.tensor
+    }
+
+    pub fn into_padded(self) -> Tensor<MAX_RANK> {
+        self.tensor
+    }
+
+    /// Maps the padded tensor, keeping the logical rank (elementwise ops).
+    pub fn map(self, f: impl FnOnce(Tensor<MAX_RANK>) -> Tensor<MAX_RANK>) -> Self {
+        let rank = self.rank;
+        Self::from_padded(f(self.tensor), rank)
+    }
+
+    /// The physical axis of logical axis `axis` (already non-negative).
+    pub fn physical_axis(&self, axis: usize) -> usize {
+        MAX_RANK - self.rank + axis
+    }
+
+    /// Resolves a possibly negative ONNX axis against this value's rank.
+    pub fn axis(&self, axis: i64) -> Option<usize> {
+        let rank = self.rank as i64;
+        let axis = if axis < 0 { axis + rank } else { axis };
+        (0..rank.max(1)).contains(&axis).then_some(axis as usize)
+    }
+
+    /// The tensor as exactly rank `D`; `None` when the logical rank differs.
+    pub fn to_rank<const D: usize>(&self) -> Option<Tensor<D>> {
+        if self.rank != D {
+            return None;
+        }
+        let dims = self.dims();
+        let mut shape = [0; D];
+        shape.copy_from_slice(&dims);
+        Some(self.tensor.clone().reshape(shape))
+    }
+
+    /// Reshapes to a new logical shape with the same element count.
+    pub fn reshape(self, dims: &[usize]) -> Self {
+        let rank = dims.len();
+        Self::from_padded(self.tensor.reshape(padded_shape(dims)), rank)
+    }
+
+    pub fn device(&self) -> Device {
+        self.tensor.device()
+    }
+
+    /// Reads the values back (blocking; native only — in the browser use `to_vec_async`).
+    #[cfg(not(target_family = "wasm"))]
+    pub fn to_vec(&self) -> Result<Vec<f32>> {
+        let data = self
+            .tensor
+            .clone()
+            .try_into_data()
+            .map_err(|e| Error::Backend(format!("{e:?}")))?;
+        data_to_vec(data)
+    }
+
+    /// Reads the values back without blocking (works on every backend and platform).
+    pub async fn to_vec_async(&self) -> Result<Vec<f32>> {
+        let data = self
+            .tensor
+            .clone()
+            .into_data_async()
+            .await
+            .map_err(|e| Error::Backend(format!("{e:?}")))?;
+        data_to_vec(data)
+    }
+}
+
+fn data_to_vec(data: TensorData) -> Result<Vec<f32>> {
+    data.convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| Error::Backend(format!("{e:?}")))
+}
+
+impl Value {
+    /// The logical shape.
+    pub fn dims(&self) -> Vec<usize> {
+        match self {
+            Value::Float(v) => v.dims(),
+            Value::Int { shape, .. } => shape.clone(),
+        }
+    }
+
+    pub fn as_float(&self) -> Option<&FloatValue> {
+        match self {
+            Value::Float(v) => Some(v),
+            Value::Int { .. } => None,
+        }
+    }
+
+    pub fn as_ints(&self) -> Option<&[i64]> {
+        match self {
+            Value::Int { data, .. } => Some(data),
+            Value::Float(_) => None,
+        }
+    }
+
+    /// Converts constant data from the ONNX file into a value on `device`.
+    pub fn from_data(data: TensorData, device: &Device) -> Result<Self> {
+        let dims = data.shape().to_vec();
+        if data.dtype().is_float() {
+            let values = data_to_vec(data)?;
+            Ok(Value::Float(FloatValue::from_vec(values, &dims, device)?))
+        } else {
+            let values = data
+                .convert::<i64>()
+                .try_into_vec::<i64>()
+                .map_err(|e| Error::Backend(format!("{e:?}")))?;
+            Ok(Value::Int {
+                data: values,
+                shape: dims,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn padded_values_keep_their_logical_shape() {
+        let device = Device::flex();
+        let v = FloatValue::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3], &device)
+            .expect("upload");
+        assert_eq!(v.dims(), vec![2, 3]);
+        assert_eq!(v.padded().dims(), [1, 1, 1, 1, 2, 3]);
+        assert_eq!(v.axis(-1), Some(1));
+        assert_eq!(v.axis(2), None);
+        assert!(v.to_rank::<3>().is_none());
+        assert_eq!(v.to_rank::<2>().expect("rank 2").dims(), [2, 3]);
+    }
+
+    #[test]
+    fn left_padding_broadcasts_like_numpy() {
+        let device = Device::flex();
+        let a = FloatValue::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3], &device)
+            .expect("upload");
+        let b = FloatValue::from_vec(vec![10.0, 20.0, 30.0], &[3], &device).expect("upload");
+        let sum = a.map(|t| t + b.into_padded());
+        assert_eq!(
+            sum.to_vec().expect("read"),
+            vec![11.0, 22.0, 33.0, 14.0, 25.0, 36.0]
+        );
+    }
+
+    #[test]
+    fn from_vec_rejects_a_wrong_element_count() {
+        let device = Device::flex();
+        assert!(FloatValue::from_vec(vec![1.0; 5], &[2, 3], &device).is_err());
+    }
+}
