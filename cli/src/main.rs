@@ -6,7 +6,11 @@ mod preprocess_args;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "unpic", version, about = "Understand the predictions of an ONNX image classifier")]
+#[command(
+    name = "unpic",
+    version,
+    about = "Understand the predictions of an ONNX image classifier"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -49,7 +49,10 @@ impl PreprocessArgs {
         let mut p = match self.preset {
             Preset::Unit => Preprocess::unit_range(input),
             Preset::Imagenet => Preprocess::imagenet(input),
-            Preset::Raw => Preprocess { scale: 1.0, ..Preprocess::unit_range(input) },
+            Preset::Raw => Preprocess {
+                scale: 1.0,
+                ..Preprocess::unit_range(input)
+            },
         };
         if let Some(size) = &self.size {
             let Some((h, w)) = size.split_once(['x', 'X']) else {
@@ -74,7 +77,12 @@ impl PreprocessArgs {
             bail!(
                 "the preprocessing gives {}x{}x{} images but the model takes {}x{}x{} \
                  (channels x height x width); drop --size/--channels to use the model's",
-                p.channels, p.height, p.width, input.channels, input.height, input.width
+                p.channels,
+                p.height,
+                p.width,
+                input.channels,
+                input.height,
+                input.width
             );
         }
         p.validate()?;

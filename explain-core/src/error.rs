@@ -57,7 +57,9 @@ pub enum Error {
     UnknownTensor(String),
 
     /// An image that does not decode.
-    #[error("the image '{name}' could not be decoded: {reason}. Use a PNG, JPEG, GIF, BMP or WebP file")]
+    #[error(
+        "the image '{name}' could not be decoded: {reason}. Use a PNG, JPEG, GIF, BMP or WebP file"
+    )]
     Image { name: String, reason: String },
 
     /// A tensor file (.npy) that cannot be read.

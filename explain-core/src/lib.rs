@@ -9,4 +9,4 @@ pub mod onnx;
 
 pub use burn::tensor::Device;
 pub use error::{Error, Result};
-pub use model::{Classifier, ClassScore, InputSpec, Layout, Prediction};
+pub use model::{ClassScore, Classifier, InputSpec, Layout, Prediction};

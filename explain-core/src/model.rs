@@ -152,7 +152,9 @@ impl Classifier {
 
     /// Raw scores `[N, K]` for a batch already in the model's layout.
     pub fn logits(&self, batch: FloatValue) -> Result<FloatValue> {
-        self.graph.run(vec![Value::Float(batch)], &[])?.first_float()
+        self.graph
+            .run(vec![Value::Float(batch)], &[])?
+            .first_float()
     }
 
     /// Uploads `n` preprocessed images (each `image_len` values, CHW order) as a batch in the
@@ -198,13 +200,20 @@ fn chw_to_hwc(images: &[f32], n: usize, channels: usize, area: usize) -> Vec<f32
 pub fn prediction(logits: &[f32], labels: &[String], k: usize) -> Prediction {
     let probabilities = softmax(logits);
     let mut order: Vec<usize> = (0..logits.len()).collect();
-    order.sort_by(|&a, &b| probabilities[b].total_cmp(&probabilities[a]).then(a.cmp(&b)));
+    order.sort_by(|&a, &b| {
+        probabilities[b]
+            .total_cmp(&probabilities[a])
+            .then(a.cmp(&b))
+    });
     let top = order
         .into_iter()
         .take(k)
         .map(|class| ClassScore {
             class,
-            label: labels.get(class).cloned().unwrap_or_else(|| class.to_string()),
+            label: labels
+                .get(class)
+                .cloned()
+                .unwrap_or_else(|| class.to_string()),
             probability: probabilities[class],
         })
         .collect();
@@ -259,14 +268,23 @@ mod tests {
 
     #[test]
     fn labels_parse_from_lines_or_json() {
-        assert_eq!(parse_labels("cat\n\ndog\n").expect("lines"), vec!["cat", "dog"]);
-        assert_eq!(parse_labels(r#"["cat", "dog"]"#).expect("json"), vec!["cat", "dog"]);
+        assert_eq!(
+            parse_labels("cat\n\ndog\n").expect("lines"),
+            vec!["cat", "dog"]
+        );
+        assert_eq!(
+            parse_labels(r#"["cat", "dog"]"#).expect("json"),
+            vec!["cat", "dog"]
+        );
         assert!(parse_labels("  \n").is_err());
     }
 
     #[test]
     fn chw_to_hwc_interleaves_channels() {
         // 1 image, 2 channels, 2 pixels: CHW [r0 r1 g0 g1] -> HWC [r0 g0 r1 g1]
-        assert_eq!(chw_to_hwc(&[1.0, 2.0, 3.0, 4.0], 1, 2, 2), vec![1.0, 3.0, 2.0, 4.0]);
+        assert_eq!(
+            chw_to_hwc(&[1.0, 2.0, 3.0, 4.0], 1, 2, 2),
+            vec![1.0, 3.0, 2.0, 4.0]
+        );
     }
 }

@@ -18,7 +18,9 @@ pub fn read_f32(bytes: &[u8], name: &str) -> Result<HostTensor> {
     };
     let file = npyz::NpyFile::new(bytes).map_err(|e| err(format!("not a .npy file ({e})")))?;
     if file.order() != npyz::Order::C {
-        return Err(err("Fortran-ordered arrays are not supported; save with C order".into()));
+        return Err(err(
+            "Fortran-ordered arrays are not supported; save with C order".into(),
+        ));
     }
     let shape: Vec<usize> = file.shape().iter().map(|&d| d as usize).collect();
     let data = match file.dtype() {

@@ -66,7 +66,10 @@ impl Preprocess {
             return err("width and height must be positive".into());
         }
         if !(1..=4).contains(&self.channels) {
-            return err(format!("{} channels; use 1 (grey) or 3 (RGB)", self.channels));
+            return err(format!(
+                "{} channels; use 1 (grey) or 3 (RGB)",
+                self.channels
+            ));
         }
         for (name, v) in [("mean", &self.mean), ("std", &self.std)] {
             if v.len() != 1 && v.len() != self.channels {
@@ -90,7 +93,11 @@ impl Preprocess {
     }
 
     fn per_channel(values: &[f32], c: usize) -> f32 {
-        if values.len() == 1 { values[0] } else { values[c] }
+        if values.len() == 1 {
+            values[0]
+        } else {
+            values[c]
+        }
     }
 
     /// Decodes and preprocesses image file bytes; `name` is used in messages.
@@ -137,7 +144,10 @@ impl Preprocess {
             }
             let rgb = resized.to_rgb8();
             for c in 0..self.channels.min(3) {
-                let (m, s) = (Self::per_channel(&self.mean, c), Self::per_channel(&self.std, c));
+                let (m, s) = (
+                    Self::per_channel(&self.mean, c),
+                    Self::per_channel(&self.std, c),
+                );
                 for (i, px) in rgb.pixels().enumerate() {
                     data[c * area + i] = (px.0[c] as f32 * self.scale - m) / s;
                 }
@@ -166,8 +176,11 @@ mod tests {
 
     #[test]
     fn grey_pixels_scale_to_unit_range() {
-        let img = DynamicImage::ImageLuma8(GrayImage::from_fn(2, 2, |x, _| Luma([(x * 255) as u8])));
-        let out = Preprocess::unit_range(&spec(1, 2)).prepare(&img).expect("prepare");
+        let img =
+            DynamicImage::ImageLuma8(GrayImage::from_fn(2, 2, |x, _| Luma([(x * 255) as u8])));
+        let out = Preprocess::unit_range(&spec(1, 2))
+            .prepare(&img)
+            .expect("prepare");
         assert_eq!(out.data, vec![0.0, 1.0, 0.0, 1.0]);
         assert!(out.notes.is_empty());
     }
@@ -175,7 +188,9 @@ mod tests {
     #[test]
     fn colour_image_for_a_grey_network_is_converted_and_reported() {
         let img = DynamicImage::ImageRgb8(RgbImage::from_pixel(2, 2, Rgb([255, 255, 255])));
-        let out = Preprocess::unit_range(&spec(1, 2)).prepare(&img).expect("prepare");
+        let out = Preprocess::unit_range(&spec(1, 2))
+            .prepare(&img)
+            .expect("prepare");
         assert_eq!(out.data, vec![1.0; 4]);
         assert!(out.notes[0].contains("grey"), "{:?}", out.notes);
     }
@@ -183,8 +198,14 @@ mod tests {
     #[test]
     fn imagenet_normalises_each_channel() {
         let img = DynamicImage::ImageRgb8(RgbImage::from_pixel(1, 1, Rgb([255, 0, 255])));
-        let out = Preprocess::imagenet(&spec(3, 1)).prepare(&img).expect("prepare");
-        let expect = [(1.0 - 0.485) / 0.229, (0.0 - 0.456) / 0.224, (1.0 - 0.406) / 0.225];
+        let out = Preprocess::imagenet(&spec(3, 1))
+            .prepare(&img)
+            .expect("prepare");
+        let expect = [
+            (1.0 - 0.485) / 0.229,
+            (0.0 - 0.456) / 0.224,
+            (1.0 - 0.406) / 0.225,
+        ];
         for (got, want) in out.data.iter().zip(expect) {
             assert!((got - want).abs() < 1e-5);
         }
@@ -200,7 +221,10 @@ mod tests {
 
     #[test]
     fn zero_std_is_rejected() {
-        let p = Preprocess { std: vec![0.0], ..Preprocess::unit_range(&spec(1, 2)) };
+        let p = Preprocess {
+            std: vec![0.0],
+            ..Preprocess::unit_range(&spec(1, 2))
+        };
         assert!(p.validate().is_err());
     }
 }

@@ -26,7 +26,9 @@ impl RunOutput {
             .first()
             .and_then(Value::as_float)
             .cloned()
-            .ok_or_else(|| Error::NotAClassifier("the model's first output is not a float tensor".into()))
+            .ok_or_else(|| {
+                Error::NotAClassifier("the model's first output is not a float tensor".into())
+            })
     }
 }
 

@@ -113,13 +113,16 @@ fn parse(bytes: &[u8]) -> Result<onnx_ir::OnnxGraph> {
     let result = guard(|| builder.parse_bytes(bytes));
     match result {
         Some(Ok(graph)) => Ok(graph),
-        Some(Err(onnx_ir::Error::Processing(e)))
-        | Some(Err(onnx_ir::Error::TypeInference(e))) => Err(Error::InvalidModel {
-            reason: format!("the importer rejected it: {e}"),
-        }),
-        Some(Err(e)) => Err(unsupported_from_parse_error(&e).unwrap_or(Error::InvalidModel {
-            reason: e.to_string(),
-        })),
+        Some(Err(onnx_ir::Error::Processing(e))) | Some(Err(onnx_ir::Error::TypeInference(e))) => {
+            Err(Error::InvalidModel {
+                reason: format!("the importer rejected it: {e}"),
+            })
+        }
+        Some(Err(e)) => Err(
+            unsupported_from_parse_error(&e).unwrap_or(Error::InvalidModel {
+                reason: e.to_string(),
+            }),
+        ),
         None => Err(Error::InvalidModel {
             reason: "the importer failed on an inconsistent graph".into(),
         }),
@@ -265,7 +268,9 @@ impl<'d> Builder<'d> {
                     });
                     None
                 }
-                Some(build) => Some(build(node).map_err(|r| Error::node(node.name(), &op_type, r))?),
+                Some(build) => {
+                    Some(build(node).map_err(|r| Error::node(node.name(), &op_type, r))?)
+                }
             };
             let input_slots = node
                 .inputs()
@@ -290,9 +295,11 @@ impl<'d> Builder<'d> {
         if !unsupported.is_empty() {
             return Err(Error::UnsupportedOps { nodes: unsupported });
         }
-        if let Some(too_big) = self.tensors.iter().find(|t| {
-            t.shape.as_ref().is_some_and(|s| s.len() > MAX_RANK)
-        }) {
+        if let Some(too_big) = self
+            .tensors
+            .iter()
+            .find(|t| t.shape.as_ref().is_some_and(|s| s.len() > MAX_RANK))
+        {
             return Err(Error::NotAClassifier(format!(
                 "tensor '{}' has rank {} (UNPIC supports up to {MAX_RANK})",
                 too_big.name,
@@ -302,9 +309,14 @@ impl<'d> Builder<'d> {
         let outputs = parsed
             .outputs
             .iter()
-            .map(|a| self.by_name.get(&a.name).copied().ok_or_else(|| Error::InvalidModel {
-                reason: format!("graph output '{}' is produced by no node", a.name),
-            }))
+            .map(|a| {
+                self.by_name
+                    .get(&a.name)
+                    .copied()
+                    .ok_or_else(|| Error::InvalidModel {
+                        reason: format!("graph output '{}' is produced by no node", a.name),
+                    })
+            })
             .collect::<Result<Vec<_>>>()?;
         let mut last_use = vec![None; self.tensors.len()];
         for (i, node) in nodes.iter().enumerate() {

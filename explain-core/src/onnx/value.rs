@@ -26,7 +26,10 @@ pub struct FloatValue {
 pub enum Value {
     Float(FloatValue),
     /// Row-major integer data with its shape (empty shape = scalar).
-    Int { data: Vec<i64>, shape: Vec<usize> },
+    Int {
+        data: Vec<i64>,
+        shape: Vec<usize>,
+    },
 }
 
 /// Pads `dims` on the left with ones up to `MAX_RANK`.
@@ -64,7 +67,8 @@ impl FloatValue {
                 expected: format!("{expected} values for shape {dims:?}"),
             });
         }
-        let tensor = Tensor::<MAX_RANK>::from_data(TensorData::new(data, padded_shape(dims)), device);
+        let tensor =
+            Tensor::<MAX_RANK>::from_data(TensorData::new(data, padded_shape(dims)), device);
         Ok(Self::from_padded(tensor, dims.len()))
     }
 

@@ -18,8 +18,12 @@ pub(super) fn register(registry: &mut Registry) {
     registry.add(NodeType::Conv2d, build_conv2d);
     registry.add(NodeType::MaxPool2d, build_max_pool2d);
     registry.add(NodeType::AveragePool2d, build_avg_pool2d);
-    registry.add(NodeType::GlobalAveragePool, |_| Ok(Box::new(GlobalPool { max: false })));
-    registry.add(NodeType::GlobalMaxPool, |_| Ok(Box::new(GlobalPool { max: true })));
+    registry.add(NodeType::GlobalAveragePool, |_| {
+        Ok(Box::new(GlobalPool { max: false }))
+    });
+    registry.add(NodeType::GlobalMaxPool, |_| {
+        Ok(Box::new(GlobalPool { max: true }))
+    });
 }
 
 /// Window geometry shared by convolution and pooling.
@@ -170,7 +174,9 @@ impl Op for MaxPool2d {
             .with_dilation(self.window.dilation)
             .with_padding_pairs(self.window.pads(spatial(&x)))
             .with_ceil_mode(self.ceil_mode);
-        Ok(vec![Value::Float(FloatValue::from_tensor(max_pool2d(x, options)))])
+        Ok(vec![Value::Float(FloatValue::from_tensor(max_pool2d(
+            x, options,
+        )))])
     }
 }
 
@@ -209,7 +215,9 @@ impl Op for AvgPool2d {
             .with_padding_pairs(self.window.pads(spatial(&x)))
             .with_count_include_pad(self.count_include_pad)
             .with_ceil_mode(self.ceil_mode);
-        Ok(vec![Value::Float(FloatValue::from_tensor(avg_pool2d(x, options)))])
+        Ok(vec![Value::Float(FloatValue::from_tensor(avg_pool2d(
+            x, options,
+        )))])
     }
 }
 
@@ -223,7 +231,9 @@ impl Op for GlobalPool {
         let x = float_input(inputs, 0)?;
         let dims = x.dims();
         if dims.len() < 3 {
-            return Err(format!("expected an N,C,spatial... input, got shape {dims:?}"));
+            return Err(format!(
+                "expected an N,C,spatial... input, got shape {dims:?}"
+            ));
         }
         let (n, c) = (dims[0], dims[1]);
         let area: usize = dims[2..].iter().product();
@@ -235,7 +245,9 @@ impl Op for GlobalPool {
         };
         let mut out_dims = vec![1; dims.len()];
         out_dims[..2].copy_from_slice(&[n, c]);
-        Ok(vec![Value::Float(FloatValue::from_tensor(pooled).reshape(&out_dims))])
+        Ok(vec![Value::Float(
+            FloatValue::from_tensor(pooled).reshape(&out_dims),
+        )])
     }
 }
 
@@ -257,9 +269,18 @@ mod tests {
     #[test]
     fn same_upper_puts_the_odd_pad_at_the_end() {
         // 5 wide, kernel 2, stride 2 -> 3 outputs need 1 pad, at the end.
-        assert_eq!(window(2, 2, AutoPad::SameUpper).pads([5, 5]), [(0, 1), (0, 1)]);
-        assert_eq!(window(2, 2, AutoPad::SameLower).pads([5, 5]), [(1, 0), (1, 0)]);
-        assert_eq!(window(3, 1, AutoPad::SameUpper).pads([7, 7]), [(1, 1), (1, 1)]);
+        assert_eq!(
+            window(2, 2, AutoPad::SameUpper).pads([5, 5]),
+            [(0, 1), (0, 1)]
+        );
+        assert_eq!(
+            window(2, 2, AutoPad::SameLower).pads([5, 5]),
+            [(1, 0), (1, 0)]
+        );
+        assert_eq!(
+            window(3, 1, AutoPad::SameUpper).pads([7, 7]),
+            [(1, 1), (1, 1)]
+        );
     }
 
     #[test]
@@ -273,7 +294,11 @@ mod tests {
             groups: 1,
         };
         let out = op
-            .run(&[fv(&[1.0; 4], &[1, 1, 2, 2]), fv(&[1.0; 4], &[1, 1, 2, 2]), None])
+            .run(&[
+                fv(&[1.0; 4], &[1, 1, 2, 2]),
+                fv(&[1.0; 4], &[1, 1, 2, 2]),
+                None,
+            ])
             .expect("run");
         assert_eq!(read(&out), (vec![1.0, 2.0, 2.0, 4.0], vec![1, 1, 2, 2]));
     }
@@ -285,7 +310,11 @@ mod tests {
             groups: 1,
         };
         let err = op
-            .run(&[fv(&[1.0; 8], &[1, 2, 2, 2]), fv(&[1.0; 3], &[1, 3, 1, 1]), None])
+            .run(&[
+                fv(&[1.0; 8], &[1, 2, 2, 2]),
+                fv(&[1.0; 3], &[1, 3, 1, 1]),
+                None,
+            ])
             .err()
             .expect("mismatch");
         assert!(err.contains("2 channels"), "{err}");
@@ -294,7 +323,10 @@ mod tests {
     #[test]
     fn global_average_pool_keeps_the_rank() {
         let out = GlobalPool { max: false }
-            .run(&[fv(&[1.0, 2.0, 3.0, 4.0, 10.0, 10.0, 10.0, 10.0], &[1, 2, 2, 2])])
+            .run(&[fv(
+                &[1.0, 2.0, 3.0, 4.0, 10.0, 10.0, 10.0, 10.0],
+                &[1, 2, 2, 2],
+            )])
             .expect("run");
         assert_eq!(read(&out), (vec![2.5, 10.0], vec![1, 2, 1, 1]));
     }

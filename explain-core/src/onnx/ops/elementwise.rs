@@ -74,7 +74,8 @@ impl Binary {
             BinaryKind::Mul => a.wrapping_mul(b),
             BinaryKind::Div if b == 0 => return Err("integer division by zero".into()),
             BinaryKind::Div => a.div_euclid(b),
-            BinaryKind::Pow => a.checked_pow(u32::try_from(b).map_err(|_| "negative power")?)
+            BinaryKind::Pow => a
+                .checked_pow(u32::try_from(b).map_err(|_| "negative power")?)
                 .ok_or("integer overflow in Pow")?,
         })
     }
@@ -83,15 +84,35 @@ impl Binary {
 impl Op for Binary {
     fn run(&self, inputs: &[Option<Value>]) -> OpResult {
         match (inputs.first(), inputs.get(1)) {
-            (Some(Some(Value::Int { data: a, shape: sa })), Some(Some(Value::Int { data: b, shape: sb }))) => {
+            (
+                Some(Some(Value::Int { data: a, shape: sa })),
+                Some(Some(Value::Int { data: b, shape: sb })),
+            ) => {
                 // Host integer arithmetic (shape computations): equal sizes or a scalar operand.
                 let (data, shape) = match (a.len(), b.len()) {
                     (x, y) if x == y => (
-                        a.iter().zip(b).map(|(&x, &y)| self.ints(x, y)).collect::<Result<_, _>>()?,
-                        if sa.len() >= sb.len() { sa.clone() } else { sb.clone() },
+                        a.iter()
+                            .zip(b)
+                            .map(|(&x, &y)| self.ints(x, y))
+                            .collect::<Result<_, _>>()?,
+                        if sa.len() >= sb.len() {
+                            sa.clone()
+                        } else {
+                            sb.clone()
+                        },
                     ),
-                    (_, 1) => (a.iter().map(|&x| self.ints(x, b[0])).collect::<Result<_, _>>()?, sa.clone()),
-                    (1, _) => (b.iter().map(|&y| self.ints(a[0], y)).collect::<Result<_, _>>()?, sb.clone()),
+                    (_, 1) => (
+                        a.iter()
+                            .map(|&x| self.ints(x, b[0]))
+                            .collect::<Result<_, _>>()?,
+                        sa.clone(),
+                    ),
+                    (1, _) => (
+                        b.iter()
+                            .map(|&y| self.ints(a[0], y))
+                            .collect::<Result<_, _>>()?,
+                        sb.clone(),
+                    ),
                     _ => return Err(format!("cannot broadcast integer shapes {sa:?} and {sb:?}")),
                 };
                 Ok(vec![Value::Int { data, shape }])
@@ -132,7 +153,9 @@ fn build_clip(node: &Node) -> Result<Box<dyn Op>, String> {
     let bound = |b: &Option<ClipInput>| match b {
         None => Ok(None),
         Some(ClipInput::Static(v)) => Ok(Some(*v)),
-        Some(ClipInput::Runtime(_)) => Err("Clip bounds computed at run time are not supported".to_string()),
+        Some(ClipInput::Runtime(_)) => {
+            Err("Clip bounds computed at run time are not supported".to_string())
+        }
     };
     Ok(Box::new(Clip {
         min: bound(&n.config.min)?,
@@ -187,7 +210,11 @@ impl Op for Softmax {
     fn run(&self, inputs: &[Option<Value>]) -> OpResult {
         let x = float_input(inputs, 0)?;
         if self.axis >= x.rank() {
-            return Err(format!("axis {} is out of range for shape {:?}", self.axis, x.dims()));
+            return Err(format!(
+                "axis {} is out of range for shape {:?}",
+                self.axis,
+                x.dims()
+            ));
         }
         let dim = x.physical_axis(self.axis);
         let log = self.log;
@@ -209,11 +236,17 @@ mod tests {
     #[test]
     fn add_broadcasts_a_channel_bias() {
         let out = Binary(BinaryKind::Add)
-            .run(&[fv(&[1.0, 2.0, 3.0, 4.0], &[1, 2, 2]), fv(&[10.0, 20.0], &[2, 1, 1])])
+            .run(&[
+                fv(&[1.0, 2.0, 3.0, 4.0], &[1, 2, 2]),
+                fv(&[10.0, 20.0], &[2, 1, 1]),
+            ])
             .expect("run");
         assert_eq!(
             read(&out),
-            (vec![11.0, 12.0, 13.0, 14.0, 21.0, 22.0, 23.0, 24.0], vec![2, 2, 2])
+            (
+                vec![11.0, 12.0, 13.0, 14.0, 21.0, 22.0, 23.0, 24.0],
+                vec![2, 2, 2]
+            )
         );
     }
 
@@ -228,25 +261,37 @@ mod tests {
 
     #[test]
     fn integer_shape_arithmetic_stays_on_the_host() {
-        let a = Some(Value::Int { data: vec![2, 3], shape: vec![2] });
-        let b = Some(Value::Int { data: vec![4], shape: vec![1] });
+        let a = Some(Value::Int {
+            data: vec![2, 3],
+            shape: vec![2],
+        });
+        let b = Some(Value::Int {
+            data: vec![4],
+            shape: vec![1],
+        });
         let out = Binary(BinaryKind::Mul).run(&[a, b]).expect("run");
         assert_eq!(out[0].as_ints(), Some(&[8, 12][..]));
     }
 
     #[test]
     fn clip_bounds_like_relu6() {
-        let out = Clip { min: Some(0.0), max: Some(6.0) }
-            .run(&[fv(&[-1.0, 3.0, 9.0], &[3])])
-            .expect("run");
+        let out = Clip {
+            min: Some(0.0),
+            max: Some(6.0),
+        }
+        .run(&[fv(&[-1.0, 3.0, 9.0], &[3])])
+        .expect("run");
         assert_eq!(read(&out).0, vec![0.0, 3.0, 6.0]);
     }
 
     #[test]
     fn softmax_sums_to_one_on_the_given_axis() {
-        let out = Softmax { axis: 1, log: false }
-            .run(&[fv(&[0.0, 0.0, 1.0, 1.0], &[2, 2])])
-            .expect("run");
+        let out = Softmax {
+            axis: 1,
+            log: false,
+        }
+        .run(&[fv(&[0.0, 0.0, 1.0, 1.0], &[2, 2])])
+        .expect("run");
         assert_eq!(read(&out).0, vec![0.5, 0.5, 0.5, 0.5]);
     }
 }

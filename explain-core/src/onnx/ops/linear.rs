@@ -51,7 +51,9 @@ impl Op for Gemm {
         }
         let ([m, k], [k2, n]) = (a.dims(), b.dims());
         if k != k2 {
-            return Err(format!("A is {m}x{k} but B is {k2}x{n}: inner sizes differ"));
+            return Err(format!(
+                "A is {m}x{k} but B is {k2}x{n}: inner sizes differ"
+            ));
         }
         let mut y = a.matmul(b);
         if self.alpha != 1.0 {
@@ -59,7 +61,13 @@ impl Op for Gemm {
         }
         let mut y = FloatValue::from_tensor(y);
         if let Some(c) = optional_float_input(inputs, 2)? {
-            let c = c.map(|t| if self.beta == 1.0 { t } else { t.mul_scalar(self.beta) });
+            let c = c.map(|t| {
+                if self.beta == 1.0 {
+                    t
+                } else {
+                    t.mul_scalar(self.beta)
+                }
+            });
             y = y.map(|t| t + c.into_padded());
         }
         Ok(vec![Value::Float(y)])
@@ -97,7 +105,10 @@ struct MatMul;
 
 impl Op for MatMul {
     fn run(&self, inputs: &[Option<Value>]) -> OpResult {
-        Ok(vec![Value::Float(matmul(float_input(inputs, 0)?, float_input(inputs, 1)?)?)])
+        Ok(vec![Value::Float(matmul(
+            float_input(inputs, 0)?,
+            float_input(inputs, 1)?,
+        )?)])
     }
 }
 
@@ -115,7 +126,9 @@ fn matmul(a: FloatValue, b: FloatValue) -> Result<FloatValue, String> {
     let (da, db) = (a.dims(), b.dims());
     let (k, k2) = (da[da.len() - 1], db[db.len() - 2]);
     if k != k2 {
-        return Err(format!("shapes {da:?} and {db:?} do not multiply: inner sizes {k} and {k2}"));
+        return Err(format!(
+            "shapes {da:?} and {db:?} do not multiply: inner sizes {k} and {k2}"
+        ));
     }
     let batch_a = &da[..da.len() - 2];
     let batch_b = &db[..db.len() - 2];
@@ -125,7 +138,9 @@ fn matmul(a: FloatValue, b: FloatValue) -> Result<FloatValue, String> {
         let x = batch_a.iter().rev().nth(i).copied().unwrap_or(1);
         let y = batch_b.iter().rev().nth(i).copied().unwrap_or(1);
         if x != y && x != 1 && y != 1 {
-            return Err(format!("batch dimensions of {da:?} and {db:?} do not broadcast"));
+            return Err(format!(
+                "batch dimensions of {da:?} and {db:?} do not broadcast"
+            ));
         }
         *slot = x.max(y);
     }
@@ -160,7 +175,12 @@ mod tests {
 
     #[test]
     fn gemm_with_transposed_b_and_bias_matches_hand_computation() {
-        let op = Gemm { alpha: 1.0, beta: 1.0, trans_a: false, trans_b: true };
+        let op = Gemm {
+            alpha: 1.0,
+            beta: 1.0,
+            trans_a: false,
+            trans_b: true,
+        };
         // x = [1, 2], W = [[1, 0], [0, 1], [1, 1]] (3 outputs x 2 inputs), b = [0, 10, 100]
         let out = op
             .run(&[
@@ -176,7 +196,10 @@ mod tests {
     fn matmul_broadcasts_batch_dims() {
         // [2, 1, 2] x [2, 1] -> [2, 1, 1]
         let out = MatMul
-            .run(&[fv(&[1.0, 2.0, 3.0, 4.0], &[2, 1, 2]), fv(&[1.0, 1.0], &[2, 1])])
+            .run(&[
+                fv(&[1.0, 2.0, 3.0, 4.0], &[2, 1, 2]),
+                fv(&[1.0, 1.0], &[2, 1]),
+            ])
             .expect("run");
         assert_eq!(read(&out), (vec![3.0, 7.0], vec![2, 1, 1]));
     }
@@ -191,8 +214,16 @@ mod tests {
 
     #[test]
     fn gemm_reports_inner_size_mismatch() {
-        let op = Gemm { alpha: 1.0, beta: 1.0, trans_a: false, trans_b: false };
-        let err = op.run(&[fv(&[1.0; 6], &[2, 3]), fv(&[1.0; 4], &[2, 2])]).err().expect("error");
+        let op = Gemm {
+            alpha: 1.0,
+            beta: 1.0,
+            trans_a: false,
+            trans_b: false,
+        };
+        let err = op
+            .run(&[fv(&[1.0; 6], &[2, 3]), fv(&[1.0; 4], &[2, 2])])
+            .err()
+            .expect("error");
         assert!(err.contains("inner sizes differ"), "{err}");
     }
 }

@@ -61,11 +61,8 @@ impl Registry {
 
     /// The ONNX op types (as written in a model file) the registered builders cover.
     pub fn onnx_op_types(&self) -> std::collections::HashSet<String> {
-        let mut ops: std::collections::HashSet<String> = self
-            .builders
-            .keys()
-            .filter_map(onnx_op_type)
-            .collect();
+        let mut ops: std::collections::HashSet<String> =
+            self.builders.keys().filter_map(onnx_op_type).collect();
         // Folded into constants or fused by the importer before any builder sees them.
         ops.extend(["Constant".to_string(), "Identity".to_string()]);
         ops
@@ -112,7 +109,9 @@ pub(crate) use typed_node;
 pub fn float_input(inputs: &[Option<Value>], i: usize) -> std::result::Result<FloatValue, String> {
     match inputs.get(i) {
         Some(Some(Value::Float(v))) => Ok(v.clone()),
-        Some(Some(Value::Int { .. })) => Err(format!("input {i} is an integer tensor, expected float")),
+        Some(Some(Value::Int { .. })) => {
+            Err(format!("input {i} is an integer tensor, expected float"))
+        }
         _ => Err(format!("input {i} is missing")),
     }
 }
@@ -132,7 +131,9 @@ pub fn optional_float_input(
 pub fn int_input(inputs: &[Option<Value>], i: usize) -> std::result::Result<Vec<i64>, String> {
     match inputs.get(i) {
         Some(Some(Value::Int { data, .. })) => Ok(data.clone()),
-        Some(Some(Value::Float(_))) => Err(format!("input {i} is a float tensor, expected integers")),
+        Some(Some(Value::Float(_))) => {
+            Err(format!("input {i} is a float tensor, expected integers"))
+        }
         _ => Err(format!("input {i} is missing")),
     }
 }

@@ -68,7 +68,10 @@ fn axis(axis: i64, rank: usize) -> Result<usize, String> {
 
 fn reshape_value(v: Value, dims: &[usize]) -> Result<Value, String> {
     if dims.len() > MAX_RANK {
-        return Err(format!("rank {} exceeds the supported {MAX_RANK}", dims.len()));
+        return Err(format!(
+            "rank {} exceeds the supported {MAX_RANK}",
+            dims.len()
+        ));
     }
     Ok(match v {
         Value::Float(f) => Value::Float(f.reshape(dims)),
@@ -106,7 +109,11 @@ pub fn reshape_target(input: &[usize], spec: &[i64]) -> Result<Vec<usize>, Strin
     let mut infer = None;
     for (i, &s) in spec.iter().enumerate() {
         match s {
-            0 => out.push(*input.get(i).ok_or("a 0 in the shape has no input dim to copy")?),
+            0 => out.push(
+                *input
+                    .get(i)
+                    .ok_or("a 0 in the shape has no input dim to copy")?,
+            ),
             -1 if infer.is_none() => {
                 infer = Some(i);
                 out.push(1);
@@ -122,7 +129,9 @@ pub fn reshape_target(input: &[usize], spec: &[i64]) -> Result<Vec<usize>, Strin
         }
         out[i] = total / known;
     } else if known != total {
-        return Err(format!("cannot reshape {input:?} ({total} values) to {spec:?}"));
+        return Err(format!(
+            "cannot reshape {input:?} ({total} values) to {spec:?}"
+        ));
     }
     Ok(out)
 }
@@ -242,7 +251,10 @@ impl Op for Transpose {
         let perm: Vec<usize> = if self.perm.is_empty() {
             (0..rank).rev().collect()
         } else {
-            self.perm.iter().map(|&a| axis(a, rank)).collect::<Result<_, _>>()?
+            self.perm
+                .iter()
+                .map(|&a| axis(a, rank))
+                .collect::<Result<_, _>>()?
         };
         if perm.len() != rank {
             return Err(format!("perm {:?} does not fit rank {rank}", self.perm));
@@ -271,9 +283,15 @@ impl Op for Concat {
         let values: Vec<Value> = inputs.iter().flatten().cloned().collect();
         if values.iter().all(|v| matches!(v, Value::Int { .. })) {
             // Host integers: only 1-D concatenation occurs in shape subgraphs.
-            let data: Vec<i64> = values.iter().flat_map(|v| v.as_ints().unwrap_or(&[]).to_vec()).collect();
+            let data: Vec<i64> = values
+                .iter()
+                .flat_map(|v| v.as_ints().unwrap_or(&[]).to_vec())
+                .collect();
             let len = data.len();
-            return Ok(vec![Value::Int { data, shape: vec![len] }]);
+            return Ok(vec![Value::Int {
+                data,
+                shape: vec![len],
+            }]);
         }
         let floats: Vec<FloatValue> = (0..inputs.len())
             .filter(|&i| matches!(inputs[i], Some(_)))
@@ -286,7 +304,10 @@ impl Op for Concat {
         }
         let dim = first.physical_axis(self.axis);
         let tensors = floats.into_iter().map(FloatValue::into_padded).collect();
-        Ok(vec![Value::Float(FloatValue::from_padded(Tensor::cat(tensors, dim), rank))])
+        Ok(vec![Value::Float(FloatValue::from_padded(
+            Tensor::cat(tensors, dim),
+            rank,
+        ))])
     }
 }
 
@@ -307,9 +328,15 @@ impl Op for ShapeOp {
     fn run(&self, inputs: &[Option<Value>]) -> OpResult {
         let dims = input(inputs, 0)?.dims();
         let end = self.end.min(dims.len());
-        let data: Vec<i64> = dims[self.start.min(end)..end].iter().map(|&d| d as i64).collect();
+        let data: Vec<i64> = dims[self.start.min(end)..end]
+            .iter()
+            .map(|&d| d as i64)
+            .collect();
         let len = data.len();
-        Ok(vec![Value::Int { data, shape: vec![len] }])
+        Ok(vec![Value::Int {
+            data,
+            shape: vec![len],
+        }])
     }
 }
 
@@ -354,14 +381,15 @@ impl Op for Gather {
                         out.extend_from_slice(&data[start..start + inner]);
                     }
                 }
-                Ok(vec![Value::Int { data: out, shape: out_dims }])
+                Ok(vec![Value::Int {
+                    data: out,
+                    shape: out_dims,
+                }])
             }
             Value::Float(f) => {
                 let device = f.device();
-                let index = Tensor::<1, Int>::from_data(
-                    TensorData::new(idx, [indices.len()]),
-                    &device,
-                );
+                let index =
+                    Tensor::<1, Int>::from_data(TensorData::new(idx, [indices.len()]), &device);
                 let dim = f.physical_axis(self.axis);
                 let picked = f.into_padded().select(dim, index);
                 let picked = FloatValue::from_padded(picked, dims.len());
@@ -378,7 +406,10 @@ mod tests {
 
     #[test]
     fn reshape_copies_zeros_and_infers_minus_one() {
-        assert_eq!(reshape_target(&[2, 3, 4], &[0, -1]).expect("ok"), vec![2, 12]);
+        assert_eq!(
+            reshape_target(&[2, 3, 4], &[0, -1]).expect("ok"),
+            vec![2, 12]
+        );
         assert!(reshape_target(&[2, 3, 4], &[5, -1]).is_err());
         assert!(reshape_target(&[2, 3], &[4, 2]).is_err());
     }
@@ -401,11 +432,20 @@ mod tests {
 
     #[test]
     fn gather_on_a_shape_picks_the_batch_size() {
-        let shape = ShapeOp { start: 0, end: usize::MAX }
-            .run(&[fv(&[0.0; 6], &[2, 3])])
-            .expect("shape");
+        let shape = ShapeOp {
+            start: 0,
+            end: usize::MAX,
+        }
+        .run(&[fv(&[0.0; 6], &[2, 3])])
+        .expect("shape");
         let out = Gather { axis: 0 }
-            .run(&[Some(shape[0].clone()), Some(Value::Int { data: vec![0], shape: vec![] })])
+            .run(&[
+                Some(shape[0].clone()),
+                Some(Value::Int {
+                    data: vec![0],
+                    shape: vec![],
+                }),
+            ])
             .expect("gather");
         assert_eq!(out[0].as_ints(), Some(&[2][..]));
         assert_eq!(out[0].dims(), Vec::<usize>::new());
@@ -413,7 +453,9 @@ mod tests {
 
     #[test]
     fn flatten_keeps_the_batch_axis() {
-        let out = Flatten { axis: 1 }.run(&[fv(&[0.0; 24], &[2, 3, 4])]).expect("run");
+        let out = Flatten { axis: 1 }
+            .run(&[fv(&[0.0; 24], &[2, 3, 4])])
+            .expect("run");
         assert_eq!(out[0].dims(), vec![2, 12]);
     }
 }

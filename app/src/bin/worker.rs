@@ -1,0 +1,9 @@
+//! Entry point of the compute worker (built by Trunk as `unpic-worker.js`).
+
+fn main() {
+    #[cfg(target_arch = "wasm32")]
+    {
+        console_error_panic_hook::set_once();
+        unpic_app::worker::start();
+    }
+}

@@ -1,0 +1,176 @@
+//! Messages between the page and the compute worker.
+//!
+//! Each message is a JS object `{ msg: <JSON text>, bytes?: Uint8Array }`: the typed message as
+//! JSON, and any bulk data (model file, image file, pixels) beside it as a byte array, so large
+//! payloads never go through JSON.
+
+use explain_core::data::Preprocess;
+use explain_core::{InputSpec, Prediction};
+use serde::{Deserialize, Serialize};
+
+/// Which compute backend the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BackendChoice {
+    /// WebGPU when the browser offers an adapter, else the CPU.
+    Auto,
+    WebGpu,
+    Cpu,
+}
+
+impl BackendChoice {
+    pub fn from_query(value: &str) -> Option<Self> {
+        match value {
+            "auto" => Some(Self::Auto),
+            "webgpu" | "gpu" => Some(Self::WebGpu),
+            "cpu" | "flex" => Some(Self::Cpu),
+            _ => None,
+        }
+    }
+}
+
+/// The backend the engine runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Backend {
+    WebGpu,
+    Cpu,
+}
+
+impl Backend {
+    pub fn label(self) -> &'static str {
+        match self {
+            Backend::WebGpu => "WebGPU",
+            Backend::Cpu => "CPU (flex)",
+        }
+    }
+}
+
+/// Page -> worker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Request {
+    SetBackend(BackendChoice),
+    /// Bytes: the .onnx file.
+    LoadModel {
+        name: String,
+    },
+    SetLabels {
+        text: String,
+    },
+    /// Bytes: the image file.
+    Predict {
+        id: u64,
+        name: String,
+        preprocess: Preprocess,
+    },
+}
+
+/// What the page needs to know about a loaded model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSummary {
+    pub name: String,
+    pub input: InputSpec,
+    pub num_classes: usize,
+    pub labels: Vec<String>,
+    pub nodes: usize,
+    /// A starting point for preprocessing: the model's size and channels, pixels / 255.
+    pub suggested: Preprocess,
+}
+
+/// One image's scores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictionResult {
+    pub id: u64,
+    pub name: String,
+    pub width: usize,
+    pub height: usize,
+    pub prediction: Prediction,
+    /// Conversions the user should know about (colour, size).
+    pub notes: Vec<String>,
+    /// Forward pass plus read-back, in milliseconds.
+    pub forward_ms: f64,
+    pub backend: Backend,
+}
+
+/// Worker -> page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Response {
+    /// The worker's engine is loaded and listening.
+    Started,
+    Backend {
+        active: Backend,
+        webgpu_available: bool,
+        /// Why the requested backend is not the active one, if so.
+        note: Option<String>,
+    },
+    ModelLoaded(ModelSummary),
+    Labels(Vec<String>),
+    /// Bytes: the image at network resolution, RGBA.
+    Prediction(PredictionResult),
+    Failed {
+        /// What the user was doing ("opening the model").
+        during: String,
+        message: String,
+    },
+}
+
+#[cfg(target_arch = "wasm32")]
+mod js {
+    use js_sys::{Object, Reflect, Uint8Array};
+    use serde::Serialize;
+    use serde::de::DeserializeOwned;
+    use wasm_bindgen::{JsCast, JsValue};
+
+    /// Packs a message and optional bytes into a JS object for `postMessage`.
+    pub fn encode<T: Serialize>(msg: &T, bytes: Option<&[u8]>) -> Result<JsValue, String> {
+        let text = serde_json::to_string(msg).map_err(|e| e.to_string())?;
+        let obj = Object::new();
+        let set = |k: &str, v: &JsValue| {
+            Reflect::set(&obj, &JsValue::from_str(k), v)
+                .map_err(|_| "cannot build message".to_string())
+        };
+        set("msg", &JsValue::from_str(&text))?;
+        if let Some(bytes) = bytes {
+            set("bytes", &Uint8Array::from(bytes).into())?;
+        }
+        Ok(obj.into())
+    }
+
+    /// Unpacks a message made by [`encode`].
+    pub fn decode<T: DeserializeOwned>(data: &JsValue) -> Result<(T, Option<Vec<u8>>), String> {
+        let text = Reflect::get(data, &JsValue::from_str("msg"))
+            .ok()
+            .and_then(|v| v.as_string())
+            .ok_or("message without a body")?;
+        let msg = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        let bytes = Reflect::get(data, &JsValue::from_str("bytes"))
+            .ok()
+            .and_then(|v| v.dyn_into::<Uint8Array>().ok())
+            .map(|a| a.to_vec());
+        Ok((msg, bytes))
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+pub use js::{decode, encode};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip_through_json() {
+        let r = Request::SetBackend(BackendChoice::WebGpu);
+        let text = serde_json::to_string(&r).expect("encode");
+        let back: Request = serde_json::from_str(&text).expect("decode");
+        assert!(matches!(back, Request::SetBackend(BackendChoice::WebGpu)));
+    }
+
+    #[test]
+    fn backend_query_values_are_recognised() {
+        assert_eq!(BackendChoice::from_query("cpu"), Some(BackendChoice::Cpu));
+        assert_eq!(
+            BackendChoice::from_query("webgpu"),
+            Some(BackendChoice::WebGpu)
+        );
+        assert_eq!(BackendChoice::from_query("tpu"), None);
+    }
+}

@@ -1,0 +1,169 @@
+//! The page's end of the worker: spawns it, queues requests until its engine has started, hands
+//! responses to the session, and restarts it (replaying backend, labels and model) if it dies,
+//! so one crash never costs the user their work.
+
+use std::cell::RefCell;
+
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::Closure;
+use web_sys::{ErrorEvent, MessageEvent, Worker};
+
+use crate::protocol::{BackendChoice, Request, Response, decode, encode};
+
+/// Where the worker's loader lives (Trunk's `data-loader-shim` output for `unpic-worker`).
+const WORKER_URL: &str = "./unpic-worker_loader.js";
+
+type Handler = Box<dyn Fn(Response, Option<Vec<u8>>)>;
+
+#[derive(Default)]
+struct Replay {
+    backend: Option<BackendChoice>,
+    labels: Option<String>,
+    model: Option<(String, Vec<u8>)>,
+}
+
+struct Client {
+    worker: Worker,
+    started: bool,
+    queue: Vec<(Request, Option<Vec<u8>>)>,
+    replay: Replay,
+    handler: std::rc::Rc<Handler>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_error: Closure<dyn FnMut(ErrorEvent)>,
+}
+
+thread_local! {
+    static CLIENT: RefCell<Option<Client>> = const { RefCell::new(None) };
+}
+
+/// Starts the worker; `handler` receives every response.
+pub fn start(handler: impl Fn(Response, Option<Vec<u8>>) + 'static) -> Result<(), String> {
+    spawn(std::rc::Rc::new(Box::new(handler)), Replay::default())
+}
+
+fn spawn(handler: std::rc::Rc<Handler>, replay: Replay) -> Result<(), String> {
+    let worker =
+        Worker::new(WORKER_URL).map_err(|e| format!("cannot start the compute worker: {e:?}"))?;
+    let on_message = {
+        let handler = handler.clone();
+        Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            match decode::<Response>(&event.data()) {
+                Ok((Response::Started, _)) => flush(),
+                Ok((response, bytes)) => handler(response, bytes),
+                Err(e) => handler(
+                    Response::Failed {
+                        during: "reading the worker's answer".into(),
+                        message: e,
+                    },
+                    None,
+                ),
+            }
+        })
+    };
+    let on_error = {
+        let handler = handler.clone();
+        Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
+            event.prevent_default();
+            handler(
+                Response::Failed {
+                    during: "computing".into(),
+                    message: format!(
+                        "the engine stopped unexpectedly ({}); it has been restarted with your model",
+                        event.message()
+                    ),
+                },
+                None,
+            );
+            // Restart after this handler returns: it belongs to the worker being replaced.
+            wasm_bindgen_futures::spawn_local(async { restart() });
+        })
+    };
+    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    let mut queue = Vec::new();
+    if let Some(b) = replay.backend {
+        queue.push((Request::SetBackend(b), None));
+    }
+    if let Some(text) = &replay.labels {
+        queue.push((Request::SetLabels { text: text.clone() }, None));
+    }
+    if let Some((name, bytes)) = &replay.model {
+        queue.push((
+            Request::LoadModel { name: name.clone() },
+            Some(bytes.clone()),
+        ));
+    }
+    CLIENT.with(|c| {
+        *c.borrow_mut() = Some(Client {
+            worker,
+            started: false,
+            queue,
+            replay,
+            handler,
+            _on_message: on_message,
+            _on_error: on_error,
+        })
+    });
+    Ok(())
+}
+
+fn restart() {
+    let old = CLIENT.with(|c| c.borrow_mut().take());
+    if let Some(old) = old {
+        old.worker.terminate();
+        if let Err(e) = spawn(old.handler.clone(), old.replay) {
+            (old.handler)(
+                Response::Failed {
+                    during: "restarting the engine".into(),
+                    message: e,
+                },
+                None,
+            );
+        }
+    }
+}
+
+fn post(worker: &Worker, request: &Request, bytes: Option<&[u8]>) {
+    match encode(request, bytes) {
+        Ok(message) => {
+            if let Err(e) = worker.post_message(&message) {
+                web_sys::console::error_1(&e);
+            }
+        }
+        Err(e) => web_sys::console::error_1(&e.into()),
+    }
+}
+
+fn flush() {
+    CLIENT.with(|c| {
+        if let Some(client) = c.borrow_mut().as_mut() {
+            client.started = true;
+            for (request, bytes) in client.queue.drain(..) {
+                post(&client.worker, &request, bytes.as_deref());
+            }
+        }
+    });
+}
+
+/// Sends a request (queued until the worker's engine has started).
+pub fn send(request: Request, bytes: Option<Vec<u8>>) {
+    CLIENT.with(|c| {
+        let mut guard = c.borrow_mut();
+        let Some(client) = guard.as_mut() else {
+            return;
+        };
+        match &request {
+            Request::SetBackend(b) => client.replay.backend = Some(*b),
+            Request::SetLabels { text } => client.replay.labels = Some(text.clone()),
+            Request::LoadModel { name } => {
+                client.replay.model = bytes.as_ref().map(|b| (name.clone(), b.clone()))
+            }
+            Request::Predict { .. } => {}
+        }
+        if client.started {
+            post(&client.worker, &request, bytes.as_deref());
+        } else {
+            client.queue.push((request, bytes));
+        }
+    });
+}

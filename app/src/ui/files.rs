@@ -1,0 +1,41 @@
+//! Bytes from the user's files and from the app's own static files. Nothing is uploaded.
+
+use js_sys::Uint8Array;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{File, Response};
+
+/// Reads a picked or dropped file.
+pub async fn read_file(file: &File) -> Result<Vec<u8>, String> {
+    let buffer = JsFuture::from(file.array_buffer())
+        .await
+        .map_err(|e| format!("cannot read '{}': {e:?}", file.name()))?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+/// Fetches a file served beside the app (the demo).
+pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let response: Response = JsFuture::from(window.fetch_with_str(url))
+        .await
+        .map_err(|e| format!("cannot fetch {url}: {e:?}"))?
+        .dyn_into()
+        .map_err(|_| format!("cannot fetch {url}"))?;
+    if !response.ok() {
+        return Err(format!("cannot fetch {url}: HTTP {}", response.status()));
+    }
+    let buffer = JsFuture::from(response.array_buffer().map_err(|e| format!("{e:?}"))?)
+        .await
+        .map_err(|e| format!("cannot read {url}: {e:?}"))?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+/// Fetches a text file served beside the app.
+pub async fn fetch_text(url: &str) -> Result<String, String> {
+    String::from_utf8(fetch_bytes(url).await?).map_err(|_| format!("{url} is not UTF-8 text"))
+}
+
+/// The first file of a file input's change event or a drop event.
+pub fn first_file(list: Option<web_sys::FileList>) -> Option<File> {
+    list.and_then(|l| l.get(0))
+}

@@ -1,0 +1,378 @@
+//! The page's panels: backend switch, model, preprocessing, image, and the prediction.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use wasm_bindgen::{Clamped, JsCast};
+use web_sys::{
+    CanvasRenderingContext2d, DragEvent, File, HtmlCanvasElement, HtmlInputElement, ImageData,
+};
+
+use super::files::{first_file, read_file};
+use super::state::{Session, use_session};
+use crate::presets::{Preset, format_floats, parse_floats};
+use crate::protocol::BackendChoice;
+
+/// What to do with a file once read.
+type OnFile = fn(Session, String, Vec<u8>);
+
+fn open_model(s: Session, name: String, bytes: Vec<u8>) {
+    s.open_model(name, bytes);
+}
+
+fn open_image(s: Session, name: String, bytes: Vec<u8>) {
+    s.open_image(name, bytes);
+}
+
+fn open_labels(s: Session, name: String, bytes: Vec<u8>) {
+    match String::from_utf8(bytes) {
+        Ok(text) => s.open_labels(text),
+        Err(_) => s.error.set(Some(format!(
+            "Error while reading the labels: '{name}' is not a text file"
+        ))),
+    }
+}
+
+fn read_then(session: Session, file: File, then: OnFile) {
+    spawn_local(async move {
+        match read_file(&file).await {
+            Ok(bytes) => then(session, file.name(), bytes),
+            Err(e) => session.error.set(Some(e)),
+        }
+    });
+}
+
+/// A file picker that also accepts a dropped file.
+#[component]
+pub fn DropZone(
+    id: &'static str,
+    label: &'static str,
+    accept: &'static str,
+    on_file: OnFile,
+) -> impl IntoView {
+    let session = use_session();
+    let hover = RwSignal::new(false);
+    view! {
+        <label
+            class="drop-zone"
+            class:hover=move || hover.get()
+            on:dragover=move |ev: DragEvent| {
+                ev.prevent_default();
+                hover.set(true);
+            }
+            on:dragleave=move |_| hover.set(false)
+            on:drop=move |ev: DragEvent| {
+                ev.prevent_default();
+                hover.set(false);
+                if let Some(file) = first_file(ev.data_transfer().and_then(|d| d.files())) {
+                    read_then(session, file, on_file);
+                }
+            }
+        >
+            <span>{label}</span>
+            <input
+                type="file"
+                id=id
+                accept=accept
+                on:change=move |ev| {
+                    let input: HtmlInputElement = event_target(&ev);
+                    if let Some(file) = first_file(input.files()) {
+                        read_then(session, file, on_file);
+                    }
+                    // Picking the same file again must fire again.
+                    input.set_value("");
+                }
+            />
+        </label>
+    }
+}
+
+#[component]
+pub fn BackendSwitch() -> impl IntoView {
+    let s = use_session();
+    let options = [
+        (BackendChoice::Auto, "auto", "Auto"),
+        (BackendChoice::WebGpu, "webgpu", "WebGPU"),
+        (BackendChoice::Cpu, "cpu", "CPU"),
+    ];
+    view! {
+        <div class="backend">
+            <label for="backend">"Backend "</label>
+            <select
+                id="backend"
+                on:change=move |ev| {
+                    if let Some(c) = BackendChoice::from_query(&event_target_value(&ev)) {
+                        s.set_backend(c);
+                    }
+                }
+            >
+                {options
+                    .into_iter()
+                    .map(|(choice, key, label)| {
+                        view! {
+                            <option value=key selected=move || s.choice.get() == choice>
+                                {label}
+                            </option>
+                        }
+                    })
+                    .collect_view()}
+            </select>
+            <span id="backend-active" class="badge">
+                {move || s.backend.get().map_or("starting…", |b| b.label())}
+            </span>
+            <span class="hint">
+                {move || {
+                    if s.webgpu_available.get() { "" } else { "(this browser offers no WebGPU)" }
+                }}
+            </span>
+            {move || s.backend_note.get().map(|n| view! { <div class="note">{n}</div> })}
+        </div>
+    }
+}
+
+#[component]
+pub fn ErrorBanner() -> impl IntoView {
+    let s = use_session();
+    move || {
+        s.error.get().map(|message| {
+            view! {
+                <div id="error" class="error" role="alert">
+                    <span>{message}</span>
+                    <button class="dismiss" on:click=move |_| s.error.set(None)>
+                        "Dismiss"
+                    </button>
+                </div>
+            }
+        })
+    }
+}
+
+#[component]
+pub fn StatusLine() -> impl IntoView {
+    let s = use_session();
+    view! {
+        <div id="status" class="status" aria-live="polite">
+            {move || s.busy.get().map(|b| view! { <span class="spinner"></span> <span>{b}</span> })}
+        </div>
+    }
+}
+
+#[component]
+pub fn ModelPanel() -> impl IntoView {
+    let s = use_session();
+    view! {
+        <section class="panel">
+            <h2>"Model"</h2>
+            <DropZone id="model-file" label="Open an ONNX model (or drop it here)" accept=".onnx" on_file=open_model />
+            <DropZone id="labels-file" label="Class labels (optional: one per line)" accept=".txt,.json,.csv" on_file=open_labels />
+            {move || {
+                s.model.get().map(|m| {
+                    let shape = format!(
+                        "{} channel(s), {}x{} ({:?})",
+                        m.input.channels, m.input.height, m.input.width, m.input.layout
+                    );
+                    view! {
+                        <dl id="model-summary">
+                            <dt>"File"</dt><dd id="model-name">{m.name}</dd>
+                            <dt>"Input"</dt><dd>{shape}</dd>
+                            <dt>"Classes"</dt><dd id="model-classes">{m.num_classes}</dd>
+                            <dt>"Nodes"</dt><dd>{m.nodes}</dd>
+                        </dl>
+                    }
+                })
+            }}
+        </section>
+    }
+}
+
+#[component]
+pub fn PreprocessPanel() -> impl IntoView {
+    let s = use_session();
+    let field = move |which: &'static str| {
+        move || {
+            s.preprocess.get().map_or(String::new(), |p| match which {
+                "scale" => format!("{}", p.scale),
+                "mean" => format_floats(&p.mean),
+                _ => format_floats(&p.std),
+            })
+        }
+    };
+    let edit = move |which: &'static str, text: String| {
+        let Some(mut p) = s.preprocess.get_untracked() else {
+            return;
+        };
+        let parsed =
+            parse_floats(&text).map_err(|e| format!("Error in the preprocessing ({which}): {e}"));
+        match parsed {
+            Ok(v) => {
+                match which {
+                    "scale" => p.scale = v[0],
+                    "mean" => p.mean = v,
+                    _ => p.std = v,
+                }
+                match p.validate() {
+                    Ok(()) => s.set_preprocess(p),
+                    Err(e) => s
+                        .error
+                        .set(Some(format!("Error in the preprocessing: {e}"))),
+                }
+            }
+            Err(e) => s.error.set(Some(e)),
+        }
+    };
+    view! {
+        <section class="panel">
+            <h2>"Preprocessing"</h2>
+            <label>
+                "Preset "
+                <select
+                    id="preset"
+                    on:change=move |ev| {
+                        if let Some(p) = Preset::from_key(&event_target_value(&ev)) {
+                            s.set_preset(p);
+                        }
+                    }
+                >
+                    {Preset::ALL
+                        .into_iter()
+                        .map(|p| {
+                            view! {
+                                <option value=p.key() selected=move || s.preset.get() == p>
+                                    {p.label()}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+            </label>
+            <p class="hint">"x = (pixel x scale - mean) / std, per channel"</p>
+            <label>"Scale " <input id="scale" prop:value=field("scale") on:change=move |ev| edit("scale", event_target_value(&ev)) /></label>
+            <label>"Mean " <input id="mean" prop:value=field("mean") on:change=move |ev| edit("mean", event_target_value(&ev)) /></label>
+            <label>"Std " <input id="std" prop:value=field("std") on:change=move |ev| edit("std", event_target_value(&ev)) /></label>
+        </section>
+    }
+}
+
+#[component]
+pub fn ImagePanel(demo_images: RwSignal<Vec<String>>) -> impl IntoView {
+    let s = use_session();
+    view! {
+        <section class="panel">
+            <h2>"Image"</h2>
+            <DropZone id="image-file" label="Open an image (or drop it here)" accept="image/*" on_file=open_image />
+            <div class="demo-strip">
+                {move || {
+                    demo_images
+                        .get()
+                        .into_iter()
+                        .map(|url| {
+                            let name = url.rsplit('/').next().unwrap_or(&url).to_string();
+                            let src = url.clone();
+                            view! {
+                                <button
+                                    class="demo-image"
+                                    title=name.clone()
+                                    on:click=move |_| {
+                                        let url = url.clone();
+                                        spawn_local(async move {
+                                            match super::files::fetch_bytes(&url).await {
+                                                Ok(bytes) => s.open_image(url.rsplit('/').next().unwrap_or(&url).to_string(), bytes),
+                                                Err(e) => s.error.set(Some(e)),
+                                            }
+                                        });
+                                    }
+                                >
+                                    <img src=src alt=name />
+                                </button>
+                            }
+                        })
+                        .collect_view()
+                }}
+            </div>
+        </section>
+    }
+}
+
+fn draw(canvas: &HtmlCanvasElement, rgba: &[u8], width: usize, height: usize) -> Option<()> {
+    canvas.set_width(width as u32);
+    canvas.set_height(height as u32);
+    let ctx: CanvasRenderingContext2d = canvas.get_context("2d").ok()??.dyn_into().ok()?;
+    let data =
+        ImageData::new_with_u8_clamped_array_and_sh(Clamped(rgba), width as u32, height as u32)
+            .ok()?;
+    ctx.put_image_data(&data, 0.0, 0.0).ok()
+}
+
+#[component]
+pub fn PredictionPanel() -> impl IntoView {
+    let s = use_session();
+    let canvas = NodeRef::<leptos::html::Canvas>::new();
+    Effect::new(move |_| {
+        if let (Some(shown), Some(c)) = (s.shown.get(), canvas.get()) {
+            let c: &HtmlCanvasElement = &c;
+            let _ = draw(c, &shown.rgba, shown.result.width, shown.result.height);
+        }
+    });
+    view! {
+        <section class="panel prediction">
+            <h2>"Prediction"</h2>
+            <div class="prediction-body">
+                <figure>
+                    <canvas id="input-view" node_ref=canvas width="1" height="1"></canvas>
+                    <figcaption id="image-name">
+                        {move || s.shown.get().map(|x| x.result.name).unwrap_or_else(|| "no image yet".into())}
+                    </figcaption>
+                </figure>
+                <div class="scores">
+                    <h3>"Top 5"</h3>
+                    <ol id="top5" class="bars">
+                        {move || {
+                            s.shown
+                                .get()
+                                .map(|x| {
+                                    x.result
+                                        .prediction
+                                        .top
+                                        .into_iter()
+                                        .map(|c| {
+                                            let pct = 100.0 * c.probability;
+                                            view! {
+                                                <li
+                                                    class="bar"
+                                                    data-class=c.class
+                                                    data-probability=format!("{}", c.probability)
+                                                >
+                                                    <span class="bar-label">{c.label}</span>
+                                                    <span class="bar-track">
+                                                        <span class="bar-fill" style=format!("width: {pct:.2}%")></span>
+                                                    </span>
+                                                    <span class="bar-value">{format!("{pct:.1}%")}</span>
+                                                </li>
+                                            }
+                                        })
+                                        .collect_view()
+                                })
+                        }}
+                    </ol>
+                    <p id="timing" class="hint">
+                        {move || {
+                            s.shown.get().map(|x| {
+                                format!(
+                                    "forward pass {:.1} ms on {}",
+                                    x.result.forward_ms,
+                                    x.result.backend.label()
+                                )
+                            })
+                        }}
+                    </p>
+                    <ul id="notes" class="notes">
+                        {move || {
+                            s.shown
+                                .get()
+                                .map(|x| x.result.notes.into_iter().map(|n| view! { <li>{n}</li> }).collect_view())
+                        }}
+                    </ul>
+                </div>
+            </div>
+        </section>
+    }
+}

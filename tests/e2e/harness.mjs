@@ -1,0 +1,127 @@
+// Shared set-up for the browser tests: a static server for dist/, Debian's Chromium through
+// playwright-core, and helpers that drive the page as a person would.
+import { createServer } from 'node:http';
+import { readFile, mkdir, writeFile } from 'node:fs/promises';
+import { extname, join, normalize, resolve } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { chromium } from 'playwright-core';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const DIST = join(ROOT, 'dist');
+export const FIXTURES = join(ROOT, 'tests/fixtures');
+export const OUT = join(ROOT, 'tests/e2e/out');
+
+const TYPES = {
+  '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css',
+  '.json': 'application/json', '.png': 'image/png', '.onnx': 'application/octet-stream', '.txt': 'text/plain',
+};
+
+/** Serves dist/ on a free localhost port. */
+export async function serveDist() {
+  const server = createServer(async (req, res) => {
+    const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    const file = normalize(join(DIST, path === '/' ? 'index.html' : path));
+    if (!file.startsWith(DIST)) { res.writeHead(403).end(); return; }
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(body);
+    } catch {
+      res.writeHead(404).end('not found');
+    }
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  return { server, url: `http://127.0.0.1:${server.address().port}` };
+}
+
+/** Debian's Chromium, headless, with a software WebGPU adapter available. */
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--no-first-run', '--disable-quic', `--user-data-dir=${mkdtempSync(join(tmpdir(), 'unpic-chromium-'))}`,
+      '--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', '--enable-features=Vulkan',
+    ],
+  });
+}
+
+/** Opens the app; returns the page once the engine reports its backend. */
+export async function openApp(browser, url, query = '') {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  const logs = [];
+  page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+  page.logs = logs;
+  await page.goto(`${url}/${query}`);
+  await page.waitForFunction(() => {
+    const b = document.querySelector('#backend-active');
+    return b && !b.textContent.includes('starting');
+  }, null, { timeout: 120_000 });
+  return page;
+}
+
+/** The top-5 as shown: [{cls, p, label}]. */
+export async function readTop5(page) {
+  return page.$$eval('#top5 li.bar', (items) => items.map((li) => ({
+    cls: Number(li.dataset.class),
+    p: Number(li.dataset.probability),
+    label: li.querySelector('.bar-label').textContent,
+  })));
+}
+
+/** Waits until the shown image is `name` and the engine is idle. */
+export async function waitForPrediction(page, name, timeout = 180_000) {
+  await page.waitForFunction((n) => {
+    const caption = document.querySelector('#image-name');
+    const busy = document.querySelector('#status .spinner');
+    return caption && caption.textContent === n && !busy && document.querySelectorAll('#top5 li.bar').length > 0;
+  }, name, { timeout });
+}
+
+/** Waits for the error banner and returns its text. */
+export async function waitForError(page, timeout = 120_000) {
+  const banner = await page.waitForSelector('#error', { timeout });
+  return banner.textContent();
+}
+
+export async function dismissError(page) {
+  await page.click('#error .dismiss');
+  await page.waitForSelector('#error', { state: 'detached' });
+}
+
+/** Reads a little-endian float32 .npy file. */
+export async function readNpy(path) {
+  const buf = await readFile(path);
+  const headerLen = buf.readUInt16LE(8);
+  const header = buf.subarray(10, 10 + headerLen).toString('latin1');
+  if (!header.includes("'<f4'")) throw new Error(`${path}: expected float32, got ${header}`);
+  const data = buf.subarray(10 + headerLen);
+  return Array.from(new Float32Array(data.buffer, data.byteOffset, data.byteLength / 4));
+}
+
+/** Softmax in float64. */
+export function softmax(logits) {
+  const max = Math.max(...logits);
+  const e = logits.map((l) => Math.exp(l - max));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map((x) => x / s);
+}
+
+/** The top-k classes of probabilities (ties: lower class first). */
+export function topK(probs, k) {
+  return probs.map((p, cls) => ({ cls, p })).sort((a, b) => b.p - a.p || a.cls - b.cls).slice(0, k);
+}
+
+export async function screenshot(page, name) {
+  await mkdir(OUT, { recursive: true });
+  const path = join(OUT, name);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
+
+export async function writeOut(name, text) {
+  await mkdir(OUT, { recursive: true });
+  await writeFile(join(OUT, name), text);
+}

@@ -1,0 +1,141 @@
+// The first vertical slice, driven through the UI in headless Chromium: a user opens an ONNX
+// model and an image, and reads the top-5; on the CPU (flex) and on WebGPU (SwiftShader here).
+// The numbers must equal onnxruntime's (tests/fixtures/oracle). Run by `npm test` after
+// `trunk build --release` (see .ci/run).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  FIXTURES, serveDist, launchBrowser, openApp, readTop5, waitForPrediction, waitForError,
+  dismissError, readNpy, softmax, topK, screenshot, writeOut,
+} from './harness.mjs';
+
+const ORACLE = join(FIXTURES, 'oracle');
+let server;
+let url;
+let browser;
+
+before(async () => {
+  ({ server, url } = await serveDist());
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+/** Asserts the page's top-5 equals softmax(oracle logits)'s top-5 within `tol`. */
+async function assertTop5MatchesOracle(page, caseName) {
+  const expected = topK(softmax(await readNpy(join(ORACLE, 'cases', caseName, 'logits.npy'))), 5);
+  const shown = await readTop5(page);
+  assert.deepEqual(shown.map((s) => s.cls), expected.map((e) => e.cls), `${caseName}: top-5 classes`);
+  for (const [s, e] of shown.map((s, i) => [s, expected[i]])) {
+    assert.ok(Math.abs(s.p - e.p) <= 1e-4, `${caseName}: class ${s.cls} p=${s.p} expected ${e.p}`);
+  }
+}
+
+async function warmForwardMs(page, imagePath, runs = 3) {
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const before = await page.textContent('#timing');
+    await page.setInputFiles('#image-file', imagePath);
+    await page.waitForFunction((b) => {
+      const t = document.querySelector('#timing');
+      return t && t.textContent !== b && !document.querySelector('#status .spinner');
+    }, before, { timeout: 180_000 }).catch(() => {});
+    const text = await page.textContent('#timing');
+    times.push(Number(/forward pass ([\d.]+) ms/.exec(text)?.[1]));
+  }
+  return times;
+}
+
+for (const backend of ['cpu', 'webgpu']) {
+  test(`an oracle model and image give onnxruntime's top-5 on ${backend}`, { timeout: 900_000 }, async () => {
+    const page = await openApp(browser, url, `?backend=${backend}`);
+    const active = await page.textContent('#backend-active');
+    assert.equal(active, backend === 'cpu' ? 'CPU (flex)' : 'WebGPU', `active backend (logs: ${page.logs.join('\n')})`);
+
+    // The demo opens by itself: its first image is the oracle's fashion_tshirt case.
+    await waitForPrediction(page, '0_tshirt_top_00019.png');
+    await assertTop5MatchesOracle(page, 'fashion_tshirt');
+    assert.equal((await readTop5(page))[0].label, 'T-shirt/top');
+
+    // A user's model, preprocessing and image, through the file pickers.
+    await page.setInputFiles('#model-file', join(ORACLE, 'models/fer_minixception.onnx'));
+    await page.waitForFunction(() => document.querySelector('#model-name')?.textContent === 'fer_minixception.onnx');
+    await page.selectOption('#preset', 'symmetric');
+    await page.setInputFiles('#image-file', join(ORACLE, 'cases/fer_astronaut/image.png'));
+    await waitForPrediction(page, 'image.png');
+    await assertTop5MatchesOracle(page, 'fer_astronaut');
+    const shot = await screenshot(page, `predict-${backend}.png`);
+
+    const times = await warmForwardMs(page, join(ORACLE, 'cases/fer_astronaut/image.png'));
+    await assertTop5MatchesOracle(page, 'fer_astronaut');
+    await writeOut(`timing-${backend}.json`, JSON.stringify({ model: 'fer_minixception', backend, forward_ms: times, screenshot: shot }, null, 1));
+    console.log(`fer_minixception forward on ${backend}: ${times.join(', ')} ms`);
+    await page.close();
+  });
+}
+
+test('every error a user can cause shows one clear message and the app keeps working', { timeout: 600_000 }, async () => {
+  const page = await openApp(browser, url, '?backend=cpu');
+  await waitForPrediction(page, '0_tshirt_top_00019.png');
+  const fer = await readFile(join(ORACLE, 'models/fer_minixception.onnx'));
+  const stillWorks = async (name) => {
+    await page.setInputFiles('#image-file', join(ORACLE, 'cases/fashion_tshirt/image.png'));
+    await waitForPrediction(page, 'image.png');
+    await assertTop5MatchesOracle(page, 'fashion_tshirt');
+    assert.equal(await page.textContent('#model-name'), 'smallcnn_fashion.onnx', `after ${name}`);
+  };
+
+  // Not an ONNX file.
+  await page.setInputFiles('#model-file', { name: 'notes.onnx', mimeType: 'application/octet-stream', buffer: Buffer.from('just some notes') });
+  assert.match(await waitForError(page), /could not be read as an ONNX model/);
+  await dismissError(page);
+  await stillWorks('a text file');
+
+  // A truncated download.
+  await page.setInputFiles('#model-file', { name: 'half.onnx', mimeType: 'application/octet-stream', buffer: fer.subarray(0, fer.length / 2) });
+  assert.match(await waitForError(page), /half\.onnx.*could not be read as an ONNX model/s);
+  await dismissError(page);
+  await stillWorks('a truncated model');
+
+  // Ops the engine cannot run: all named at once, with their nodes.
+  await page.setInputFiles('#model-file', join(FIXTURES, 'unsupported_ops.onnx'));
+  const unsupported = await waitForError(page);
+  assert.match(unsupported, /pick_one \(Hardmax\)/);
+  assert.match(unsupported, /vendor_pool \(com\.example::FancyPool\)/);
+  await dismissError(page);
+  await stillWorks('an unsupported model');
+
+  // An image that does not decode.
+  await page.setInputFiles('#image-file', { name: 'broken.png', mimeType: 'image/png', buffer: Buffer.from('not really a png') });
+  assert.match(await waitForError(page), /broken\.png' could not be decoded/);
+  await dismissError(page);
+  await stillWorks('a broken image');
+
+  // An image of the wrong size (and colour) is converted to what the network takes, and the
+  // user is told.
+  await page.setInputFiles('#image-file', join(ORACLE, 'cases/face_expression_astronaut/image.png'));
+  await waitForPrediction(page, 'image.png');
+  const notes = await page.textContent('#notes');
+  assert.match(notes, /resized from 112x112 to 28x28/);
+  assert.match(notes, /converted the colour image to grey/);
+
+  // Labels that do not fit the model.
+  await page.setInputFiles('#labels-file', { name: 'labels.txt', mimeType: 'text/plain', buffer: Buffer.from('cat\ndog\nbird\n') });
+  assert.match(await waitForError(page), /3 labels were given but the model has 10 classes/);
+  await dismissError(page);
+
+  // Preprocessing that makes no sense.
+  await page.fill('#std', '0');
+  await page.press('#std', 'Enter');
+  await page.locator('#std').blur();
+  assert.match(await waitForError(page), /std must not be zero/);
+  await dismissError(page);
+  await stillWorks('bad preprocessing');
+  await screenshot(page, 'errors-recovered.png');
+  await page.close();
+});
