@@ -3,8 +3,6 @@
 import { createServer } from 'node:http';
 import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import { extname, join, normalize, resolve } from 'node:path';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { chromium } from 'playwright-core';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -34,14 +32,15 @@ export async function serveDist() {
   return { server, url: `http://127.0.0.1:${server.address().port}` };
 }
 
-/** Debian's Chromium, headless, with a software WebGPU adapter available. */
+/** Debian's Chromium, headless, with a software WebGPU adapter available. Playwright gives each
+ *  launch a fresh temporary profile (its own --user-data-dir). */
 export async function launchBrowser() {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
     args: [
       '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--no-first-run', '--disable-quic', `--user-data-dir=${mkdtempSync(join(tmpdir(), 'unpic-chromium-'))}`,
+      '--no-first-run', '--disable-quic',
       '--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', '--enable-features=Vulkan',
     ],
   });

@@ -61,6 +61,7 @@ for (const backend of ['cpu', 'webgpu']) {
     await waitForPrediction(page, '0_tshirt_top_00019.png');
     await assertTop5MatchesOracle(page, 'fashion_tshirt');
     assert.equal((await readTop5(page))[0].label, 'T-shirt/top');
+    await screenshot(page, `demo-${backend}.png`);
 
     // A user's model, preprocessing and image, through the file pickers.
     await page.setInputFiles('#model-file', join(ORACLE, 'models/fer_minixception.onnx'));

@@ -267,10 +267,11 @@ pub fn ImagePanel(demo_images: RwSignal<Vec<String>>) -> impl IntoView {
                         .map(|url| {
                             let name = url.rsplit('/').next().unwrap_or(&url).to_string();
                             let src = url.clone();
+                            let title = name.clone();
                             view! {
                                 <button
                                     class="demo-image"
-                                    title=name.clone()
+                                    title=title
                                     on:click=move |_| {
                                         let url = url.clone();
                                         spawn_local(async move {
