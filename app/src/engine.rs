@@ -94,10 +94,8 @@ impl Engine {
             None,
         )];
         // Weights live on the device: re-import the model for the new one.
-        if changed {
-            if let Some((name, bytes)) = self.model.take() {
-                replies.push(self.load_model(name, bytes));
-            }
+        if changed && let Some((name, bytes)) = self.model.take() {
+            replies.push(self.load_model(name, bytes));
         }
         replies
     }
@@ -117,10 +115,11 @@ impl Engine {
             Err(e) => return failed(&format!("opening the model '{name}'"), e),
         };
         // Labels given earlier still apply when they fit the new model.
-        if let Some(text) = &self.labels_text {
-            if let Ok(labels) = parse_labels(text) {
-                let _ = classifier.set_labels(labels);
-            }
+        if let Some(text) = &self.labels_text
+            && let Ok(labels) = parse_labels(text)
+        {
+            // Labels of another model (a different class count) are simply not applied.
+            let _ = classifier.set_labels(labels);
         }
         let input = classifier.input().clone();
         let summary = ModelSummary {
@@ -141,10 +140,10 @@ impl Engine {
             Ok(l) => l,
             Err(e) => return failed("reading the labels", e),
         };
-        if let Some(classifier) = &mut self.classifier {
-            if let Err(e) = classifier.set_labels(labels.clone()) {
-                return failed("reading the labels", e);
-            }
+        if let Some(classifier) = &mut self.classifier
+            && let Err(e) = classifier.set_labels(labels.clone())
+        {
+            return failed("reading the labels", e);
         }
         self.labels_text = Some(text);
         (Response::Labels(labels), None)

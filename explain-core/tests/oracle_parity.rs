@@ -155,7 +155,7 @@ fn a_wrong_input_size_names_both_shapes() {
     )
     .expect("load");
     let x = FloatValue::from_vec(vec![0.0; 3 * 32 * 32], &[1, 3, 32, 32], &device).expect("upload");
-    let err = classifier.logits(x).err().expect("must fail");
+    let err = classifier.logits(x).expect_err("must fail");
     let text = err.to_string();
     assert!(
         text.contains("[1, 3, 32, 32]") && text.contains("1, 28, 28]"),

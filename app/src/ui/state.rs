@@ -163,10 +163,10 @@ impl Session {
             }
             Response::Labels(labels) => {
                 self.model.update(|m| {
-                    if let Some(m) = m {
-                        if m.labels.len() == labels.len() {
-                            m.labels = labels;
-                        }
+                    if let Some(m) = m
+                        && m.labels.len() == labels.len()
+                    {
+                        m.labels = labels;
                     }
                 });
                 self.predict();

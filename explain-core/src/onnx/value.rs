@@ -22,6 +22,9 @@ pub struct FloatValue {
 }
 
 /// A value produced or consumed by a node.
+// Burn's tensor handle is large; values move a few times per node, so boxing each would cost
+// more (an allocation per op) than it saves.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Value {
     Float(FloatValue),

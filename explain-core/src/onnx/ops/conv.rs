@@ -315,8 +315,7 @@ mod tests {
                 fv(&[1.0; 3], &[1, 3, 1, 1]),
                 None,
             ])
-            .err()
-            .expect("mismatch");
+            .expect_err("mismatch");
         assert!(err.contains("2 channels"), "{err}");
     }
 

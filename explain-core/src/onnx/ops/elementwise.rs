@@ -19,7 +19,7 @@ pub(super) fn register(registry: &mut Registry) {
     registry.add(NodeType::Mul, |_| Ok(Box::new(Binary(BinaryKind::Mul))));
     registry.add(NodeType::Div, |_| Ok(Box::new(Binary(BinaryKind::Div))));
     registry.add(NodeType::Pow, |_| Ok(Box::new(Binary(BinaryKind::Pow))));
-    registry.add(NodeType::Relu, |_| unary(|t| activation::relu(t)));
+    registry.add(NodeType::Relu, |_| unary(activation::relu));
     registry.add(NodeType::Sigmoid, |_| unary(activation::sigmoid));
     registry.add(NodeType::Tanh, |_| unary(|t| t.tanh()));
     registry.add(NodeType::Exp, |_| unary(|t| t.exp()));
@@ -254,8 +254,7 @@ mod tests {
     fn mismatched_shapes_are_an_error_not_a_panic() {
         let err = Binary(BinaryKind::Mul)
             .run(&[fv(&[1.0; 3], &[3]), fv(&[1.0; 2], &[2])])
-            .err()
-            .expect("error");
+            .expect_err("error");
         assert!(err.contains("do not broadcast"), "{err}");
     }
 

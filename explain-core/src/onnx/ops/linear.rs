@@ -222,8 +222,7 @@ mod tests {
         };
         let err = op
             .run(&[fv(&[1.0; 6], &[2, 3]), fv(&[1.0; 4], &[2, 2])])
-            .err()
-            .expect("error");
+            .expect_err("error");
         assert!(err.contains("inner sizes differ"), "{err}");
     }
 }

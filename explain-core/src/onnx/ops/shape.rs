@@ -124,7 +124,7 @@ pub fn reshape_target(input: &[usize], spec: &[i64]) -> Result<Vec<usize>, Strin
     }
     let known: usize = out.iter().product();
     if let Some(i) = infer {
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(format!("cannot reshape {input:?} to {spec:?}"));
         }
         out[i] = total / known;
@@ -294,7 +294,7 @@ impl Op for Concat {
             }]);
         }
         let floats: Vec<FloatValue> = (0..inputs.len())
-            .filter(|&i| matches!(inputs[i], Some(_)))
+            .filter(|&i| inputs[i].is_some())
             .map(|i| float_input(inputs, i))
             .collect::<Result<_, _>>()?;
         let first = floats.first().ok_or("Concat needs at least one input")?;
