@@ -1,0 +1,182 @@
+//! `unpic predict` as a user runs it: the JSON it prints, and one clear message (exit code 1,
+//! no panic) for each mistake a user can make.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
+}
+
+fn unpic(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_unpic"))
+        .args(args)
+        .output()
+        .expect("run unpic")
+}
+
+fn temp_file(name: &str, bytes: &[u8]) -> String {
+    let dir = std::env::temp_dir().join(format!("unpic-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).expect("write temp file");
+    path.display().to_string()
+}
+
+fn oracle(path: &str) -> String {
+    fixtures().join("oracle").join(path).display().to_string()
+}
+
+/// Runs, expects failure, returns stderr.
+fn fails(args: &[&str]) -> String {
+    let out = unpic(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+#[test]
+fn predict_json_has_logits_probabilities_and_labelled_top() {
+    let labels = temp_file(
+        "labels.txt",
+        b"angry\ndisgust\nfear\nhappy\nsad\nsurprise\nneutral\n",
+    );
+    let model = oracle("models/fer_minixception.onnx");
+    let input = oracle("cases/fer_astronaut/input.npy");
+    let out = unpic(&[
+        "predict", "--model", &model, "--input", &input, "--labels", &labels, "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["logits"][0].as_array().map(Vec::len), Some(7));
+    assert_eq!(json["probabilities"][0].as_array().map(Vec::len), Some(7));
+    assert_eq!(json["top"].as_array().map(Vec::len), Some(5));
+    assert_eq!(json["top"][0]["class"], 3);
+    assert_eq!(json["top"][0]["label"], "happy");
+}
+
+#[test]
+fn image_flags_reproduce_the_preprocessed_tensor() {
+    let model = oracle("models/fer_minixception.onnx");
+    let run = |args: &[&str]| -> serde_json::Value {
+        let out = unpic(args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    };
+    let from_npy = run(&[
+        "predict",
+        "--model",
+        &model,
+        "--input",
+        &oracle("cases/fer_astronaut/input.npy"),
+        "--json",
+    ]);
+    let image = oracle("cases/fer_astronaut/image.png");
+    let from_png = run(&[
+        "predict", "--model", &model, "--image", &image, "--mean", "0.5", "--std", "0.5", "--json",
+    ]);
+    let a = from_npy["logits"][0].as_array().expect("logits");
+    let b = from_png["logits"][0].as_array().expect("logits");
+    for (x, y) in a.iter().zip(b) {
+        let (x, y) = (x.as_f64().expect("number"), y.as_f64().expect("number"));
+        assert!((x - y).abs() < 1e-4, "{x} vs {y}");
+    }
+}
+
+#[test]
+fn not_an_onnx_file_is_a_clear_error() {
+    let model = temp_file("notes.onnx", b"just some notes");
+    let err = fails(&[
+        "predict",
+        "--model",
+        &model,
+        "--input",
+        &oracle("cases/fer_astronaut/input.npy"),
+    ]);
+    assert!(err.contains("could not be read as an ONNX model"), "{err}");
+}
+
+#[test]
+fn a_truncated_model_is_a_clear_error() {
+    let bytes = std::fs::read(oracle("models/fer_minixception.onnx")).expect("model");
+    let model = temp_file("half.onnx", &bytes[..bytes.len() / 2]);
+    let err = fails(&[
+        "predict",
+        "--model",
+        &model,
+        "--input",
+        &oracle("cases/fer_astronaut/input.npy"),
+    ]);
+    assert!(err.contains("could not be read as an ONNX model"), "{err}");
+}
+
+#[test]
+fn unsupported_ops_are_all_named() {
+    let model = fixtures()
+        .join("unsupported_ops.onnx")
+        .display()
+        .to_string();
+    let input = temp_file(
+        "x.npy",
+        &explain_core::npy::write_f32(&[0.0; 16], &[1, 1, 4, 4]).expect("npy"),
+    );
+    let err = fails(&["predict", "--model", &model, "--input", &input]);
+    assert!(
+        err.contains("pick_one (Hardmax)") && err.contains("vendor_pool (com.example::FancyPool)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_image_that_does_not_decode_is_a_clear_error() {
+    let image = temp_file("broken.png", b"not really a png");
+    let err = fails(&[
+        "predict",
+        "--model",
+        &oracle("models/fer_minixception.onnx"),
+        "--image",
+        &image,
+    ]);
+    assert!(
+        err.contains("broken.png") && err.contains("could not be decoded"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_wrong_input_size_names_both_shapes() {
+    let input = temp_file(
+        "small.npy",
+        &explain_core::npy::write_f32(&[0.0; 28 * 28], &[1, 1, 28, 28]).expect("npy"),
+    );
+    let err = fails(&[
+        "predict",
+        "--model",
+        &oracle("models/fer_minixception.onnx"),
+        "--input",
+        &input,
+    ]);
+    assert!(
+        err.contains("[1, 1, 28, 28]") && err.contains("[N, 1, 64, 64]"),
+        "{err}"
+    );
+    let err = fails(&[
+        "predict",
+        "--model",
+        &oracle("models/fer_minixception.onnx"),
+        "--image",
+        &oracle("cases/fer_astronaut/image.png"),
+        "--size",
+        "32x32",
+    ]);
+    assert!(err.contains("the model takes 1x64x64"), "{err}");
+}
