@@ -37,14 +37,26 @@ struct Window {
 }
 
 impl Window {
-    fn validate(&self) -> Result<(), String> {
-        if self.kernel.contains(&0) || self.stride.contains(&0) || self.dilation.contains(&0) {
+    /// A checked window: zero sizes would make the backend divide by zero.
+    fn new(
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        dilation: [usize; 2],
+        padding: &PaddingConfig2d,
+        auto_pad: &AutoPad,
+    ) -> Result<Self, String> {
+        if kernel.contains(&0) || stride.contains(&0) || dilation.contains(&0) {
             return Err(format!(
-                "kernel {:?}, strides {:?} and dilations {:?} must be positive",
-                self.kernel, self.stride, self.dilation
+                "kernel {kernel:?}, strides {stride:?} and dilations {dilation:?} must be positive"
             ));
         }
-        Ok(())
+        Ok(Self {
+            kernel,
+            stride,
+            dilation,
+            padding: padding.clone(),
+            auto_pad: auto_pad.clone(),
+        })
     }
 
     /// (begin, end) padding per spatial axis for an input of spatial size `input`.
@@ -91,14 +103,7 @@ struct Conv2d {
 fn build_conv2d(node: &Node) -> Result<Box<dyn Op>, String> {
     let n = typed_node!(node, Conv2d);
     let c = &n.config;
-    let window = Window {
-        kernel: c.kernel_size,
-        stride: c.stride,
-        dilation: c.dilation,
-        padding: c.padding.clone(),
-        auto_pad: c.auto_pad.clone(),
-    };
-    window.validate()?;
+    let window = Window::new(c.kernel_size, c.stride, c.dilation, &c.padding, &c.auto_pad)?;
     Ok(Box::new(Conv2d {
         window,
         groups: c.groups.max(1),
@@ -149,14 +154,13 @@ struct MaxPool2d {
 fn build_max_pool2d(node: &Node) -> Result<Box<dyn Op>, String> {
     let n = typed_node!(node, MaxPool2d);
     let c = &n.config;
-    let window = Window {
-        kernel: c.kernel_size,
-        stride: c.strides,
-        dilation: c.dilation,
-        padding: c.padding.clone(),
-        auto_pad: c.auto_pad.clone(),
-    };
-    window.validate()?;
+    let window = Window::new(
+        c.kernel_size,
+        c.strides,
+        c.dilation,
+        &c.padding,
+        &c.auto_pad,
+    )?;
     if n.outputs.len() > 1 {
         return Err("the Indices output of MaxPool is not supported".into());
     }
@@ -189,14 +193,13 @@ struct AvgPool2d {
 fn build_avg_pool2d(node: &Node) -> Result<Box<dyn Op>, String> {
     let n = typed_node!(node, AveragePool2d);
     let c = &n.config;
-    let window = Window {
-        kernel: c.kernel_size,
-        stride: c.strides,
-        dilation: c.dilation,
-        padding: c.padding.clone(),
-        auto_pad: c.auto_pad.clone(),
-    };
-    window.validate()?;
+    let window = Window::new(
+        c.kernel_size,
+        c.strides,
+        c.dilation,
+        &c.padding,
+        &c.auto_pad,
+    )?;
     if window.dilation != [1, 1] {
         return Err("dilated AveragePool is not supported".into());
     }
