@@ -2,7 +2,7 @@
 // playwright-core, and helpers that drive the page as a person would.
 import { createServer } from 'node:http';
 import { readFile, mkdir, writeFile } from 'node:fs/promises';
-import { extname, join, normalize, resolve } from 'node:path';
+import { basename, extname, join, normalize, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -77,6 +77,19 @@ export async function waitForPrediction(page, name, timeout = 180_000) {
     const busy = document.querySelector('#status .spinner');
     return caption && caption.textContent === n && !busy && document.querySelectorAll('#top5 li.bar').length > 0;
   }, name, { timeout });
+}
+
+let uploads = 0;
+
+/** Opens the image at `path` through the picker under a name never shown before, and waits for
+ *  its prediction. A fresh name matters: waiting for a caption the page already shows would
+ *  return before the new image was run. Returns the name used. */
+export async function predictImage(page, path) {
+  uploads += 1;
+  const name = `${uploads}-${basename(path)}`;
+  await page.setInputFiles('#image-file', { name, mimeType: 'image/png', buffer: await readFile(path) });
+  await waitForPrediction(page, name);
+  return name;
 }
 
 /** Waits for the error banner and returns its text. */

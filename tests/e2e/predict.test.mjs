@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  FIXTURES, serveDist, launchBrowser, openApp, readTop5, waitForPrediction, waitForError,
+  FIXTURES, serveDist, launchBrowser, openApp, readTop5, waitForPrediction, predictImage, waitForError,
   dismissError, readNpy, softmax, topK, screenshot, writeOut,
 } from './harness.mjs';
 
@@ -39,12 +39,7 @@ async function assertTop5MatchesOracle(page, caseName) {
 async function warmForwardMs(page, imagePath, runs = 3) {
   const times = [];
   for (let i = 0; i < runs; i++) {
-    const before = await page.textContent('#timing');
-    await page.setInputFiles('#image-file', imagePath);
-    await page.waitForFunction((b) => {
-      const t = document.querySelector('#timing');
-      return t && t.textContent !== b && !document.querySelector('#status .spinner');
-    }, before, { timeout: 180_000 }).catch(() => {});
+    await predictImage(page, imagePath);
     const text = await page.textContent('#timing');
     times.push(Number(/forward pass ([\d.]+) ms/.exec(text)?.[1]));
   }
@@ -67,8 +62,7 @@ for (const backend of ['cpu', 'webgpu']) {
     await page.setInputFiles('#model-file', join(ORACLE, 'models/fer_minixception.onnx'));
     await page.waitForFunction(() => document.querySelector('#model-name')?.textContent === 'fer_minixception.onnx');
     await page.selectOption('#preset', 'symmetric');
-    await page.setInputFiles('#image-file', join(ORACLE, 'cases/fer_astronaut/image.png'));
-    await waitForPrediction(page, 'image.png');
+    await predictImage(page, join(ORACLE, 'cases/fer_astronaut/image.png'));
     await assertTop5MatchesOracle(page, 'fer_astronaut');
     const shot = await screenshot(page, `predict-${backend}.png`);
 
@@ -85,8 +79,7 @@ test('every error a user can cause shows one clear message and the app keeps wor
   await waitForPrediction(page, '0_tshirt_top_00019.png');
   const fer = await readFile(join(ORACLE, 'models/fer_minixception.onnx'));
   const stillWorks = async (name) => {
-    await page.setInputFiles('#image-file', join(ORACLE, 'cases/fashion_tshirt/image.png'));
-    await waitForPrediction(page, 'image.png');
+    await predictImage(page, join(ORACLE, 'cases/fashion_tshirt/image.png'));
     await assertTop5MatchesOracle(page, 'fashion_tshirt');
     assert.equal(await page.textContent('#model-name'), 'smallcnn_fashion.onnx', `after ${name}`);
   };
@@ -119,8 +112,7 @@ test('every error a user can cause shows one clear message and the app keeps wor
 
   // An image of the wrong size (and colour) is converted to what the network takes, and the
   // user is told.
-  await page.setInputFiles('#image-file', join(ORACLE, 'cases/face_expression_astronaut/image.png'));
-  await waitForPrediction(page, 'image.png');
+  await predictImage(page, join(ORACLE, 'cases/face_expression_astronaut/image.png'));
   const notes = await page.textContent('#notes');
   assert.match(notes, /resized from 112x112 to 28x28/);
   assert.match(notes, /converted the colour image to grey/);
