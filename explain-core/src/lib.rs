@@ -3,10 +3,12 @@
 
 pub mod data;
 pub mod error;
+pub mod gradient;
 pub mod model;
 pub mod npy;
 pub mod onnx;
 
 pub use burn::tensor::Device;
 pub use error::{Error, Result};
+pub use gradient::{Forward, Gradient, Score, Wrt};
 pub use model::{ClassScore, Classifier, InputSpec, Layout, Prediction};

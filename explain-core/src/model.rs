@@ -69,7 +69,7 @@ pub struct Classifier {
 impl Classifier {
     /// Imports an ONNX classifier and checks that it has one image input and a score output.
     pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Self> {
-        let graph = Graph::from_bytes(bytes, device)?;
+        let mut graph = Graph::from_bytes(bytes, device)?;
         let inputs = graph.input_infos();
         let [input] = inputs.as_slice() else {
             return Err(Error::NotAClassifier(format!(
@@ -113,6 +113,12 @@ impl Classifier {
                 )));
             }
         };
+        if graph.has_unknown_shapes() {
+            // The layer table needs every shape; one small run on zeros settles them.
+            let example = vec![0.0; 2 * spec.image_len()];
+            let example = FloatValue::from_vec(example, &spec.batch_shape(2), device)?;
+            graph.complete_shapes(Value::Float(example))?;
+        }
         Ok(Self {
             graph,
             input: spec,
@@ -148,6 +154,11 @@ impl Classifier {
 
     pub fn labels(&self) -> &[String] {
         &self.labels
+    }
+
+    /// Every tensor a user can inspect, with the suggested Grad-CAM layer.
+    pub fn layer_table(&self) -> crate::onnx::LayerTable {
+        self.graph.layer_table(self.input.layout, self.num_classes)
     }
 
     /// Raw scores `[N, K]` for a batch already in the model's layout.

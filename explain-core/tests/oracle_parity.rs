@@ -1,12 +1,12 @@
-//! Parity with onnxruntime: the logits of each oracle model on its case input equal the
-//! reference `logits.npy` within 1e-4 of max |logit| (fixtures: tests/fixtures/oracle, see its
-//! README for provenance).
+//! Parity with the oracle kit (onnxruntime logits, PyTorch activations, Captum saliency): every
+//! model's outputs on its case input equal the references within 1e-4 of their max |value|
+//! (fixtures: tests/fixtures/oracle, see its README for provenance).
 
 use std::path::PathBuf;
 
-use explain_core::npy::read_f32;
+use explain_core::npy::{HostTensor, read_f32};
 use explain_core::onnx::{FloatValue, Graph};
-use explain_core::{Classifier, Device, Error};
+use explain_core::{Classifier, Device, Error, Score, Wrt};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
@@ -16,26 +16,52 @@ fn read(path: PathBuf) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn assert_logits_match(model: &str, case: &str) {
-    let device = Device::flex();
-    let dir = fixtures().join("oracle");
-    let classifier =
-        Classifier::from_bytes(&read(dir.join(format!("models/{model}.onnx"))), &device)
-            .unwrap_or_else(|e| panic!("{model}: {e}"));
-    let input = read_f32(
-        &read(dir.join(format!("cases/{case}/input.npy"))),
-        "input.npy",
-    )
-    .expect("input");
-    let expected = read_f32(
-        &read(dir.join(format!("cases/{case}/logits.npy"))),
-        "logits.npy",
-    )
-    .expect("logits");
-    let x = FloatValue::from_vec(input.data, &input.shape, &device).expect("upload");
-    let logits = classifier.logits(x).expect("forward");
-    assert_eq!(logits.dims(), expected.shape, "{model}: output shape");
-    let got = logits.to_vec().expect("read back");
+/// One oracle case: a model, a preprocessed input and the reference outputs (see the kit's README).
+struct Case {
+    name: &'static str,
+    classifier: Classifier,
+    input: FloatValue,
+    meta: serde_json::Value,
+}
+
+impl Case {
+    fn load(name: &'static str) -> Self {
+        let device = Device::flex();
+        let dir = fixtures().join("oracle");
+        let meta: serde_json::Value =
+            serde_json::from_slice(&read(dir.join(format!("cases/{name}/meta.json"))))
+                .expect("meta");
+        let model = meta["model"].as_str().expect("model path");
+        let classifier = Classifier::from_bytes(&read(dir.join(model)), &device)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let input = reference(name, "input.npy");
+        let input = FloatValue::from_vec(input.data, &input.shape, &device).expect("upload");
+        Case {
+            name,
+            classifier,
+            input,
+            meta,
+        }
+    }
+
+    fn layer(&self, role: &str) -> &str {
+        self.meta["layers"][role].as_str().expect("layer name")
+    }
+
+    fn target(&self) -> usize {
+        self.meta["target_class"].as_u64().expect("target") as usize
+    }
+}
+
+fn reference(case: &str, file: &str) -> HostTensor {
+    let path = fixtures().join(format!("oracle/cases/{case}/{file}"));
+    read_f32(&read(path), file).expect(file)
+}
+
+/// Asserts `got` equals the reference within `rel` of the reference's max |value|.
+fn assert_close(what: &str, got: &FloatValue, expected: &HostTensor, rel: f32) {
+    assert_eq!(got.dims(), expected.shape, "{what}: shape");
+    let got = got.to_vec().expect("read back");
     let scale = expected.data.iter().fold(0f32, |m, v| m.max(v.abs()));
     let worst = got
         .iter()
@@ -43,29 +69,120 @@ fn assert_logits_match(model: &str, case: &str) {
         .map(|(a, b)| (a - b).abs())
         .fold(0f32, f32::max);
     assert!(
-        worst <= 1e-4 * scale,
-        "{model}: max |diff| {worst} > 1e-4 * {scale}"
+        worst <= rel * scale,
+        "{what}: max |diff| {worst} > {rel} * max |value| {scale}"
+    );
+}
+
+/// Logits, the activations at the case's layer, and the input gradient (Captum's Saliency =
+/// |∂f_c/∂x|) all equal the references; gradients within `gradient_tol` of their max.
+fn assert_case_matches(name: &'static str, gradient_tol: f32) {
+    let case = Case::load(name);
+    let layer = case.layer("activations");
+    let forward = case
+        .classifier
+        .forward(case.input.clone(), &[layer])
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_close(
+        &format!("{name} logits"),
+        &forward.logits,
+        &reference(name, "logits.npy"),
+        1e-4,
+    );
+    assert_close(
+        &format!("{name} activations at {layer}"),
+        &forward.taps[0],
+        &reference(name, "activations.npy"),
+        1e-4,
+    );
+    let gradient = case
+        .classifier
+        .gradient(
+            case.input.clone(),
+            &[case.target()],
+            Score::Logit,
+            Wrt::Input,
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let saliency = gradient.gradient.map(|t| t.abs());
+    assert_close(
+        &format!("{name} saliency"),
+        &saliency,
+        &reference(name, "saliency.npy"),
+        gradient_tol,
+    );
+
+    // The gradient at a layer, through Captum's LayerGradCam: Σ_k mean_hw(∂f_c/∂A_k) A_k.
+    let gradcam_layer = case.layer("gradcam");
+    let at_layer = case
+        .classifier
+        .gradient(
+            case.input.clone(),
+            &[case.target()],
+            Score::Logit,
+            Wrt::Layer(gradcam_layer),
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let a = at_layer.value.to_rank::<4>().expect("4-D layer");
+    let g = at_layer.gradient.to_rank::<4>().expect("4-D gradient");
+    let alpha = g.mean_dim(3).mean_dim(2);
+    let cam = FloatValue::from_tensor((a * alpha).sum_dim(1));
+    assert_close(
+        &format!("{name} Grad-CAM at {gradcam_layer}"),
+        &cam,
+        &reference(name, "gradcam_captum.npy"),
+        gradient_tol,
+    );
+
+    // The layer table suggests the layer the oracle's authors picked for Grad-CAM.
+    let table = case.classifier.layer_table();
+    assert_eq!(
+        table.gradcam_layer.as_deref(),
+        Some(gradcam_layer),
+        "{name}: suggested Grad-CAM layer"
     );
 }
 
 #[test]
-fn smallcnn_torchscript_export_matches_onnxruntime() {
-    assert_logits_match("smallcnn_fashion", "fashion_tshirt");
+fn smallcnn_torchscript_export_matches_the_references() {
+    assert_case_matches("fashion_tshirt", 1e-4);
 }
 
 #[test]
-fn smallcnn_dynamo_export_matches_onnxruntime() {
-    assert_logits_match("smallcnn_fashion_dynamo", "fashion_dynamo");
+fn smallcnn_dynamo_export_matches_the_references() {
+    assert_case_matches("fashion_dynamo", 1e-4);
 }
 
 #[test]
-fn face_expression_matches_onnxruntime() {
-    assert_logits_match("face_expression", "face_expression_astronaut");
+fn face_expression_matches_the_references() {
+    assert_case_matches("face_expression_astronaut", 1e-4);
 }
 
 #[test]
-fn fer_minixception_matches_onnxruntime() {
-    assert_logits_match("fer_minixception", "fer_astronaut");
+fn fer_minixception_matches_the_references() {
+    assert_case_matches("fer_astronaut", 1e-4);
+}
+
+/// One ReLU input of this image (`/layer2/layer2.0/Add_output_0` at [0,3,23,23]) is -6.7e-8 here
+/// and a rounding error above zero in PyTorch, so that unit's gradient path is cut in one and
+/// open in the other: its receptive field in the input gradient differs by up to 1e-3 of the
+/// max. Every layer gradient above it agrees to 1e-6 (checked against torch via onnx2torch).
+#[test]
+fn resnet18_with_unfused_batchnorm_matches_the_references() {
+    assert_case_matches("resnet18_chelsea", 2e-3);
+}
+
+#[test]
+fn squeezenet_matches_the_references() {
+    assert_case_matches("squeezenet_coffee", 1e-4);
+}
+
+/// This random-init network's float32 input gradient is ill-conditioned: PyTorch's own float32
+/// saliency on this ONNX file differs from its float64 one by 2.7% of the max (ours: 1.2%), so
+/// the gradients are held to 5% and the logits and activations to 1e-4.
+#[test]
+fn mobilenet_v2_matches_the_references() {
+    assert_case_matches("mobilenet_v2_rocket", 5e-2);
 }
 
 #[test]

@@ -106,6 +106,44 @@ impl Graph {
         })
     }
 
+    /// Whether some tensor's shape beyond its leading (batch) axis is unknown before running.
+    pub fn has_unknown_shapes(&self) -> bool {
+        self.tensors.iter().any(|t| match &t.shape {
+            None => true,
+            Some(dims) => dims.iter().skip(1).any(Option::is_none),
+        })
+    }
+
+    /// Fills the unknown shapes by running `example` (a batch of 2) once. A leading axis of 2 is
+    /// recorded as the dynamic batch (`None`); every other axis as its size.
+    pub fn complete_shapes(&mut self, example: Value) -> Result<()> {
+        let mut seen: Vec<Option<Vec<usize>>> = vec![None; self.tensors.len()];
+        self.run_with_hook(vec![example], &[], &mut |slot, value| {
+            seen[slot] = Some(value.dims());
+            value
+        })?;
+        for (info, dims) in self.tensors.iter_mut().zip(seen) {
+            let Some(dims) = dims else { continue };
+            let known = info.shape.clone().unwrap_or_else(|| vec![None; dims.len()]);
+            if known.len() != dims.len() {
+                continue;
+            }
+            info.shape = Some(
+                known
+                    .iter()
+                    .zip(&dims)
+                    .enumerate()
+                    .map(|(axis, (k, &d))| match k {
+                        Some(k) => Some(*k),
+                        None if axis == 0 && d == 2 => None,
+                        None => Some(d),
+                    })
+                    .collect(),
+            );
+        }
+        Ok(())
+    }
+
     /// Checks an input against the static parts of the declared shape.
     fn check_input(&self, slot: Slot, value: &Value) -> Result<()> {
         let info = &self.tensors[slot];

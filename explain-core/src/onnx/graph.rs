@@ -8,7 +8,9 @@
 use std::collections::HashMap;
 
 use burn::tensor::Device;
-use onnx_ir::{ArgType, Argument, Message, ModelProto, Node, NodeType, OnnxGraphBuilder};
+use onnx_ir::{
+    ArgType, Argument, Message, ModelProto, Node, NodeType, OnnxGraphBuilder, ValueInfoProto,
+};
 
 use super::ops::{Op, Registry};
 use super::value::{MAX_RANK, Value};
@@ -34,6 +36,33 @@ pub(crate) struct GraphNode {
     pub op: Box<dyn Op>,
     pub inputs: Vec<Option<Slot>>,
     pub outputs: Vec<Slot>,
+    /// How the node's 4-D outputs lay out channels (for the layer table).
+    pub layout: LayoutRule,
+}
+
+/// How a node's output layout follows from its inputs: ONNX spatial ops are always
+/// channels-first, a Transpose permutes, everything else keeps its first input's layout.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum LayoutRule {
+    ChannelsFirst,
+    Permute(Vec<i64>),
+    Inherit,
+}
+
+impl LayoutRule {
+    fn of(node: &Node) -> Self {
+        match node {
+            Node::Conv2d(_)
+            | Node::MaxPool2d(_)
+            | Node::AveragePool2d(_)
+            | Node::GlobalAveragePool(_)
+            | Node::GlobalMaxPool(_)
+            | Node::BatchNormalization(_)
+            | Node::ConvTranspose2d(_) => LayoutRule::ChannelsFirst,
+            Node::Transpose(t) => LayoutRule::Permute(t.config.perm.clone()),
+            _ => LayoutRule::Inherit,
+        }
+    }
 }
 
 /// A model ready to run on one device.
@@ -65,6 +94,11 @@ impl Graph {
         self.inputs.iter().map(|&s| &self.tensors[s]).collect()
     }
 
+    /// The slots of the runtime inputs, in order.
+    pub fn input_slots(&self) -> &[Slot] {
+        &self.inputs
+    }
+
     pub fn output_infos(&self) -> Vec<&TensorInfo> {
         self.outputs.iter().map(|&s| &self.tensors[s]).collect()
     }
@@ -88,8 +122,56 @@ impl Graph {
     }
 }
 
+/// onnx-ir's graph plus the original ONNX names of its inputs and outputs.
+///
+/// onnx-ir renames every node and tensor (`conv2d1_out1`), but users know the names in their
+/// file (what Netron shows, what the exporter wrote). To recover them the model is rewritten
+/// before import so that every node output is also a graph output: onnx-ir keeps graph outputs
+/// in order, so output `i` of the imported graph carries the original name `i`. A side effect is
+/// that fusions which would hide a tensor are skipped, so every named tensor stays tappable.
+struct Parsed {
+    graph: onnx_ir::OnnxGraph,
+    /// How many leading outputs of `graph` are the model's real outputs.
+    real_outputs: usize,
+    /// The original name of each output of `graph`, in order.
+    output_names: Vec<String>,
+    /// The original name of each runtime input of `graph`, in order.
+    input_names: Vec<String>,
+    /// The ONNX op type that produces each original tensor name.
+    producers: HashMap<String, String>,
+}
+
+/// Makes every named node output a graph output (see [`Parsed`]); returns the new bytes, the
+/// number of real outputs, and all output names in order.
+fn expose_all_tensors(proto: &mut ModelProto) -> Result<(Vec<u8>, usize, Vec<String>)> {
+    let Some(graph) = proto.graph.as_mut() else {
+        return Err(Error::InvalidModel {
+            reason: "it contains no graph".into(),
+        });
+    };
+    let mut names: Vec<String> = graph.output.iter().map(|o| o.name.clone()).collect();
+    let real_outputs = names.len();
+    let mut seen: std::collections::HashSet<String> = names.iter().cloned().collect();
+    let mut extra = Vec::new();
+    for node in graph.node.iter().filter(|n| n.op_type != "Constant") {
+        for output in node.output.iter().filter(|o| !o.is_empty()) {
+            if seen.insert(output.clone()) {
+                let mut info = ValueInfoProto::new();
+                info.name = output.clone();
+                extra.push(info);
+                names.push(output.clone());
+            }
+        }
+    }
+    graph.output.extend(extra);
+    let bytes = proto.write_to_bytes().map_err(|e| Error::InvalidModel {
+        reason: format!("it could not be re-encoded ({e})"),
+    })?;
+    Ok((bytes, real_outputs, names))
+}
+
 /// Parses with onnx-ir, turning its errors (and a malformed protobuf) into `InvalidModel`.
-fn parse(bytes: &[u8]) -> Result<onnx_ir::OnnxGraph> {
+fn parse(bytes: &[u8]) -> Result<Parsed> {
     if bytes.is_empty() {
         return Err(Error::InvalidModel {
             reason: "the file is empty".into(),
@@ -109,10 +191,44 @@ fn parse(bytes: &[u8]) -> Result<onnx_ir::OnnxGraph> {
     if !unsupported.is_empty() {
         return Err(Error::UnsupportedOps { nodes: unsupported });
     }
+    let initializers: std::collections::HashSet<&str> = proto
+        .graph
+        .as_ref()
+        .map(|g| g.initializer.iter().map(|t| t.name.as_str()).collect())
+        .unwrap_or_default();
+    let input_names: Vec<String> = proto
+        .graph
+        .as_ref()
+        .map(|g| {
+            g.input
+                .iter()
+                .filter(|i| !initializers.contains(i.name.as_str()))
+                .map(|i| i.name.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let producers = proto
+        .graph
+        .as_ref()
+        .map(|g| {
+            g.node
+                .iter()
+                .flat_map(|n| n.output.iter().map(|o| (o.clone(), n.op_type.clone())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut proto = proto.clone();
+    let (exposed, real_outputs, output_names) = expose_all_tensors(&mut proto)?;
     let builder = OnnxGraphBuilder::new();
-    let result = guard(|| builder.parse_bytes(bytes));
+    let result = guard(|| builder.parse_bytes(&exposed));
     match result {
-        Some(Ok(graph)) => Ok(graph),
+        Some(Ok(graph)) => Ok(Parsed {
+            graph,
+            real_outputs,
+            output_names,
+            input_names,
+            producers,
+        }),
         Some(Err(onnx_ir::Error::Processing(e))) | Some(Err(onnx_ir::Error::TypeInference(e))) => {
             Err(Error::InvalidModel {
                 reason: format!("the importer rejected it: {e}"),
@@ -240,7 +356,14 @@ impl<'d> Builder<'d> {
         ))
     }
 
-    fn build(mut self, parsed: onnx_ir::OnnxGraph) -> Result<Graph> {
+    fn build(mut self, parsed: Parsed) -> Result<Graph> {
+        let Parsed {
+            graph: parsed,
+            real_outputs,
+            output_names,
+            input_names,
+            producers,
+        } = parsed;
         let mut inputs = Vec::new();
         for arg in &parsed.inputs {
             inputs.push(self.new_slot(arg, "Input"));
@@ -285,6 +408,7 @@ impl<'d> Builder<'d> {
             if let Some(op) = op {
                 nodes.push(GraphNode {
                     name: node.name().to_string(),
+                    layout: LayoutRule::of(node),
                     op_type,
                     op,
                     inputs: input_slots,
@@ -309,6 +433,7 @@ impl<'d> Builder<'d> {
         let outputs = parsed
             .outputs
             .iter()
+            .take(real_outputs)
             .map(|a| {
                 self.by_name
                     .get(&a.name)
@@ -318,6 +443,13 @@ impl<'d> Builder<'d> {
                     })
             })
             .collect::<Result<Vec<_>>>()?;
+        self.restore_names(
+            &inputs,
+            &input_names,
+            &parsed.outputs,
+            &output_names,
+            &producers,
+        );
         let mut last_use = vec![None; self.tensors.len()];
         for (i, node) in nodes.iter().enumerate() {
             for slot in node.inputs.iter().flatten() {
@@ -334,6 +466,45 @@ impl<'d> Builder<'d> {
             last_use,
             device: self.device.clone(),
         })
+    }
+}
+
+impl Builder<'_> {
+    /// Gives each tensor the name it has in the user's file (see [`Parsed`]) and makes it
+    /// findable by that name. Tensors that are aliases of one another (an Identity's output)
+    /// are findable by every name and shown under the first.
+    fn restore_names(
+        &mut self,
+        inputs: &[Slot],
+        input_names: &[String],
+        outputs: &[Argument],
+        output_names: &[String],
+        producers: &HashMap<String, String>,
+    ) {
+        let mut renamed = vec![false; self.tensors.len()];
+        let pairs = inputs.iter().copied().zip(input_names).chain(
+            outputs
+                .iter()
+                .zip(output_names)
+                .filter_map(|(arg, original)| {
+                    let slot = *self.by_name.get(&arg.name)?;
+                    Some((slot, original))
+                }),
+        );
+        let pairs: Vec<(Slot, &String)> = pairs.collect();
+        for (slot, original) in pairs {
+            if self.tensors[slot].op == "Constant" {
+                continue;
+            }
+            if !renamed[slot] {
+                renamed[slot] = true;
+                self.tensors[slot].name = original.clone();
+                if let Some(op) = producers.get(original) {
+                    self.tensors[slot].op = op.clone();
+                }
+            }
+            self.by_name.insert(original.clone(), slot);
+        }
     }
 }
 

@@ -2,9 +2,11 @@
 
 pub mod exec;
 pub mod graph;
+pub mod layers;
 pub mod ops;
 pub mod value;
 
 pub use exec::{RunOutput, format_shape};
 pub use graph::{Graph, Slot, TensorInfo};
+pub use layers::{Layer, LayerTable};
 pub use value::{FloatValue, MAX_RANK, Value};

@@ -1,0 +1,169 @@
+//! Forward passes that keep chosen tensors, and gradients of a class score with respect to the
+//! input or to any named tensor of the graph.
+//!
+//! Burn records a tape only for tensors downstream of an autodiff leaf. Weights stay plain
+//! tensors (constants to autodiff), so no weight gradient is ever computed. For a gradient at a
+//! layer the executor's hook swaps the layer's output for a fresh leaf that requires grad: the
+//! part of the graph before it runs untracked, the rest is taped, and one backward gives
+//! `∂score/∂layer`.
+
+use burn::tensor::Tensor;
+use burn::tensor::activation::softmax;
+
+use crate::error::{Error, Result};
+use crate::model::Classifier;
+use crate::onnx::{FloatValue, MAX_RANK, Slot, Value};
+
+/// Which score of the target class is differentiated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum Score {
+    /// The model's raw output for the class (what Captum and pytorch-grad-cam use).
+    #[default]
+    Logit,
+    /// The softmax probability of the class.
+    Probability,
+}
+
+/// Where the gradient is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wrt<'a> {
+    /// The model input (saliency, integrated gradients).
+    Input,
+    /// A named tensor (Grad-CAM, layer attributions).
+    Layer(&'a str),
+}
+
+/// A gradient and what it was taken at.
+#[derive(Debug, Clone)]
+pub struct Gradient {
+    /// The model's raw outputs `[N, K]` of the same forward pass.
+    pub logits: FloatValue,
+    /// The value of the tensor the gradient is taken at (the input, or the layer's activation).
+    pub value: FloatValue,
+    /// `∂ score_{c_i}(x_i) / ∂ value`, same shape as `value`. Images of a batch are independent,
+    /// so row `i` is the gradient of image `i`'s own target.
+    pub gradient: FloatValue,
+}
+
+/// Raw outputs plus the tensors asked for.
+#[derive(Debug, Clone)]
+pub struct Forward {
+    pub logits: FloatValue,
+    /// The values of the requested tensors, in request order.
+    pub taps: Vec<FloatValue>,
+}
+
+impl Classifier {
+    /// One forward pass that also returns the named tensors.
+    pub fn forward(&self, batch: FloatValue, layers: &[&str]) -> Result<Forward> {
+        let graph = self.graph();
+        let slots = layers
+            .iter()
+            .map(|name| graph.slot(name))
+            .collect::<Result<Vec<Slot>>>()?;
+        let mut run = graph.run(vec![Value::Float(batch)], &slots)?;
+        let logits = run.first_float()?;
+        let taps = slots
+            .iter()
+            .zip(layers)
+            .map(|(slot, name)| match run.taps.remove(slot) {
+                Some(Value::Float(v)) => Ok(v),
+                Some(Value::Int { .. }) => Err(not_float(name)),
+                None => Err(Error::UnknownTensor((*name).to_string())),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Forward { logits, taps })
+    }
+
+    /// The gradient of each image's target score (`classes[i]` for image `i`) at `wrt`.
+    pub fn gradient(
+        &self,
+        batch: FloatValue,
+        classes: &[usize],
+        score: Score,
+        wrt: Wrt<'_>,
+    ) -> Result<Gradient> {
+        let n = batch.dims().first().copied().unwrap_or(0);
+        self.check_targets(classes, n)?;
+        let graph = self.graph();
+        let (leaf_slot, leaf_name) = match wrt {
+            Wrt::Input => (graph.input_slots()[0], "the input"),
+            Wrt::Layer(name) => (graph.slot(name)?, name),
+        };
+        let mut leaf: Option<std::result::Result<FloatValue, ()>> = None;
+        let run = graph.run_with_hook(vec![Value::Float(batch)], &[], &mut |slot, value| {
+            if slot != leaf_slot {
+                return value;
+            }
+            match value {
+                Value::Float(v) => {
+                    let v = v.map(|t| t.detach().autodiff().require_grad());
+                    leaf = Some(Ok(v.clone()));
+                    Value::Float(v)
+                }
+                other => {
+                    leaf = Some(Err(()));
+                    other
+                }
+            }
+        })?;
+        let value = match leaf {
+            Some(Ok(v)) => v,
+            Some(Err(())) => return Err(not_float(leaf_name)),
+            None => return Err(Error::UnknownTensor(leaf_name.to_string())),
+        };
+        let logits = run.first_float()?;
+        let objective = self.objective(&logits, classes, score)?;
+        let grads = objective.backward();
+        let gradient = value.padded().grad(&grads).ok_or_else(|| {
+            Error::NotAClassifier(format!(
+                "the class scores do not depend on '{leaf_name}', so it has no gradient; pick a \
+                 tensor between the input and the output"
+            ))
+        })?;
+        Ok(Gradient {
+            logits: logits.map(Tensor::inner),
+            gradient: FloatValue::from_padded(gradient, value.rank()),
+            value: value.map(Tensor::inner),
+        })
+    }
+
+    fn check_targets(&self, classes: &[usize], n: usize) -> Result<()> {
+        if classes.len() != n {
+            return Err(Error::Preprocess(format!(
+                "{} target classes were given for {n} images",
+                classes.len()
+            )));
+        }
+        match classes.iter().find(|&&c| c >= self.num_classes()) {
+            Some(c) => Err(Error::Labels(format!(
+                "class {c} does not exist: the model has {} classes (0 to {})",
+                self.num_classes(),
+                self.num_classes() - 1
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// `Σ_i score(x_i)[c_i]` as a one-element tensor: a one-hot mask picks each image's target,
+    /// so one backward gives every image its own gradient.
+    fn objective(&self, logits: &FloatValue, classes: &[usize], score: Score) -> Result<Tensor<1>> {
+        let k = self.num_classes();
+        let mut mask = vec![0.0; classes.len() * k];
+        for (i, &c) in classes.iter().enumerate() {
+            mask[i * k + c] = 1.0;
+        }
+        let mask = FloatValue::from_vec(mask, &[classes.len(), k], &logits.device())?;
+        let scores = match score {
+            Score::Logit => logits.padded().clone(),
+            Score::Probability => softmax(logits.padded().clone(), MAX_RANK - 1),
+        };
+        Ok((scores * mask.into_padded()).sum())
+    }
+}
+
+fn not_float(name: &str) -> Error {
+    Error::NotAClassifier(format!(
+        "'{name}' is an integer (shape) tensor; pick a float activation"
+    ))
+}
