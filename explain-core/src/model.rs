@@ -103,6 +103,18 @@ impl Classifier {
                 )));
             }
         };
+        if graph.has_unknown_shapes() {
+            // The layer table and the class count need every shape; one small run on zeros
+            // settles them (two images when the batch is dynamic, to tell it apart).
+            let batch = shape.first().copied().flatten();
+            let n = batch.unwrap_or(2);
+            let example = FloatValue::from_vec(
+                vec![0.0; n * spec.image_len()],
+                &spec.batch_shape(n),
+                device,
+            )?;
+            graph.complete_shapes(Value::Float(example), batch.is_none().then_some(n))?;
+        }
         let outputs = graph.output_infos();
         let num_classes = match outputs.first().and_then(|o| o.shape.clone()).as_deref() {
             Some([_, Some(k)]) => *k,
@@ -113,12 +125,6 @@ impl Classifier {
                 )));
             }
         };
-        if graph.has_unknown_shapes() {
-            // The layer table needs every shape; one small run on zeros settles them.
-            let example = vec![0.0; 2 * spec.image_len()];
-            let example = FloatValue::from_vec(example, &spec.batch_shape(2), device)?;
-            graph.complete_shapes(Value::Float(example))?;
-        }
         Ok(Self {
             graph,
             input: spec,

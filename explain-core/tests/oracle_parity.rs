@@ -18,7 +18,6 @@ fn read(path: PathBuf) -> Vec<u8> {
 
 /// One oracle case: a model, a preprocessed input and the reference outputs (see the kit's README).
 struct Case {
-    name: &'static str,
     classifier: Classifier,
     input: FloatValue,
     meta: serde_json::Value,
@@ -37,7 +36,6 @@ impl Case {
         let input = reference(name, "input.npy");
         let input = FloatValue::from_vec(input.data, &input.shape, &device).expect("upload");
         Case {
-            name,
             classifier,
             input,
             meta,

@@ -114,9 +114,10 @@ impl Graph {
         })
     }
 
-    /// Fills the unknown shapes by running `example` (a batch of 2) once. A leading axis of 2 is
-    /// recorded as the dynamic batch (`None`); every other axis as its size.
-    pub fn complete_shapes(&mut self, example: Value) -> Result<()> {
+    /// Fills the unknown shapes by running `example` once. With a dynamic batch the example
+    /// holds `dynamic_batch` images and a leading axis of that size is recorded as dynamic
+    /// (`None`); every other axis as its size.
+    pub fn complete_shapes(&mut self, example: Value, dynamic_batch: Option<usize>) -> Result<()> {
         let mut seen: Vec<Option<Vec<usize>>> = vec![None; self.tensors.len()];
         self.run_with_hook(vec![example], &[], &mut |slot, value| {
             seen[slot] = Some(value.dims());
@@ -135,7 +136,7 @@ impl Graph {
                     .enumerate()
                     .map(|(axis, (k, &d))| match k {
                         Some(k) => Some(*k),
-                        None if axis == 0 && d == 2 => None,
+                        None if axis == 0 && Some(d) == dynamic_batch => None,
                         None => Some(d),
                     })
                     .collect(),

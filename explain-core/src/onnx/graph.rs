@@ -153,7 +153,10 @@ fn expose_all_tensors(proto: &mut ModelProto) -> Result<(Vec<u8>, usize, Vec<Str
     let real_outputs = names.len();
     let mut seen: std::collections::HashSet<String> = names.iter().cloned().collect();
     let mut extra = Vec::new();
-    for node in graph.node.iter().filter(|n| n.op_type != "Constant") {
+    for (i, node) in graph.node.iter().enumerate() {
+        if node.op_type == "Constant" || fused_away(node, graph.node.get(i + 1)) {
+            continue;
+        }
         for output in node.output.iter().filter(|o| !o.is_empty()) {
             if seen.insert(output.clone()) {
                 let mut info = ValueInfoProto::new();
@@ -168,6 +171,16 @@ fn expose_all_tensors(proto: &mut ModelProto) -> Result<(Vec<u8>, usize, Vec<Str
         reason: format!("it could not be re-encoded ({e})"),
     })?;
     Ok((bytes, real_outputs, names))
+}
+
+/// Whether onnx-ir may fuse `node` into the node after it (MatMul + bias Add -> Linear), so its
+/// output would vanish from the imported graph. Such outputs are not exposed: the positional
+/// name mapping must only list tensors that survive import.
+fn fused_away(node: &onnx_ir::NodeProto, next: Option<&onnx_ir::NodeProto>) -> bool {
+    node.op_type == "MatMul"
+        && next.is_some_and(|next| {
+            next.op_type == "Add" && node.output.iter().any(|o| next.input.contains(o))
+        })
 }
 
 /// Parses with onnx-ir, turning its errors (and a malformed protobuf) into `InvalidModel`.
@@ -219,16 +232,26 @@ fn parse(bytes: &[u8]) -> Result<Parsed> {
         .unwrap_or_default();
     let mut proto = proto.clone();
     let (exposed, real_outputs, output_names) = expose_all_tensors(&mut proto)?;
-    let builder = OnnxGraphBuilder::new();
+    // Without onnx-ir's simplifier every tensor of the file stays a tensor of the graph (no
+    // attention fusion, no CSE), so each one can be tapped and differentiated.
+    let builder = OnnxGraphBuilder::new().simplify(false);
     let result = guard(|| builder.parse_bytes(&exposed));
     match result {
-        Some(Ok(graph)) => Ok(Parsed {
-            graph,
-            real_outputs,
-            output_names,
-            input_names,
-            producers,
-        }),
+        Some(Ok(graph)) => {
+            let mut output_names = output_names;
+            if graph.outputs.len() != output_names.len() {
+                // Some exposed tensor vanished in import, so positions no longer line up: keep
+                // the real outputs' names and the importer's names for the rest.
+                output_names.truncate(real_outputs);
+            }
+            Ok(Parsed {
+                graph,
+                real_outputs,
+                output_names,
+                input_names,
+                producers,
+            })
+        }
         Some(Err(onnx_ir::Error::Processing(e))) | Some(Err(onnx_ir::Error::TypeInference(e))) => {
             Err(Error::InvalidModel {
                 reason: format!("the importer rejected it: {e}"),
@@ -391,9 +414,9 @@ impl<'d> Builder<'d> {
                     });
                     None
                 }
-                Some(build) => {
-                    Some(build(node).map_err(|r| Error::node(node.name(), &op_type, r))?)
-                }
+                Some(build) => Some(
+                    build(node, self.device).map_err(|r| Error::node(node.name(), &op_type, r))?,
+                ),
             };
             let input_slots = node
                 .inputs()

@@ -111,7 +111,7 @@ impl Graph {
 }
 
 /// The last spatial feature map, before pooling, whose channel count is not the number of
-/// classes.
+/// classes, made by an op that computes (not one that only moves data).
 ///
 /// That is the output of the last convolutional block, the layer Grad-CAM's authors and
 /// pytorch-grad-cam use (ResNet's `layer4`, MobileNet's last block, the last ReLU of a small
@@ -122,12 +122,27 @@ pub fn suggest_gradcam(layers: &[Layer], num_classes: usize) -> Option<String> {
     layers
         .iter()
         .rev()
-        .find(|l| l.spatial && !is_pooling(&l.op) && l.channels() != Some(num_classes))
+        .find(|l| l.spatial && !pools_or_moves(&l.op) && l.channels() != Some(num_classes))
         .map(|l| l.name.clone())
 }
 
-fn is_pooling(op: &str) -> bool {
-    matches!(op, "MaxPool" | "AveragePool" | "LpPool")
+/// Pooling summarises the features; a transpose, reshape or pad only moves them (Keras
+/// exports transpose back to channels-last after the last block). Neither is the feature map.
+fn pools_or_moves(op: &str) -> bool {
+    matches!(
+        op,
+        "MaxPool"
+            | "AveragePool"
+            | "LpPool"
+            | "Transpose"
+            | "Reshape"
+            | "Pad"
+            | "Identity"
+            | "Dropout"
+            | "Squeeze"
+            | "Unsqueeze"
+            | "Flatten"
+    )
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! explicit pads (Keras/Paddle exports) and `auto_pad` SAME_UPPER / SAME_LOWER / VALID, resolved
 //! against the input size at run time; `ceil_mode` and `count_include_pad` for pooling.
 
+use burn::tensor::Device;
 use burn::tensor::Tensor;
 use burn::tensor::module::{avg_pool2d, conv2d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
@@ -18,10 +19,10 @@ pub(super) fn register(registry: &mut Registry) {
     registry.add(NodeType::Conv2d, build_conv2d);
     registry.add(NodeType::MaxPool2d, build_max_pool2d);
     registry.add(NodeType::AveragePool2d, build_avg_pool2d);
-    registry.add(NodeType::GlobalAveragePool, |_| {
+    registry.add(NodeType::GlobalAveragePool, |_, _| {
         Ok(Box::new(GlobalPool { max: false }))
     });
-    registry.add(NodeType::GlobalMaxPool, |_| {
+    registry.add(NodeType::GlobalMaxPool, |_, _| {
         Ok(Box::new(GlobalPool { max: true }))
     });
 }
@@ -100,7 +101,7 @@ struct Conv2d {
     groups: usize,
 }
 
-fn build_conv2d(node: &Node) -> Result<Box<dyn Op>, String> {
+fn build_conv2d(node: &Node, _device: &Device) -> Result<Box<dyn Op>, String> {
     let n = typed_node!(node, Conv2d);
     let c = &n.config;
     let window = Window::new(c.kernel_size, c.stride, c.dilation, &c.padding, &c.auto_pad)?;
@@ -151,7 +152,7 @@ struct MaxPool2d {
     ceil_mode: bool,
 }
 
-fn build_max_pool2d(node: &Node) -> Result<Box<dyn Op>, String> {
+fn build_max_pool2d(node: &Node, _device: &Device) -> Result<Box<dyn Op>, String> {
     let n = typed_node!(node, MaxPool2d);
     let c = &n.config;
     let window = Window::new(
@@ -190,7 +191,7 @@ struct AvgPool2d {
     count_include_pad: bool,
 }
 
-fn build_avg_pool2d(node: &Node) -> Result<Box<dyn Op>, String> {
+fn build_avg_pool2d(node: &Node, _device: &Device) -> Result<Box<dyn Op>, String> {
     let n = typed_node!(node, AveragePool2d);
     let c = &n.config;
     let window = Window::new(

@@ -6,30 +6,31 @@
 //! Broadcasting comes free from the left-padded storage (see `value.rs`). Integer operands of
 //! the arithmetic ops (shape computations) are evaluated on the host.
 
+use burn::tensor::Device;
 use burn::tensor::activation;
 use onnx_ir::node::clip::ClipInput;
 use onnx_ir::{Node, NodeType};
 
-use super::{Op, OpResult, Registry, Unary, float_input, typed_node};
+use super::{Op, OpResult, Registry, Unary, broadcast_host, float_input, float_on, typed_node};
 use crate::onnx::value::{FloatValue, MAX_RANK, Value};
 
 pub(super) fn register(registry: &mut Registry) {
-    registry.add(NodeType::Add, |_| Ok(Box::new(Binary(BinaryKind::Add))));
-    registry.add(NodeType::Sub, |_| Ok(Box::new(Binary(BinaryKind::Sub))));
-    registry.add(NodeType::Mul, |_| Ok(Box::new(Binary(BinaryKind::Mul))));
-    registry.add(NodeType::Div, |_| Ok(Box::new(Binary(BinaryKind::Div))));
-    registry.add(NodeType::Pow, |_| Ok(Box::new(Binary(BinaryKind::Pow))));
-    registry.add(NodeType::Relu, |_| unary(activation::relu));
-    registry.add(NodeType::Sigmoid, |_| unary(activation::sigmoid));
-    registry.add(NodeType::Tanh, |_| unary(|t| t.tanh()));
-    registry.add(NodeType::Exp, |_| unary(|t| t.exp()));
-    registry.add(NodeType::Log, |_| unary(|t| t.log()));
-    registry.add(NodeType::Sqrt, |_| unary(|t| t.sqrt()));
-    registry.add(NodeType::Neg, |_| unary(|t| t.neg()));
-    registry.add(NodeType::Abs, |_| unary(|t| t.abs()));
-    registry.add(NodeType::Erf, |_| unary(|t| t.erf()));
-    registry.add(NodeType::Reciprocal, |_| unary(|t| t.recip()));
-    registry.add(NodeType::HardSwish, |_| {
+    registry.add(NodeType::Add, |_, d| binary(BinaryKind::Add, d));
+    registry.add(NodeType::Sub, |_, d| binary(BinaryKind::Sub, d));
+    registry.add(NodeType::Mul, |_, d| binary(BinaryKind::Mul, d));
+    registry.add(NodeType::Div, |_, d| binary(BinaryKind::Div, d));
+    registry.add(NodeType::Pow, |_, d| binary(BinaryKind::Pow, d));
+    registry.add(NodeType::Relu, |_, _| unary(activation::relu));
+    registry.add(NodeType::Sigmoid, |_, _| unary(activation::sigmoid));
+    registry.add(NodeType::Tanh, |_, _| unary(|t| t.tanh()));
+    registry.add(NodeType::Exp, |_, _| unary(|t| t.exp()));
+    registry.add(NodeType::Log, |_, _| unary(|t| t.log()));
+    registry.add(NodeType::Sqrt, |_, _| unary(|t| t.sqrt()));
+    registry.add(NodeType::Neg, |_, _| unary(|t| t.neg()));
+    registry.add(NodeType::Abs, |_, _| unary(|t| t.abs()));
+    registry.add(NodeType::Erf, |_, _| unary(|t| t.erf()));
+    registry.add(NodeType::Reciprocal, |_, _| unary(|t| t.recip()));
+    registry.add(NodeType::HardSwish, |_, _| {
         unary(|t| t.clone() * activation::hard_sigmoid(t, 1.0 / 6.0, 0.5))
     });
     registry.add(NodeType::Clip, build_clip);
@@ -54,7 +55,11 @@ enum BinaryKind {
     Pow,
 }
 
-struct Binary(BinaryKind);
+struct Binary(BinaryKind, Device);
+
+fn binary(kind: BinaryKind, device: &Device) -> Result<Box<dyn Op>, String> {
+    Ok(Box::new(Binary(kind, device.clone())))
+}
 
 impl Binary {
     fn floats(&self, a: Padded, b: Padded) -> Padded {
@@ -88,38 +93,17 @@ impl Op for Binary {
                 Some(Some(Value::Int { data: a, shape: sa })),
                 Some(Some(Value::Int { data: b, shape: sb })),
             ) => {
-                // Host integer arithmetic (shape computations): equal sizes or a scalar operand.
-                let (data, shape) = match (a.len(), b.len()) {
-                    (x, y) if x == y => (
-                        a.iter()
-                            .zip(b)
-                            .map(|(&x, &y)| self.ints(x, y))
-                            .collect::<Result<_, _>>()?,
-                        if sa.len() >= sb.len() {
-                            sa.clone()
-                        } else {
-                            sb.clone()
-                        },
-                    ),
-                    (_, 1) => (
-                        a.iter()
-                            .map(|&x| self.ints(x, b[0]))
-                            .collect::<Result<_, _>>()?,
-                        sa.clone(),
-                    ),
-                    (1, _) => (
-                        b.iter()
-                            .map(|&y| self.ints(a[0], y))
-                            .collect::<Result<_, _>>()?,
-                        sb.clone(),
-                    ),
-                    _ => return Err(format!("cannot broadcast integer shapes {sa:?} and {sb:?}")),
-                };
+                // Host integer arithmetic (shape computations).
+                let (shape, pairs) = broadcast_host(sa, sb)?;
+                let data = pairs
+                    .iter()
+                    .map(|&(i, j)| self.ints(a[i], b[j]))
+                    .collect::<Result<_, _>>()?;
                 Ok(vec![Value::Int { data, shape }])
             }
             _ => {
-                let a = float_input(inputs, 0)?;
-                let b = float_input(inputs, 1)?;
+                let a = float_on(inputs, 0, &self.1)?;
+                let b = float_on(inputs, 1, &self.1)?;
                 check_broadcast(&a.dims(), &b.dims())?;
                 let rank = a.rank().max(b.rank());
                 let out = self.floats(a.into_padded(), b.into_padded());
@@ -148,7 +132,7 @@ struct Clip {
     max: Option<f64>,
 }
 
-fn build_clip(node: &Node) -> Result<Box<dyn Op>, String> {
+fn build_clip(node: &Node, _device: &Device) -> Result<Box<dyn Op>, String> {
     let n = typed_node!(node, Clip);
     let bound = |b: &Option<ClipInput>| match b {
         None => Ok(None),
@@ -176,14 +160,14 @@ impl Op for Clip {
     }
 }
 
-fn build_leaky_relu(node: &Node) -> Result<Box<dyn Op>, String> {
+fn build_leaky_relu(node: &Node, _device: &Device) -> Result<Box<dyn Op>, String> {
     let alpha = typed_node!(node, LeakyRelu).config.alpha;
     Ok(Box::new(Unary(move |x: FloatValue| {
         x.map(|t| activation::leaky_relu(t, alpha))
     })))
 }
 
-fn build_hard_sigmoid(node: &Node) -> Result<Box<dyn Op>, String> {
+fn build_hard_sigmoid(node: &Node, _device: &Device) -> Result<Box<dyn Op>, String> {
     let c = &typed_node!(node, HardSigmoid).config;
     let (alpha, beta) = (c.alpha, c.beta);
     Ok(Box::new(Unary(move |x: FloatValue| {
@@ -196,12 +180,12 @@ struct Softmax {
     log: bool,
 }
 
-fn build_softmax(node: &Node) -> Result<Box<dyn Op>, String> {
+fn build_softmax(node: &Node, _device: &Device) -> Result<Box<dyn Op>, String> {
     let axis = typed_node!(node, Softmax).config.axis;
     Ok(Box::new(Softmax { axis, log: false }))
 }
 
-fn build_log_softmax(node: &Node) -> Result<Box<dyn Op>, String> {
+fn build_log_softmax(node: &Node, _device: &Device) -> Result<Box<dyn Op>, String> {
     let axis = typed_node!(node, LogSoftmax).config.axis;
     Ok(Box::new(Softmax { axis, log: true }))
 }
@@ -235,7 +219,7 @@ mod tests {
 
     #[test]
     fn add_broadcasts_a_channel_bias() {
-        let out = Binary(BinaryKind::Add)
+        let out = Binary(BinaryKind::Add, Device::flex())
             .run(&[
                 fv(&[1.0, 2.0, 3.0, 4.0], &[1, 2, 2]),
                 fv(&[10.0, 20.0], &[2, 1, 1]),
@@ -252,7 +236,7 @@ mod tests {
 
     #[test]
     fn mismatched_shapes_are_an_error_not_a_panic() {
-        let err = Binary(BinaryKind::Mul)
+        let err = Binary(BinaryKind::Mul, Device::flex())
             .run(&[fv(&[1.0; 3], &[3]), fv(&[1.0; 2], &[2])])
             .expect_err("error");
         assert!(err.contains("do not broadcast"), "{err}");
@@ -268,7 +252,9 @@ mod tests {
             data: vec![4],
             shape: vec![1],
         });
-        let out = Binary(BinaryKind::Mul).run(&[a, b]).expect("run");
+        let out = Binary(BinaryKind::Mul, Device::flex())
+            .run(&[a, b])
+            .expect("run");
         assert_eq!(out[0].as_ints(), Some(&[8, 12][..]));
     }
 

@@ -5,6 +5,7 @@
 //! <https://onnx.ai/onnx/operators/onnx__MatMul.html> (numpy `matmul`: batch dims broadcast,
 //! 1-D operands get a unit dim added and removed).
 
+use burn::tensor::Device;
 use burn::tensor::Tensor;
 use onnx_ir::{Node, NodeType};
 
@@ -14,7 +15,7 @@ use crate::onnx::value::{FloatValue, MAX_RANK, Value, padded_shape};
 pub(super) fn register(registry: &mut Registry) {
     registry.add(NodeType::Gemm, build_gemm);
     registry.add(NodeType::Linear, build_linear);
-    registry.add(NodeType::MatMul, |_| Ok(Box::new(MatMul)));
+    registry.add(NodeType::MatMul, |_, _| Ok(Box::new(MatMul)));
 }
 
 fn matrix(v: &FloatValue, what: &str) -> Result<Tensor<2>, String> {
@@ -29,7 +30,7 @@ struct Gemm {
     trans_b: bool,
 }
 
-fn build_gemm(node: &Node) -> Result<Box<dyn Op>, String> {
+fn build_gemm(node: &Node, _device: &Device) -> Result<Box<dyn Op>, String> {
     let c = &typed_node!(node, Gemm).config;
     Ok(Box::new(Gemm {
         alpha: c.alpha,
@@ -78,7 +79,7 @@ struct Linear {
     transpose_weight: bool,
 }
 
-fn build_linear(node: &Node) -> Result<Box<dyn Op>, String> {
+fn build_linear(node: &Node, _device: &Device) -> Result<Box<dyn Op>, String> {
     let c = &typed_node!(node, Linear).config;
     Ok(Box::new(Linear {
         transpose_weight: c.transpose_weight,

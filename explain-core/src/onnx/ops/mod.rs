@@ -11,12 +11,16 @@
 
 mod conv;
 mod elementwise;
+mod indexing;
 mod linear;
+mod logic;
 mod norm;
+mod reduce;
 mod shape;
 
 use std::collections::HashMap;
 
+use burn::tensor::Device;
 use onnx_ir::{Node, NodeType};
 
 use super::value::{FloatValue, Value};
@@ -30,7 +34,7 @@ pub trait Op {
 }
 
 /// A builder: parsed node -> executable op, or a reason it cannot be built.
-pub type Builder = fn(&Node) -> std::result::Result<Box<dyn Op>, String>;
+pub type Builder = fn(&Node, &Device) -> std::result::Result<Box<dyn Op>, String>;
 
 /// The op types the engine can run.
 pub struct Registry {
@@ -45,8 +49,11 @@ impl Registry {
         };
         conv::register(&mut registry);
         elementwise::register(&mut registry);
+        indexing::register(&mut registry);
         linear::register(&mut registry);
+        logic::register(&mut registry);
         norm::register(&mut registry);
+        reduce::register(&mut registry);
         shape::register(&mut registry);
         registry
     }
@@ -83,6 +90,7 @@ fn onnx_op_type(node_type: &NodeType) -> Option<String> {
         NodeType::Conv2d => "Conv".to_string(),
         NodeType::MaxPool2d => "MaxPool".to_string(),
         NodeType::AveragePool2d => "AveragePool".to_string(),
+        NodeType::Lrn => "LRN".to_string(),
         NodeType::Linear => return None,
         other => other.to_string(),
     })
@@ -136,6 +144,97 @@ pub fn int_input(inputs: &[Option<Value>], i: usize) -> std::result::Result<Vec<
         }
         _ => Err(format!("input {i} is missing")),
     }
+}
+
+/// Input `i` of any kind.
+pub fn input(inputs: &[Option<Value>], i: usize) -> std::result::Result<Value, String> {
+    inputs
+        .get(i)
+        .cloned()
+        .flatten()
+        .ok_or_else(|| format!("input {i} is missing"))
+}
+
+/// Input `i` as a float tensor on `device`; host integers (shape arithmetic that meets float
+/// data, e.g. a Cast of a dimension) are uploaded.
+pub fn float_on(
+    inputs: &[Option<Value>],
+    i: usize,
+    device: &Device,
+) -> std::result::Result<FloatValue, String> {
+    match input(inputs, i)? {
+        Value::Float(v) => Ok(v),
+        Value::Int { data, shape } => {
+            FloatValue::from_vec(data.iter().map(|&v| v as f32).collect(), &shape, device)
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// A list of integers given either in the node's attributes or as a run-time input.
+#[derive(Debug, Clone)]
+pub enum IntsArg {
+    Static(Vec<i64>),
+    Input(usize),
+}
+
+impl IntsArg {
+    pub fn resolve(&self, inputs: &[Option<Value>]) -> std::result::Result<Vec<i64>, String> {
+        match self {
+            IntsArg::Static(v) => Ok(v.clone()),
+            IntsArg::Input(i) => int_input(inputs, *i),
+        }
+    }
+}
+
+/// Resolves a possibly negative axis against `rank`.
+pub fn axis(axis: i64, rank: usize) -> std::result::Result<usize, String> {
+    let r = rank as i64;
+    let a = if axis < 0 { axis + r } else { axis };
+    if (0..r).contains(&a) {
+        Ok(a as usize)
+    } else {
+        Err(format!("axis {axis} is out of range for rank {rank}"))
+    }
+}
+
+/// A broadcast output shape and, per output element, the source index in each operand.
+pub type Broadcast = (Vec<usize>, Vec<(usize, usize)>);
+
+/// Numpy broadcasting of host data: the output shape and, for each output index, the index
+/// into `a` and into `b`.
+pub fn broadcast_host(sa: &[usize], sb: &[usize]) -> Result<Broadcast, String> {
+    let rank = sa.len().max(sb.len());
+    let pad = |s: &[usize]| {
+        let mut p = vec![1; rank - s.len()];
+        p.extend_from_slice(s);
+        p
+    };
+    let (pa, pb) = (pad(sa), pad(sb));
+    let mut out = Vec::with_capacity(rank);
+    for (&x, &y) in pa.iter().zip(&pb) {
+        out.push(match (x, y) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => return Err(format!("shapes {sa:?} and {sb:?} do not broadcast")),
+        });
+    }
+    let total: usize = out.iter().product();
+    let mut pairs = Vec::with_capacity(total);
+    for flat in 0..total {
+        let (mut rem, mut ia, mut ib, mut stride_a, mut stride_b) = (flat, 0, 0, 1, 1);
+        for d in (0..rank).rev() {
+            let i = rem % out[d];
+            rem /= out[d];
+            ia += if pa[d] == 1 { 0 } else { i * stride_a };
+            ib += if pb[d] == 1 { 0 } else { i * stride_b };
+            stride_a *= pa[d];
+            stride_b *= pb[d];
+        }
+        pairs.push((ia, ib));
+    }
+    Ok((out, pairs))
 }
 
 /// An op that is a pure function of its first input.

@@ -5,18 +5,19 @@
 //! dimension, `-1` is inferred). Integer values (shapes, indices) are computed on the host, so
 //! shape subgraphs (Shape -> Gather -> Unsqueeze -> Concat -> Reshape) cost nothing on the device.
 
+use burn::tensor::Device;
 use burn::tensor::{Int, Tensor, TensorData};
 use onnx_ir::node::reshape::ReshapeInput;
 use onnx_ir::node::squeeze::SqueezeInput;
 use onnx_ir::node::unsqueeze::UnsqueezeConfig;
 use onnx_ir::{Node, NodeType};
 
-use super::{Op, OpResult, Registry, float_input, int_input, typed_node};
+use super::{IntsArg, Op, OpResult, Registry, axis, float_input, input, typed_node};
 use crate::onnx::value::{FloatValue, MAX_RANK, Value};
 
 pub(super) fn register(registry: &mut Registry) {
-    registry.add(NodeType::Identity, |_| Ok(Box::new(PassThrough)));
-    registry.add(NodeType::Dropout, |_| Ok(Box::new(PassThrough)));
+    registry.add(NodeType::Identity, |_, _| Ok(Box::new(PassThrough)));
+    registry.add(NodeType::Dropout, |_, _| Ok(Box::new(PassThrough)));
     registry.add(NodeType::Reshape, build_reshape);
     registry.add(NodeType::Flatten, build_flatten);
     registry.add(NodeType::Squeeze, build_squeeze);
@@ -39,34 +40,7 @@ impl Op for PassThrough {
     }
 }
 
-/// A list of integers given either in the node's attributes or as a run-time input.
-#[derive(Debug, Clone)]
-enum IntsArg {
-    Static(Vec<i64>),
-    Input(usize),
-}
-
-impl IntsArg {
-    fn resolve(&self, inputs: &[Option<Value>]) -> Result<Vec<i64>, String> {
-        match self {
-            IntsArg::Static(v) => Ok(v.clone()),
-            IntsArg::Input(i) => int_input(inputs, *i),
-        }
-    }
-}
-
-/// Resolves a possibly negative axis against `rank`.
-fn axis(axis: i64, rank: usize) -> Result<usize, String> {
-    let r = rank as i64;
-    let a = if axis < 0 { axis + r } else { axis };
-    if (0..r).contains(&a) {
-        Ok(a as usize)
-    } else {
-        Err(format!("axis {axis} is out of range for rank {rank}"))
-    }
-}
-
-fn reshape_value(v: Value, dims: &[usize]) -> Result<Value, String> {
+pub(super) fn reshape_value(v: Value, dims: &[usize]) -> Result<Value, String> {
     if dims.len() > MAX_RANK {
         return Err(format!(
             "rank {} exceeds the supported {MAX_RANK}",
@@ -82,19 +56,11 @@ fn reshape_value(v: Value, dims: &[usize]) -> Result<Value, String> {
     })
 }
 
-fn input(inputs: &[Option<Value>], i: usize) -> Result<Value, String> {
-    inputs
-        .get(i)
-        .cloned()
-        .flatten()
-        .ok_or_else(|| format!("input {i} is missing"))
-}
-
 struct Reshape {
     shape: IntsArg,
 }
 
-fn build_reshape(node: &Node) -> Result<Box<dyn Op>, String> {
+fn build_reshape(node: &Node, _device: &Device) -> Result<Box<dyn Op>, String> {
     let shape = match &typed_node!(node, Reshape).config.shape {
         ReshapeInput::Static(s) => IntsArg::Static(s.clone()),
         ReshapeInput::Runtime(r) => IntsArg::Input(r.input_index),
@@ -149,7 +115,7 @@ struct Flatten {
     axis: usize,
 }
 
-fn build_flatten(node: &Node) -> Result<Box<dyn Op>, String> {
+fn build_flatten(node: &Node, _device: &Device) -> Result<Box<dyn Op>, String> {
     Ok(Box::new(Flatten {
         axis: typed_node!(node, Flatten).config.axis,
     }))
@@ -170,7 +136,7 @@ struct Squeeze {
     axes: Option<IntsArg>,
 }
 
-fn build_squeeze(node: &Node) -> Result<Box<dyn Op>, String> {
+fn build_squeeze(node: &Node, _device: &Device) -> Result<Box<dyn Op>, String> {
     let axes = match &typed_node!(node, Squeeze).config.axes {
         None => None,
         Some(SqueezeInput::Static(a)) => Some(IntsArg::Static(a.clone())),
@@ -206,7 +172,7 @@ struct Unsqueeze {
     axes: IntsArg,
 }
 
-fn build_unsqueeze(node: &Node) -> Result<Box<dyn Op>, String> {
+fn build_unsqueeze(node: &Node, _device: &Device) -> Result<Box<dyn Op>, String> {
     let axes = match &typed_node!(node, Unsqueeze).config {
         UnsqueezeConfig::Static(a) => IntsArg::Static(a.clone()),
         UnsqueezeConfig::Runtime(r) => IntsArg::Input(r.input_index),
@@ -238,7 +204,7 @@ struct Transpose {
     perm: Vec<i64>,
 }
 
-fn build_transpose(node: &Node) -> Result<Box<dyn Op>, String> {
+fn build_transpose(node: &Node, _device: &Device) -> Result<Box<dyn Op>, String> {
     Ok(Box::new(Transpose {
         perm: typed_node!(node, Transpose).config.perm.clone(),
     }))
@@ -272,7 +238,7 @@ struct Concat {
     axis: usize,
 }
 
-fn build_concat(node: &Node) -> Result<Box<dyn Op>, String> {
+fn build_concat(node: &Node, _device: &Device) -> Result<Box<dyn Op>, String> {
     Ok(Box::new(Concat {
         axis: typed_node!(node, Concat).config.axis,
     }))
@@ -316,7 +282,7 @@ struct ShapeOp {
     end: usize,
 }
 
-fn build_shape(node: &Node) -> Result<Box<dyn Op>, String> {
+fn build_shape(node: &Node, _device: &Device) -> Result<Box<dyn Op>, String> {
     let c = &typed_node!(node, Shape).config;
     Ok(Box::new(ShapeOp {
         start: c.start,
@@ -344,7 +310,7 @@ struct Gather {
     axis: usize,
 }
 
-fn build_gather(node: &Node) -> Result<Box<dyn Op>, String> {
+fn build_gather(node: &Node, _device: &Device) -> Result<Box<dyn Op>, String> {
     Ok(Box::new(Gather {
         axis: typed_node!(node, Gather).config.axis,
     }))
