@@ -62,7 +62,7 @@ impl Classifier {
             .map(|name| graph.slot(name))
             .collect::<Result<Vec<Slot>>>()?;
         let mut run = graph.run(vec![Value::Float(batch)], &slots)?;
-        let logits = run.first_float()?;
+        let logits = self.scores(&run)?;
         let taps = slots
             .iter()
             .zip(layers)
@@ -112,7 +112,7 @@ impl Classifier {
             Some(Err(())) => return Err(not_float(leaf_name)),
             None => return Err(Error::UnknownTensor(leaf_name.to_string())),
         };
-        let logits = run.first_float()?;
+        let logits = self.scores(&run)?;
         let objective = self.objective(&logits, classes, score)?;
         let grads = objective.backward();
         let gradient = value.padded().grad(&grads).ok_or_else(|| {

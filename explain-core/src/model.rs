@@ -118,6 +118,8 @@ impl Classifier {
         let outputs = graph.output_infos();
         let num_classes = match outputs.first().and_then(|o| o.shape.clone()).as_deref() {
             Some([_, Some(k)]) => *k,
+            // Caffe-style [N, K, 1, 1] scores.
+            Some([_, Some(k), rest @ ..]) if rest.iter().all(|d| *d == Some(1)) => *k,
             other => {
                 return Err(Error::NotAClassifier(format!(
                     "the first output has shape {}; UNPIC needs class scores [N, K]",
@@ -169,9 +171,18 @@ impl Classifier {
 
     /// Raw scores `[N, K]` for a batch already in the model's layout.
     pub fn logits(&self, batch: FloatValue) -> Result<FloatValue> {
-        self.graph
-            .run(vec![Value::Float(batch)], &[])?
-            .first_float()
+        self.scores(&self.graph.run(vec![Value::Float(batch)], &[])?)
+    }
+
+    /// The class scores of a run as `[N, K]` (a Caffe-style `[N, K, 1, 1]` output is flattened).
+    pub(crate) fn scores(&self, run: &crate::onnx::RunOutput) -> Result<FloatValue> {
+        let scores = run.first_float()?;
+        let n = scores.dims().first().copied().unwrap_or(1);
+        Ok(if scores.rank() == 2 {
+            scores
+        } else {
+            scores.reshape(&[n, self.num_classes])
+        })
     }
 
     /// Uploads `n` preprocessed images (each `image_len` values, CHW order) as a batch in the

@@ -33,6 +33,18 @@ pub(super) fn register(registry: &mut Registry) {
     registry.add(NodeType::HardSwish, |_, _| {
         unary(|t| t.clone() * activation::hard_sigmoid(t, 1.0 / 6.0, 0.5))
     });
+    registry.add(NodeType::Softplus, |_, _| {
+        unary(|t| activation::softplus(t, 1.0))
+    });
+    registry.add(NodeType::Mish, |_, _| unary(activation::mish));
+    registry.add(NodeType::Gelu, build_gelu);
+    registry.add(NodeType::Elu, build_elu);
+    registry.add(NodeType::Selu, build_selu);
+    registry.add(NodeType::PRelu, |_, _| Ok(Box::new(PRelu)));
+    registry.add(NodeType::Sum, |_, d| variadic(Variadic::Sum, d));
+    registry.add(NodeType::Mean, |_, d| variadic(Variadic::Mean, d));
+    registry.add(NodeType::Max, |_, d| variadic(Variadic::Max, d));
+    registry.add(NodeType::Min, |_, d| variadic(Variadic::Min, d));
     registry.add(NodeType::Clip, build_clip);
     registry.add(NodeType::LeakyRelu, build_leaky_relu);
     registry.add(NodeType::HardSigmoid, build_hard_sigmoid);
@@ -110,6 +122,101 @@ impl Op for Binary {
                 Ok(vec![Value::Float(FloatValue::from_padded(out, rank))])
             }
         }
+    }
+}
+
+fn build_gelu(node: &Node, _device: &Device) -> Result<Box<dyn Op>, String> {
+    use onnx_ir::node::gelu::GeluApproximate;
+    match typed_node!(node, Gelu).config.approximate {
+        GeluApproximate::Exact => unary(activation::gelu),
+        GeluApproximate::Tanh => unary(activation::gelu_approximate),
+    }
+}
+
+fn build_elu(node: &Node, _device: &Device) -> Result<Box<dyn Op>, String> {
+    let alpha = typed_node!(node, Elu).config.alpha;
+    Ok(Box::new(Unary(move |x: FloatValue| {
+        x.map(|t| activation::elu(t, alpha))
+    })))
+}
+
+fn build_selu(node: &Node, _device: &Device) -> Result<Box<dyn Op>, String> {
+    let c = &typed_node!(node, Selu).config;
+    let (alpha, gamma) = (c.alpha as f32, c.gamma as f32);
+    // gamma * (x if x > 0 else alpha * (exp(x) - 1)), with the file's constants.
+    Ok(Box::new(Unary(move |x: FloatValue| {
+        x.map(|t| {
+            let negative = t.clone().clamp_max(0.0).exp().sub_scalar(1.0) * alpha;
+            (t.clamp_min(0.0) + negative) * gamma
+        })
+    })))
+}
+
+/// `PRelu(x, slope)`: the slope broadcasts (per channel as `[C, 1, 1]`, or a scalar).
+struct PRelu;
+
+impl Op for PRelu {
+    fn run(&self, inputs: &[Option<Value>]) -> OpResult {
+        let x = float_input(inputs, 0)?;
+        let slope = float_input(inputs, 1)?;
+        check_broadcast(&x.dims(), &slope.dims())?;
+        let slope = slope.into_padded();
+        Ok(vec![Value::Float(x.map(|t| {
+            t.clone().clamp_min(0.0) + t.clamp_max(0.0) * slope
+        }))])
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Variadic {
+    Sum,
+    Mean,
+    Max,
+    Min,
+}
+
+/// `Sum`, `Mean`, `Max`, `Min` over any number of broadcasting inputs (Caffe2's residual adds).
+struct VariadicOp(Variadic, Device);
+
+fn variadic(kind: Variadic, device: &Device) -> Result<Box<dyn Op>, String> {
+    Ok(Box::new(VariadicOp(kind, device.clone())))
+}
+
+impl Op for VariadicOp {
+    fn run(&self, inputs: &[Option<Value>]) -> OpResult {
+        let values: Vec<FloatValue> = (0..inputs.len())
+            .filter(|&i| inputs[i].is_some())
+            .map(|i| float_on(inputs, i, &self.1))
+            .collect::<Result<_, _>>()?;
+        let count = values.len();
+        let mut iter = values.into_iter();
+        let first = iter.next().ok_or("needs at least one input")?;
+        let mut rank = first.rank();
+        let mut dims = first.dims();
+        let mut acc = first.into_padded();
+        for v in iter {
+            check_broadcast(&dims, &v.dims())?;
+            if v.rank() > rank {
+                dims = v.dims();
+            }
+            rank = rank.max(v.rank());
+            let t = v.into_padded();
+            acc = match self.0 {
+                Variadic::Sum | Variadic::Mean => acc + t,
+                Variadic::Max => {
+                    let target = std::array::from_fn(|i| acc.dims()[i].max(t.dims()[i]));
+                    acc.expand(target).max_pair(t.expand(target))
+                }
+                Variadic::Min => {
+                    let target = std::array::from_fn(|i| acc.dims()[i].max(t.dims()[i]));
+                    acc.expand(target).min_pair(t.expand(target))
+                }
+            };
+        }
+        if matches!(self.0, Variadic::Mean) {
+            acc = acc / count as f32;
+        }
+        Ok(vec![Value::Float(FloatValue::from_padded(acc, rank))])
     }
 }
 
