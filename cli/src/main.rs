@@ -1,5 +1,8 @@
 //! `unpic`: UNPIC's engine from the command line.
 
+mod activations;
+mod input_args;
+mod layers;
 mod predict;
 mod preprocess_args;
 
@@ -20,12 +23,18 @@ struct Cli {
 enum Command {
     /// Class scores of one image (or a preprocessed tensor) and its top classes.
     Predict(predict::PredictArgs),
+    /// Every tensor of the model: op, shape, spatial or not, and the suggested Grad-CAM layer.
+    Layers(layers::LayersArgs),
+    /// Writes one layer's activations for an image or tensor to a .npy file.
+    Activations(activations::ActivationsArgs),
 }
 
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Predict(args) => predict::run(args),
+        Command::Layers(args) => layers::run(args),
+        Command::Activations(args) => activations::run(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

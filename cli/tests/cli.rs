@@ -180,3 +180,84 @@ fn a_wrong_input_size_names_both_shapes() {
     ]);
     assert!(err.contains("the model takes 1x64x64"), "{err}");
 }
+
+#[test]
+fn layers_json_lists_every_tensor_and_suggests_the_gradcam_layer() {
+    let out = unpic(&[
+        "layers",
+        "--model",
+        &oracle("models/resnet18_bn_unfused.onnx"),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["classes"], 1000);
+    assert_eq!(
+        json["gradcam_layer"],
+        "/layer4/layer4.1/relu_1/Relu_output_0"
+    );
+    let layers = json["layers"].as_array().expect("layers");
+    let bn = layers
+        .iter()
+        .find(|l| l["name"] == "/bn1/BatchNormalization_output_0")
+        .expect("the unfused BatchNorm is a layer");
+    assert_eq!(bn["op"], "BatchNormalization");
+    assert_eq!(bn["shape"], serde_json::json!([null, 64, 112, 112]));
+    assert_eq!(bn["spatial"], true);
+}
+
+#[test]
+fn activations_writes_the_layer_pytorch_hooked() {
+    let out_path = temp_file("relu1.npy", b"");
+    let out = unpic(&[
+        "activations",
+        "--model",
+        &oracle("models/smallcnn_fashion.onnx"),
+        "--input",
+        &oracle("cases/fashion_tshirt/input.npy"),
+        "--layer",
+        "/relu1/Relu_output_0",
+        "--out",
+        &out_path,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read =
+        |p: &str| explain_core::npy::read_f32(&std::fs::read(p).expect("read"), p).expect("npy");
+    let got = read(&out_path);
+    let expected = read(&oracle("cases/fashion_tshirt/activations.npy"));
+    assert_eq!(got.shape, expected.shape);
+    let worst = got
+        .data
+        .iter()
+        .zip(&expected.data)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(worst < 1e-4, "max |diff| {worst}");
+}
+
+#[test]
+fn an_unknown_layer_names_itself_and_points_to_unpic_layers() {
+    let err = fails(&[
+        "activations",
+        "--model",
+        &oracle("models/smallcnn_fashion.onnx"),
+        "--input",
+        &oracle("cases/fashion_tshirt/input.npy"),
+        "--layer",
+        "conv9",
+        "--out",
+        &temp_file("never.npy", b""),
+    ]);
+    assert!(
+        err.contains("'conv9'") && err.contains("unpic layers"),
+        "{err}"
+    );
+}

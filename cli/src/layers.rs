@@ -1,0 +1,66 @@
+//! `unpic layers`: every tensor of the model a user can inspect, with op, shape, whether it is
+//! a spatial feature map, and the suggested Grad-CAM layer.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use explain_core::onnx::{Layer, format_shape};
+
+use crate::input_args::load_classifier;
+
+#[derive(Args, Debug)]
+pub struct LayersArgs {
+    /// The ONNX model.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Print JSON (`{"input": .., "classes": K, "gradcam_layer": .., "layers": [..]}`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: LayersArgs) -> Result<()> {
+    let classifier = load_classifier(&args.model, None)?;
+    let table = classifier.layer_table();
+    if args.json {
+        let json = serde_json::json!({
+            "input": classifier.input(),
+            "classes": classifier.num_classes(),
+            "gradcam_layer": table.gradcam_layer,
+            "layers": table.layers,
+        });
+        println!("{}", serde_json::to_string_pretty(&json)?);
+        return Ok(());
+    }
+    let width = table
+        .layers
+        .iter()
+        .map(|l| l.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    println!("{:<width$}  {:<20}  {:<22}  spatial", "name", "op", "shape");
+    for layer in &table.layers {
+        println!(
+            "{:<width$}  {:<20}  {:<22}  {}{}",
+            layer.name,
+            layer.op,
+            format_shape(&layer.shape),
+            if layer.spatial { "yes" } else { "" },
+            marker(layer, table.gradcam_layer.as_deref()),
+        );
+    }
+    match &table.gradcam_layer {
+        Some(name) => println!("\nsuggested Grad-CAM layer: {name}"),
+        None => println!("\nno spatial feature map: Grad-CAM does not apply to this model"),
+    }
+    Ok(())
+}
+
+fn marker(layer: &Layer, suggested: Option<&str>) -> &'static str {
+    if suggested == Some(layer.name.as_str()) {
+        "  <- Grad-CAM"
+    } else {
+        ""
+    }
+}
