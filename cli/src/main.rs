@@ -1,6 +1,7 @@
 //! `unpic`: UNPIC's engine from the command line.
 
 mod activations;
+mod bench;
 mod input_args;
 mod layers;
 mod predict;
@@ -27,6 +28,8 @@ enum Command {
     Layers(layers::LayersArgs),
     /// Writes one layer's activations for an image or tensor to a .npy file.
     Activations(activations::ActivationsArgs),
+    /// Forward-pass latency on the CPU (see benchmarks/ for the side-by-side with onnxruntime).
+    Bench(bench::BenchArgs),
 }
 
 fn main() {
@@ -35,6 +38,7 @@ fn main() {
         Command::Predict(args) => predict::run(args),
         Command::Layers(args) => layers::run(args),
         Command::Activations(args) => activations::run(args),
+        Command::Bench(args) => bench::run(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -110,6 +110,11 @@ impl Graph {
             .flat_map(|n| n.outputs.iter().map(|&s| &self.tensors[s]))
     }
 
+    /// What the graph knows about the tensor in `slot`.
+    pub fn tensor_info(&self, slot: Slot) -> Option<&TensorInfo> {
+        self.tensors.get(slot)
+    }
+
     pub fn slot(&self, name: &str) -> Result<Slot> {
         self.by_name
             .get(name)

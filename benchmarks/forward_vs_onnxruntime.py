@@ -1,0 +1,79 @@
+"""Forward-pass latency: UNPIC's engine (Burn flex, native) next to onnxruntime's CPU provider,
+same model, batch, input and thread count. Prints a table and writes forward.json.
+
+    cargo build --release -p unpic
+    pip install onnxruntime numpy
+    python3 benchmarks/forward_vs_onnxruntime.py [--threads 2] [--runs 10]
+
+Models: the oracle kit's ResNet-18 (BatchNorm unfused) and MobileNetV2 (tests/fixtures/oracle).
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import time
+
+import numpy as np
+import onnxruntime as ort
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODELS = os.path.join(ROOT, "tests", "fixtures", "oracle", "models")
+CASES = [("resnet18_bn_unfused.onnx", 1), ("resnet18_bn_unfused.onnx", 16), ("mobilenet_v2.onnx", 1)]
+
+
+def same_input(shape):
+    # unpic bench's input: ((i * 7919) % 1000) / 1000 in row-major order.
+    n = int(np.prod(shape))
+    return ((np.arange(n, dtype=np.int64) * 7919 % 1000) / 1000.0).astype(np.float32).reshape(shape)
+
+
+def onnxruntime_ms(model, batch, threads, runs):
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    inp = session.get_inputs()[0]
+    shape = [batch] + [d for d in inp.shape[1:]]
+    x = same_input(shape)
+    times = []
+    for i in range(runs + 2):
+        start = time.perf_counter()
+        session.run(None, {inp.name: x})
+        if i >= 2:
+            times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def unpic_ms(model, batch, threads, runs):
+    exe = os.path.join(ROOT, "target", "release", "unpic")
+    env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
+    out = subprocess.run([exe, "bench", "--model", model, "--batch", str(batch), "--runs", str(runs)],
+                         env=env, check=True, capture_output=True, text=True).stdout
+    return json.loads(out)["median_ms"]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=10)
+    args = parser.parse_args()
+    rows = []
+    print(f"{'model':<24} {'batch':>5} {'unpic ms':>10} {'onnxruntime ms':>15} {'ratio':>7}")
+    for name, batch in CASES:
+        model = os.path.join(MODELS, name)
+        ours = unpic_ms(model, batch, args.threads, args.runs)
+        theirs = onnxruntime_ms(model, batch, args.threads, args.runs)
+        rows.append({"model": name, "batch": batch, "unpic_ms": ours, "onnxruntime_ms": theirs,
+                     "ratio": ours / theirs})
+        print(f"{name:<24} {batch:>5} {ours:>10.1f} {theirs:>15.1f} {ours / theirs:>6.2f}x")
+    result = {"threads": args.threads, "runs": args.runs, "onnxruntime": ort.__version__,
+              "machine": f"{platform.machine()} {os.cpu_count()} cpus", "rows": rows}
+    with open(os.path.join(ROOT, "benchmarks", "forward.json"), "w") as f:
+        json.dump(result, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
