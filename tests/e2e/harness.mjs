@@ -84,11 +84,11 @@ let uploads = 0;
 /** Opens the image at `path` through the picker under a name never shown before, and waits for
  *  its prediction. A fresh name matters: waiting for a caption the page already shows would
  *  return before the new image was run. Returns the name used. */
-export async function predictImage(page, path) {
+export async function predictImage(page, path, timeout = 180_000) {
   uploads += 1;
   const name = `${uploads}-${basename(path)}`;
   await page.setInputFiles('#image-file', { name, mimeType: 'image/png', buffer: await readFile(path) });
-  await waitForPrediction(page, name);
+  await waitForPrediction(page, name, timeout);
   return name;
 }
 
