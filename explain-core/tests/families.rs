@@ -118,6 +118,7 @@ family! {
     vision_transformer_dynamo => "vit_tiny_dynamo", cnn: false;
     keras_style_nhwc_constant_weights => "keras_style_nhwc", cnn: true;
     legacy_opset_7 => "legacy_opset7", cnn: true;
+    opset_24 => "keras_style_opset24", cnn: true;
 }
 
 /// MobileNetV3 ends in a 1x1 conv after pooling: the suggestion must be the last map before it.

@@ -280,3 +280,41 @@ fn a_wrong_input_size_names_both_shapes() {
     let ok = FloatValue::from_vec(vec![0.0; 28 * 28], &[1, 1, 28, 28], &device).expect("upload");
     assert!(classifier.logits(ok).is_ok());
 }
+
+/// Corrupted files (bytes overwritten all over a real model) load or fail with an error, never
+/// a panic; each run that loads also runs or fails cleanly.
+#[test]
+fn corrupted_models_never_panic() {
+    let bytes = read(fixtures().join("oracle/models/smallcnn_fashion_dynamo.onnx"));
+    let device = Device::flex();
+    // A fixed pseudo-random walk over positions and values (xorshift), 300 corruptions.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..300 {
+        let mut corrupted = bytes.clone();
+        for _ in 0..4 {
+            // Mostly the graph structure (the first few KB), sometimes anywhere.
+            let span = if next() % 4 == 0 {
+                corrupted.len()
+            } else {
+                4096
+            };
+            let at = (next() as usize) % span.min(corrupted.len());
+            corrupted[at] = next() as u8;
+        }
+        let outcome = std::panic::catch_unwind(|| {
+            if let Ok(classifier) = Classifier::from_bytes(&corrupted, &device) {
+                let shape = classifier.input().batch_shape(1);
+                let n = shape.iter().product();
+                let x = FloatValue::from_vec(vec![0.5; n], &shape, &device).expect("upload");
+                let _ = classifier.logits(x);
+            }
+        });
+        assert!(outcome.is_ok(), "a corrupted model panicked");
+    }
+}

@@ -447,6 +447,7 @@ impl<'d> Builder<'d> {
         if !unsupported.is_empty() {
             return Err(Error::UnsupportedOps { nodes: unsupported });
         }
+        let nodes = self.fold_constants(nodes);
         if let Some(too_big) = self
             .tensors
             .iter()
@@ -498,6 +499,37 @@ impl<'d> Builder<'d> {
 }
 
 impl Builder<'_> {
+    /// Runs, once and now, every node whose inputs are all constants (weights made by
+    /// ConstantOfShape, shape arithmetic on static shapes, transposed constant weights) and
+    /// keeps its outputs as constants, so a forward pass never redoes that work. A node that
+    /// fails here is kept, to report its error with context when the model runs.
+    fn fold_constants(&mut self, nodes: Vec<GraphNode>) -> Vec<GraphNode> {
+        let mut known: HashMap<Slot, Value> = self.constants.iter().cloned().collect();
+        let mut kept = Vec::with_capacity(nodes.len());
+        for node in nodes {
+            let all_known = node.inputs.iter().flatten().all(|s| known.contains_key(s));
+            if !all_known {
+                kept.push(node);
+                continue;
+            }
+            let args: Vec<Option<Value>> = node
+                .inputs
+                .iter()
+                .map(|s| s.and_then(|s| known.get(&s).cloned()))
+                .collect();
+            match node.op.run(&args) {
+                Ok(outputs) if outputs.len() == node.outputs.len() => {
+                    for (&slot, value) in node.outputs.iter().zip(outputs) {
+                        known.insert(slot, value.clone());
+                        self.constants.push((slot, value));
+                    }
+                }
+                _ => kept.push(node),
+            }
+        }
+        kept
+    }
+
     /// Gives each tensor the name it has in the user's file (see [`Parsed`]) and makes it
     /// findable by that name. Tensors that are aliases of one another (an Identity's output)
     /// are findable by every name and shown under the first.
