@@ -30,6 +30,8 @@ enum Command {
     Activations(activations::ActivationsArgs),
     /// Forward-pass latency on the CPU (see benchmarks/ for the side-by-side with onnxruntime).
     Bench(bench::BenchArgs),
+    /// The ONNX operators the engine runs.
+    Ops,
 }
 
 fn main() {
@@ -39,6 +41,11 @@ fn main() {
         Command::Layers(args) => layers::run(args),
         Command::Activations(args) => activations::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Ops => {
+            let ops = explain_core::onnx::ops::Registry::standard().supported_onnx_ops();
+            println!("{}", ops.join("\n"));
+            Ok(())
+        }
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -261,3 +261,22 @@ fn an_unknown_layer_names_itself_and_points_to_unpic_layers() {
         "{err}"
     );
 }
+
+#[test]
+fn ops_lists_the_supported_operators() {
+    let out = unpic(&["ops"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let ops: Vec<&str> = text.lines().collect();
+    for op in [
+        "Conv",
+        "LRN",
+        "LayerNormalization",
+        "ReduceMean",
+        "Slice",
+        "Where",
+        "Gemm",
+    ] {
+        assert!(ops.contains(&op), "{op} missing from {ops:?}");
+    }
+}

@@ -75,11 +75,13 @@ impl Registry {
         ops
     }
 
-    /// Names of the supported op types, sorted (for `unpic ops` and the docs).
-    pub fn op_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.builders.keys().map(ToString::to_string).collect();
-        names.sort();
-        names
+    /// The ONNX op types UNPIC runs, sorted (for `unpic ops` and the docs).
+    pub fn supported_onnx_ops(&self) -> Vec<String> {
+        let mut ops: Vec<String> = self.onnx_op_types().into_iter().collect();
+        ops.extend(["Gemm".to_string(), "MatMul".to_string()]);
+        ops.sort();
+        ops.dedup();
+        ops
     }
 }
 
