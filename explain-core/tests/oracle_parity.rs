@@ -318,3 +318,81 @@ fn corrupted_models_never_panic() {
         assert!(outcome.is_ok(), "a corrupted model panicked");
     }
 }
+
+/// The softmax-probability target: its gradient matches central finite differences, and each
+/// image of a batch gets the gradient of its own target.
+#[test]
+fn probability_gradients_match_finite_differences_and_stay_per_image() {
+    let case = Case::load("fashion_tshirt");
+    let device = Device::flex();
+    // The image plus a little deterministic noise: Fashion-MNIST's flat black background makes
+    // max-pool ties, where the function has a kink and no derivative to compare with.
+    let x: Vec<f32> = case
+        .input
+        .to_vec()
+        .expect("read")
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v + ((i * 7919) % 101) as f32 * 1e-3)
+        .collect();
+    let shape = case.input.dims();
+    let input = FloatValue::from_vec(x.clone(), &shape, &device).expect("upload");
+    let prob = |data: Vec<f32>, class: usize| -> f64 {
+        let v = FloatValue::from_vec(data, &shape, &device).expect("upload");
+        let logits = case
+            .classifier
+            .logits(v)
+            .expect("forward")
+            .to_vec()
+            .expect("read");
+        explain_core::model::softmax(&logits)[class] as f64
+    };
+    let target = case.target();
+    let g = case
+        .classifier
+        .gradient(input.clone(), &[target], Score::Probability, Wrt::Input)
+        .expect("gradient")
+        .gradient
+        .to_vec()
+        .expect("read");
+    // The directional derivative along the gradient, by central differences, is |g|.
+    let norm = g.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+    let h = 1e-3;
+    let step = |sign: f64| -> Vec<f32> {
+        x.iter()
+            .zip(&g)
+            .map(|(&xi, &gi)| (xi as f64 + sign * h * gi as f64 / norm) as f32)
+            .collect()
+    };
+    let fd = (prob(step(1.0), target) - prob(step(-1.0), target)) / (2.0 * h);
+    assert!(
+        (fd - norm).abs() <= 0.05 * norm,
+        "directional derivative {fd} vs |g| {norm}"
+    );
+    let scale = g.iter().fold(0f32, |m, v| m.max(v.abs()));
+
+    // A batch of [x, zeros] with targets [c, 3]: row 0 equals the single-image gradient.
+    let zeros = vec![0.0; x.len()];
+    let batch = case
+        .classifier
+        .batch([x.clone(), zeros].concat(), 2)
+        .expect("batch");
+    let both = case
+        .classifier
+        .gradient(batch, &[target, 3], Score::Probability, Wrt::Input)
+        .expect("gradient")
+        .gradient
+        .to_vec()
+        .expect("read");
+    for (a, b) in both[..x.len()].iter().zip(&g) {
+        assert!((a - b).abs() <= 1e-6 + 1e-4 * scale);
+    }
+    let wrong_class = case
+        .classifier
+        .gradient(case.input.clone(), &[10], Score::Logit, Wrt::Input)
+        .expect_err("class 10 of 10");
+    assert!(
+        wrong_class.to_string().contains("class 10"),
+        "{wrong_class}"
+    );
+}
