@@ -77,6 +77,14 @@ pub enum Error {
     /// The compute backend failed (e.g. reading a result back from the GPU).
     #[error("the compute backend failed: {0}")]
     Backend(String),
+
+    /// The user cancelled a long computation.
+    #[error("cancelled")]
+    Cancelled,
+
+    /// Settings of an explanation method that make no sense (e.g. a window larger than the input).
+    #[error("{0}")]
+    Settings(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -3,6 +3,7 @@
 
 pub mod data;
 pub mod error;
+pub mod explain;
 pub mod gradient;
 pub mod model;
 pub mod npy;

@@ -1,0 +1,251 @@
+//! Class activation maps at any layer: Grad-CAM (Selvaraju et al. 2017), Grad-CAM++
+//! (Chattopadhay et al. 2018), HiResCAM (Draelos & Carin 2020), LayerCAM (Jiang et al. 2021)
+//! and Score-CAM (Wang et al. 2020), with pytorch-grad-cam's formulas.
+//!
+//! [`class_map`] returns the raw map at the layer's resolution `[1, 1, h, w]`, signed and not
+//! normalised: for Grad-CAM that is exactly Captum's `LayerGradCam` (`relu_attributions=False`).
+//! [`pytorch_grad_cam_map`] applies pytorch-grad-cam's display convention to it: ReLU, min-max
+//! to [0, 1], bilinear resize to the input (OpenCV rules), ReLU and min-max again, `[1, H, W]`.
+//! The layer may be channels-first or channels-last (Keras); A is read in `[N, C, h, w]` order.
+
+use burn::tensor::activation::{relu, softmax};
+use burn::tensor::{Tensor, TensorData};
+
+use super::resize::bilinear;
+use super::{Progress, Target, check_one, step, target_scores};
+use crate::error::{Error, Result};
+use crate::gradient::Wrt;
+use crate::model::Classifier;
+use crate::onnx::FloatValue;
+
+/// Which class activation map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum CamMethod {
+    /// `Σ_k mean_hw(∂y/∂A_k) A_k`.
+    #[default]
+    GradCam,
+    /// Grad-CAM with per-position weights from second and third powers of the gradient.
+    GradCamPlusPlus,
+    /// `Σ_k ∂y/∂A_k ⊙ A_k`: no spatial averaging, faithful to the gradient.
+    HiResCam,
+    /// `Σ_k ReLU(∂y/∂A_k) ⊙ A_k`.
+    LayerCam,
+    /// Gradient-free: each channel, upsampled and min-max scaled, masks the input; the class
+    /// scores of the masked inputs, softmaxed over channels, weight the channels.
+    ScoreCam,
+}
+
+/// How a gradient-based map weights the activations.
+#[derive(Debug, Clone, Copy)]
+enum Weighting {
+    ChannelMean,
+    PlusPlus,
+    Elementwise,
+    PositiveElementwise,
+}
+
+impl CamMethod {
+    /// The gradient weighting, or `None` for the gradient-free Score-CAM.
+    fn weighting(self) -> Option<Weighting> {
+        match self {
+            CamMethod::GradCam => Some(Weighting::ChannelMean),
+            CamMethod::GradCamPlusPlus => Some(Weighting::PlusPlus),
+            CamMethod::HiResCam => Some(Weighting::Elementwise),
+            CamMethod::LayerCam => Some(Weighting::PositiveElementwise),
+            CamMethod::ScoreCam => None,
+        }
+    }
+}
+
+/// The raw class activation map of `layer`, `[1, 1, h, w]`.
+pub fn class_map(
+    classifier: &Classifier,
+    image: &FloatValue,
+    target: Target,
+    layer: &str,
+    method: CamMethod,
+    progress: &mut dyn Progress,
+) -> Result<FloatValue> {
+    check_one(classifier, image, target)?;
+    let channels_last = channel_axis(classifier, layer)? == 3;
+    let to_nchw = |t: Tensor<4>| {
+        if channels_last {
+            t.permute([0, 3, 1, 2])
+        } else {
+            t
+        }
+    };
+    let cam = match method.weighting() {
+        None => {
+            let forward = classifier.forward(image.clone(), &[layer])?;
+            let a = to_nchw(as_4d(&forward.taps[0], layer)?);
+            score_cam(classifier, image, target, a, progress)?
+        }
+        Some(weighting) => {
+            let g = classifier.gradient(
+                image.clone(),
+                &[target.class],
+                target.score,
+                Wrt::Layer(layer),
+            )?;
+            let a = to_nchw(as_4d(&g.value, layer)?);
+            let grad = to_nchw(as_4d(&g.gradient, layer)?);
+            gradient_cam(a, grad, weighting)
+        }
+    };
+    Ok(FloatValue::from_tensor(cam))
+}
+
+/// pytorch-grad-cam's map from a raw one: `[1, H, W]` in [0, 1] at the input's size.
+pub fn pytorch_grad_cam_map(raw: &FloatValue, height: usize, width: usize) -> Result<FloatValue> {
+    let cam = as_4d(raw, "the map")?;
+    let [n, _, h, w] = cam.dims();
+    let cam = min_max(relu(cam.reshape([n, h, w])));
+    let cam = bilinear(cam, height, width);
+    Ok(FloatValue::from_tensor(min_max(relu(cam))))
+}
+
+fn channel_axis(classifier: &Classifier, layer: &str) -> Result<usize> {
+    let table = classifier.layer_table();
+    let info = table
+        .layers
+        .iter()
+        .find(|l| l.name == layer)
+        .or_else(|| {
+            // An alias (e.g. an Identity's output) resolves to the same tensor.
+            let slot = classifier.graph().slot(layer).ok()?;
+            let name = &classifier.graph().tensor_info(slot)?.name;
+            table.layers.iter().find(|l| &l.name == name)
+        })
+        .ok_or_else(|| Error::UnknownTensor(layer.to_string()))?;
+    if !info.spatial {
+        return Err(Error::Settings(format!(
+            "'{layer}' has shape {}: class activation maps need a spatial feature map; \
+             the suggested layer is {}",
+            crate::onnx::format_shape(&info.shape),
+            table
+                .gradcam_layer
+                .as_deref()
+                .unwrap_or("(none: this model has no spatial layer)")
+        )));
+    }
+    Ok(info.channel_axis.unwrap_or(1))
+}
+
+fn as_4d(v: &FloatValue, what: &str) -> Result<Tensor<4>> {
+    v.to_rank::<4>().ok_or_else(|| {
+        Error::Settings(format!("'{what}' is {:?}, not a 4-D feature map", v.dims()))
+    })
+}
+
+/// The gradient-based maps from activations and gradients `[1, C, h, w]`.
+fn gradient_cam(a: Tensor<4>, g: Tensor<4>, weighting: Weighting) -> Tensor<4> {
+    let weighted = match weighting {
+        Weighting::ChannelMean => g.mean_dim(3).mean_dim(2) * a,
+        Weighting::Elementwise => g * a,
+        Weighting::PositiveElementwise => relu(g) * a,
+        Weighting::PlusPlus => {
+            let g2 = g.clone().powi_scalar(2);
+            let g3 = g2.clone() * g.clone();
+            let sum_a = a.clone().sum_dim(3).sum_dim(2);
+            let aij = g2.clone() / (g2 * 2.0 + sum_a * g3 + 1e-7);
+            let aij = aij.mask_fill(g.clone().equal_elem(0.0), 0.0);
+            let weights = (relu(g) * aij).sum_dim(3).sum_dim(2);
+            weights * a
+        }
+    };
+    weighted.sum_dim(1)
+}
+
+/// Channels per Score-CAM forward pass (pytorch-grad-cam's default batch).
+const SCORE_CAM_BATCH: usize = 16;
+
+fn score_cam(
+    classifier: &Classifier,
+    image: &FloatValue,
+    target: Target,
+    a: Tensor<4>,
+    progress: &mut dyn Progress,
+) -> Result<Tensor<4>> {
+    let [_, c, h, w] = a.dims();
+    let input_dims = image.dims();
+    let (height, width) = match classifier.input().layout {
+        crate::model::Layout::Nchw => (input_dims[2], input_dims[3]),
+        crate::model::Layout::Nhwc => (input_dims[1], input_dims[2]),
+    };
+    // Upsample each channel (align_corners=True, as torch's UpsamplingBilinear2d) and min-max it.
+    let device = a.device();
+    let ry = Tensor::<2>::from_data(
+        TensorData::new(aligned_weights(h, height), [height, h]),
+        &device,
+    );
+    let rx = Tensor::<2>::from_data(
+        TensorData::new(aligned_weights(w, width), [width, w]),
+        &device,
+    );
+    let maps = a.clone().reshape([c, h, w]);
+    let up = ry
+        .unsqueeze::<3>()
+        .expand([c, height, h])
+        .matmul(maps)
+        .matmul(rx.transpose().unsqueeze::<3>().expand([c, w, width]));
+    let masks = min_max(up);
+    let x = image.padded().clone();
+    let mut scores = Vec::with_capacity(c);
+    let mut done = 0;
+    while done < c {
+        let b = SCORE_CAM_BATCH.min(c - done);
+        let m = masks.clone().narrow(0, done, b);
+        let m = match classifier.input().layout {
+            crate::model::Layout::Nchw => m.reshape([b, 1, height, width]),
+            crate::model::Layout::Nhwc => m.reshape([b, height, width, 1]),
+        };
+        let xi = x.clone().reshape(classifier.input().batch_shape(1));
+        let batch = FloatValue::from_tensor(xi * m);
+        scores.push(target_scores(&classifier.logits(batch)?, target)?);
+        done += b;
+        step(progress, done, c)?;
+    }
+    let weights = softmax(Tensor::cat(scores, 0), 0).reshape([1, c, 1, 1]);
+    Ok((weights * a).sum_dim(1))
+}
+
+/// `[out, in]` weights of a bilinear resize with aligned corners.
+fn aligned_weights(input: usize, output: usize) -> Vec<f32> {
+    let mut w = vec![0f32; output * input];
+    for dst in 0..output {
+        let f = if output > 1 {
+            dst as f64 * (input as f64 - 1.0) / (output as f64 - 1.0)
+        } else {
+            0.0
+        };
+        let s = (f.floor() as usize).min(input - 1);
+        let frac = f - s as f64;
+        w[dst * input + s] += (1.0 - frac) as f32;
+        if s + 1 < input {
+            w[dst * input + s + 1] += frac as f32;
+        }
+    }
+    w
+}
+
+/// Per-map min-max scaling to [0, 1] of `[N, h, w]` (pytorch-grad-cam's `scale_cam_image`:
+/// `(x − min) / (1e-7 + max(x − min))`).
+fn min_max(maps: Tensor<3>) -> Tensor<3> {
+    let [n, h, w] = maps.dims();
+    let flat = maps.reshape([n, h * w]);
+    let shifted = flat.clone() - flat.min_dim(1);
+    let max = shifted.clone().max_dim(1);
+    (shifted / (max + 1e-7)).reshape([n, h, w])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aligned_corner_weights_hit_both_ends() {
+        let w = aligned_weights(2, 3);
+        assert_eq!(w, vec![1.0, 0.0, 0.5, 0.5, 0.0, 1.0]);
+    }
+}
