@@ -73,7 +73,7 @@ mod tests {
         let m = Tensor::<3>::ones([1, 3, 5], &device) * 2.0;
         let r = bilinear(m, 9, 11);
         assert_eq!(r.dims(), [1, 9, 11]);
-        let v: Vec<f32> = r.into_data().to_vec().expect("read");
+        let v: Vec<f32> = r.into_data().try_to_vec().expect("read");
         assert!(v.iter().all(|x| (x - 2.0).abs() < 1e-6));
     }
 }
