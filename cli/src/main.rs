@@ -2,10 +2,13 @@
 
 mod activations;
 mod bench;
+mod eval;
+mod explain;
 mod input_args;
 mod layers;
 mod predict;
 mod preprocess_args;
+mod progress;
 
 use clap::{Parser, Subcommand};
 
@@ -30,6 +33,10 @@ enum Command {
     Activations(activations::ActivationsArgs),
     /// Forward-pass latency on the CPU (see benchmarks/ for the side-by-side with onnxruntime).
     Bench(bench::BenchArgs),
+    /// Accuracy, per-class accuracy and confusion matrix over a folder (or zip) of class folders.
+    Eval(eval::EvalArgs),
+    /// One explanation map (saliency, occlusion, Grad-CAM and variants, IG, ...) as .npy/.png.
+    Explain(Box<explain::ExplainArgs>),
     /// The ONNX operators the engine runs.
     Ops,
 }
@@ -41,6 +48,8 @@ fn main() {
         Command::Layers(args) => layers::run(args),
         Command::Activations(args) => activations::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Explain(args) => explain::run(*args),
         Command::Ops => {
             let ops = explain_core::onnx::ops::Registry::standard().supported_onnx_ops();
             println!("{}", ops.join("\n"));

@@ -280,3 +280,108 @@ fn ops_lists_the_supported_operators() {
         assert!(ops.contains(&op), "{op} missing from {ops:?}");
     }
 }
+
+#[test]
+fn eval_reproduces_onnxruntime_on_all_10000_fashion_mnist_test_images() {
+    let data = fixtures()
+        .join("fashion-mnist-test.zip")
+        .display()
+        .to_string();
+    let out = unpic(&[
+        "eval",
+        "--model",
+        &oracle("models/smallcnn_fashion.onnx"),
+        "--data",
+        &data,
+        "--preset",
+        "unit",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(oracle("eval.json")).expect("eval.json"))
+            .expect("JSON");
+    assert_eq!(got["classes"], expected["classes"]);
+    assert_eq!(got["confusion"], expected["confusion"]);
+    assert_eq!(got["accuracy"], expected["accuracy"]);
+    let (files, reference) = (
+        got["files"].as_array().expect("files"),
+        expected["files"].as_array().expect("files"),
+    );
+    assert_eq!(files.len(), 10_000);
+    for (a, b) in files.iter().zip(reference) {
+        assert_eq!(
+            (&a["path"], &a["label"], &a["pred"]),
+            (&b["path"], &b["label"], &b["pred"])
+        );
+    }
+}
+
+#[test]
+fn explain_writes_pytorch_grad_cams_map_and_an_overlay() {
+    let out_path = temp_file("gradcam.npy", b"");
+    let png = temp_file("gradcam.png", b"");
+    let out = unpic(&[
+        "explain",
+        "--model",
+        &oracle("models/fer_minixception.onnx"),
+        "--image",
+        &oracle("cases/fer_astronaut/image.png"),
+        "--mean",
+        "0.5",
+        "--std",
+        "0.5",
+        "--method",
+        "gradcam",
+        "--out",
+        &out_path,
+        "--png",
+        &png,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read =
+        |p: &str| explain_core::npy::read_f32(&std::fs::read(p).expect("read"), p).expect("npy");
+    let (got, expected) = (
+        read(&out_path),
+        read(&oracle("cases/fer_astronaut/gradcam_pgc.npy")),
+    );
+    assert_eq!(got.shape, expected.shape);
+    let worst = got
+        .data
+        .iter()
+        .zip(&expected.data)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(worst < 1e-3, "max |diff| {worst}");
+    assert_eq!(&std::fs::read(&png).expect("png")[1..4], b"PNG");
+}
+
+#[test]
+fn explain_refuses_a_layer_without_spatial_extent() {
+    let err = fails(&[
+        "explain",
+        "--model",
+        &oracle("models/smallcnn_fashion.onnx"),
+        "--input",
+        &oracle("cases/fashion_tshirt/input.npy"),
+        "--method",
+        "gradcam",
+        "--layer",
+        "/relu3/Relu_output_0",
+        "--out",
+        &temp_file("never2.npy", b""),
+    ]);
+    assert!(
+        err.contains("spatial") && err.contains("/relu2/Relu_output_0"),
+        "{err}"
+    );
+}

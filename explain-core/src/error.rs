@@ -78,6 +78,10 @@ pub enum Error {
     #[error("the compute backend failed: {0}")]
     Backend(String),
 
+    /// An image set that cannot be used (no class folders, not a zip, …).
+    #[error("image set: {0}")]
+    Dataset(String),
+
     /// The user cancelled a long computation.
     #[error("cancelled")]
     Cancelled,

@@ -5,9 +5,11 @@ pub mod data;
 pub mod error;
 pub mod explain;
 pub mod gradient;
+pub mod metrics;
 pub mod model;
 pub mod npy;
 pub mod onnx;
+pub mod render;
 
 pub use burn::tensor::Device;
 pub use error::{Error, Result};

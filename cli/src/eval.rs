@@ -1,0 +1,160 @@
+//! `unpic eval`: predictions over a labelled image set (a folder of class folders, or a zip of
+//! one), with accuracy, per-class accuracy and the confusion matrix. Images are decoded one
+//! batch at a time.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use explain_core::data::{Dataset, ZipDataset};
+use explain_core::metrics::Evaluation;
+use serde_json::json;
+
+use crate::input_args::{load_classifier, read};
+use crate::preprocess_args::PreprocessArgs;
+use crate::progress::Bar;
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// The ONNX model.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// A folder with one subfolder of images per class, or a .zip of such a folder.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Class names of the model (one per line, or a JSON array): folders are matched to them by
+    /// name. Without it, the sorted folders are classes 0, 1, 2, ...
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// Images per forward pass.
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Print JSON (`{"classes", "accuracy", "per_class", "confusion", "files"}`).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub preprocess: PreprocessArgs,
+}
+
+/// Where the images come from.
+enum Source {
+    Folder(PathBuf),
+    Zip(Box<ZipDataset>),
+}
+
+impl Source {
+    fn open(path: &Path) -> Result<(Self, Dataset)> {
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().to_string(),
+        );
+        if path.is_dir() {
+            let mut files = Vec::new();
+            list(path, path, &mut files)?;
+            let dataset = Dataset::from_paths(&name, files)?;
+            Ok((Source::Folder(path.to_path_buf()), dataset))
+        } else if path.is_file() {
+            let zip = ZipDataset::from_bytes(&name, read(&path.to_path_buf())?)?;
+            let dataset = zip.dataset.clone();
+            Ok((Source::Zip(Box::new(zip)), dataset))
+        } else {
+            bail!(
+                "{} does not exist (give a folder of class folders or a .zip)",
+                path.display()
+            )
+        }
+    }
+
+    fn read(&mut self, relative: &str) -> Result<Vec<u8>> {
+        match self {
+            Source::Folder(root) => read(&root.join(relative)),
+            Source::Zip(zip) => Ok(zip.read(relative)?),
+        }
+    }
+}
+
+/// Every file under `dir`, as `/`-separated paths relative to `root`.
+fn list(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            list(root, &path, out)?;
+        } else if let Ok(relative) = path.strip_prefix(root) {
+            let parts: Vec<String> = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().to_string())
+                .collect();
+            out.push(parts.join("/"));
+        }
+    }
+    Ok(())
+}
+
+pub fn run(args: EvalArgs) -> Result<()> {
+    let classifier = load_classifier(&args.model, args.labels.as_ref())?;
+    let (mut source, dataset) = Source::open(&args.data)?;
+    let labels = args.labels.as_ref().map(|_| classifier.labels().to_vec());
+    let model_class = dataset.model_classes(labels.as_deref(), classifier.num_classes())?;
+    let pre = args.preprocess.resolve(classifier.input())?;
+    // Class names: the folder of each model class where there is one, else the model's label.
+    let mut names = classifier.labels().to_vec();
+    for (folder, &class) in dataset.classes.iter().zip(&model_class) {
+        if args.labels.is_none() {
+            names[class] = folder.clone();
+        }
+    }
+    let mut evaluation = Evaluation::new(names);
+    let mut notes = std::collections::BTreeSet::new();
+    let mut bar = Bar::new("eval", dataset.items.len());
+    for chunk in dataset.items.chunks(args.batch.max(1)) {
+        let mut data = Vec::with_capacity(chunk.len() * classifier.input().image_len());
+        for item in chunk {
+            let image = pre.prepare_bytes(&source.read(&item.path)?, &item.path)?;
+            notes.extend(image.notes);
+            data.extend(image.data);
+        }
+        let logits = classifier
+            .logits(classifier.batch(data, chunk.len())?)?
+            .to_vec()?;
+        for (item, row) in chunk.iter().zip(logits.chunks(classifier.num_classes())) {
+            evaluation.add(&item.path, model_class[item.label], row);
+        }
+        bar.advance(chunk.len());
+    }
+    bar.finish();
+    for note in notes {
+        eprintln!("note: {note}");
+    }
+    if args.json {
+        let json = json!({
+            "classes": evaluation.classes,
+            "accuracy": evaluation.accuracy(),
+            "per_class": evaluation.per_class(),
+            "confusion": evaluation.confusion,
+            "files": evaluation.files,
+        });
+        println!("{}", serde_json::to_string(&json)?);
+    } else {
+        print_summary(&evaluation);
+    }
+    Ok(())
+}
+
+fn print_summary(e: &Evaluation) {
+    println!("accuracy {:.4} on {} images", e.accuracy(), e.files.len());
+    let mut per_class: Vec<(usize, f64)> = e
+        .per_class()
+        .iter()
+        .enumerate()
+        .filter_map(|(k, a)| a.map(|a| (k, a)))
+        .collect();
+    per_class.sort_by(|a, b| a.1.total_cmp(&b.1));
+    for (k, a) in per_class {
+        println!("{a:>8.4}  {}", e.classes[k]);
+    }
+    println!("confusion (rows: true, columns: predicted)");
+    for row in &e.confusion {
+        let cells: Vec<String> = row.iter().map(|c| format!("{c:>6}")).collect();
+        println!("{}", cells.join(""));
+    }
+}

@@ -1,0 +1,269 @@
+//! `unpic explain`: one explanation map of one prediction, as `.npy` (raw values) and
+//! optionally a PNG overlay on the image as the network sees it.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use explain_core::Score;
+use explain_core::explain::grad_cam::{CamMethod, class_map, pytorch_grad_cam_map};
+use explain_core::explain::integrated_gradients::{
+    IntegratedGradients, Quadrature, integrated_gradients,
+};
+use explain_core::explain::occlusion::{Occlusion, occlusion};
+use explain_core::explain::saliency::{SmoothGrad, gradient_times_input, saliency, smooth_grad};
+use explain_core::explain::{Progress, Target};
+use explain_core::npy::write_f32;
+use explain_core::onnx::FloatValue;
+use explain_core::render::{ChannelReduce, ColourMap, normalise, overlay, png, reduce_channels};
+
+use crate::input_args::{InputArgs, load_classifier, read};
+use crate::progress::Bar;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Method {
+    Saliency,
+    GradientXInput,
+    Smoothgrad,
+    Occlusion,
+    Gradcam,
+    GradcamPlusPlus,
+    Hirescam,
+    Layercam,
+    Scorecam,
+    Ig,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Convention {
+    /// Raw map at the layer's resolution, signed (Captum's LayerGradCam).
+    Captum,
+    /// ReLU, min-max, bilinear resize to the input (pytorch-grad-cam).
+    PytorchGradCam,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ScoreArg {
+    Logit,
+    Probability,
+}
+
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    /// The ONNX model.
+    #[arg(long)]
+    pub model: PathBuf,
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[arg(long, value_enum)]
+    pub method: Method,
+    /// The class to explain (default: the top prediction).
+    #[arg(long)]
+    pub target: Option<usize>,
+    /// Differentiate the raw output (logit) or its softmax probability.
+    #[arg(long, value_enum, default_value = "logit")]
+    pub score: ScoreArg,
+    /// The layer for class activation maps (default: the suggested Grad-CAM layer).
+    #[arg(long)]
+    pub layer: Option<String>,
+    /// Occlusion window `c,h,w` (with --stride; default: from --level).
+    #[arg(long, value_delimiter = ',')]
+    pub window: Option<Vec<usize>>,
+    #[arg(long, value_delimiter = ',')]
+    pub stride: Option<Vec<usize>>,
+    /// Occlusion Fast (1) to Detailed (5) preset.
+    #[arg(long, default_value_t = 3)]
+    pub level: u8,
+    /// Occluded value / IG baseline, after preprocessing.
+    #[arg(long, default_value_t = 0.0)]
+    pub baseline: f32,
+    /// Integrated Gradients steps / SmoothGrad samples.
+    #[arg(long)]
+    pub steps: Option<usize>,
+    #[arg(long, value_enum, default_value = "riemann-trapezoid")]
+    pub quadrature: QuadratureArg,
+    /// SmoothGrad noise seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// For class activation maps: the map's form.
+    #[arg(long, value_enum, default_value = "pytorch-grad-cam")]
+    pub convention: Convention,
+    /// Where to write the map (float32 .npy).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Also write the map over the image as a PNG (needs --image).
+    #[arg(long)]
+    pub png: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "viridis")]
+    pub colour_map: ColourArg,
+    #[arg(long, default_value_t = 0.5)]
+    pub opacity: f32,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum QuadratureArg {
+    RiemannTrapezoid,
+    GaussLegendre,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ColourArg {
+    Viridis,
+    Inferno,
+    Jet,
+    Diverging,
+    Grey,
+}
+
+pub fn run(args: ExplainArgs) -> Result<()> {
+    let classifier = load_classifier(&args.model, None)?;
+    let (image, n) = args.input.load(&classifier)?;
+    if n != 1 {
+        bail!("explain takes one image; the input holds {n}");
+    }
+    let target = Target {
+        class: match args.target {
+            Some(k) => k,
+            None => {
+                let logits = classifier.logits(image.clone())?.to_vec()?;
+                explain_core::metrics::evaluation::argmax(&logits)
+            }
+        },
+        score: match args.score {
+            ScoreArg::Logit => Score::Logit,
+            ScoreArg::Probability => Score::Probability,
+        },
+    };
+    let spec = classifier.input().clone();
+    let mut bar = Bar::new(&format!("{:?}", args.method), 1);
+    let mut progress = |done: usize, total: usize| {
+        bar.set_total(total);
+        bar.set(done);
+        true
+    };
+    let progress: &mut dyn Progress = &mut progress;
+    let layer = || -> Result<String> {
+        match &args.layer {
+            Some(l) => Ok(l.clone()),
+            None => classifier.layer_table().gradcam_layer.context(
+                "this model has no spatial layer for a class activation map; give --layer",
+            ),
+        }
+    };
+    let cam = |method: CamMethod, progress: &mut dyn Progress| -> Result<FloatValue> {
+        let raw = class_map(&classifier, &image, target, &layer()?, method, progress)?;
+        Ok(match args.convention {
+            Convention::Captum => raw,
+            Convention::PytorchGradCam => pytorch_grad_cam_map(&raw, spec.height, spec.width)?,
+        })
+    };
+    let map = match args.method {
+        Method::Saliency => saliency(&classifier, &image, target)?,
+        Method::GradientXInput => gradient_times_input(&classifier, &image, target)?,
+        Method::Smoothgrad => {
+            let settings = SmoothGrad {
+                samples: args.steps.unwrap_or(SmoothGrad::default().samples),
+                seed: args.seed,
+                ..SmoothGrad::default()
+            };
+            smooth_grad(&classifier, &image, target, &settings, progress)?
+        }
+        Method::Occlusion => {
+            let mut settings =
+                Occlusion::preset(args.level, spec.channels, spec.height, spec.width);
+            if let (Some(w), Some(s)) = (&args.window, &args.stride) {
+                let triple = |v: &Vec<usize>| -> Result<[usize; 3]> {
+                    v.as_slice()
+                        .try_into()
+                        .context("--window and --stride take c,h,w")
+                };
+                settings.window = triple(w)?;
+                settings.stride = triple(s)?;
+            }
+            settings.baseline = args.baseline;
+            occlusion(&classifier, &image, target, &settings, progress)?
+        }
+        Method::Gradcam => cam(CamMethod::GradCam, progress)?,
+        Method::GradcamPlusPlus => cam(CamMethod::GradCamPlusPlus, progress)?,
+        Method::Hirescam => cam(CamMethod::HiResCam, progress)?,
+        Method::Layercam => cam(CamMethod::LayerCam, progress)?,
+        Method::Scorecam => cam(CamMethod::ScoreCam, progress)?,
+        Method::Ig => {
+            let settings = IntegratedGradients {
+                steps: args.steps.unwrap_or(32),
+                quadrature: match args.quadrature {
+                    QuadratureArg::RiemannTrapezoid => Quadrature::RiemannTrapezoid,
+                    QuadratureArg::GaussLegendre => Quadrature::GaussLegendre,
+                },
+                baseline: args.baseline,
+                ..IntegratedGradients::default()
+            };
+            integrated_gradients(&classifier, &image, target, &settings, progress)?
+        }
+    };
+    bar.finish();
+    let dims = map.dims();
+    let values = map.to_vec()?;
+    std::fs::write(&args.out, write_f32(&values, &dims)?)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    eprintln!(
+        "{:?} of class {} ({}) {:?} -> {}",
+        args.method,
+        target.class,
+        classifier.labels()[target.class],
+        dims,
+        args.out.display()
+    );
+    if let Some(path) = &args.png {
+        write_overlay(&args, &classifier, &values, &dims, path)?;
+    }
+    Ok(())
+}
+
+/// The map reduced to `[H, W]`, normalised, coloured and blended over the image.
+fn write_overlay(
+    args: &ExplainArgs,
+    classifier: &explain_core::Classifier,
+    values: &[f32],
+    dims: &[usize],
+    path: &PathBuf,
+) -> Result<()> {
+    let Some(image_path) = &args.input.image else {
+        bail!("--png needs --image (the picture to draw on)");
+    };
+    let spec = classifier.input();
+    let (h, w) = (spec.height, spec.width);
+    let area = h * w;
+    if values.len() % area != 0 {
+        bail!(
+            "the map {dims:?} is not at the image's size ({h}x{w}); use --convention pytorch-grad-cam"
+        );
+    }
+    let channels = values.len() / area;
+    let chw: Vec<f32> = match spec.layout {
+        explain_core::Layout::Nhwc if channels > 1 => (0..channels)
+            .flat_map(|c| (0..area).map(move |p| values[p * channels + c]))
+            .collect(),
+        _ => values.to_vec(),
+    };
+    let signed = matches!(args.method, Method::Ig | Method::GradientXInput);
+    let reduce = if signed {
+        ChannelReduce::Sum
+    } else {
+        ChannelReduce::Max
+    };
+    let map = normalise(&reduce_channels(&chw, channels, reduce), signed);
+    let pre = args.input.preprocess.resolve(spec)?;
+    let prepared = pre.prepare_bytes(&read(image_path)?, &image_path.display().to_string())?;
+    let colour_map = match args.colour_map {
+        ColourArg::Viridis => ColourMap::Viridis,
+        ColourArg::Inferno => ColourMap::Inferno,
+        ColourArg::Jet => ColourMap::Jet,
+        ColourArg::Diverging => ColourMap::Diverging,
+        ColourArg::Grey => ColourMap::Grey,
+    };
+    let rgba = overlay(&prepared.rgba, &map, colour_map, args.opacity);
+    std::fs::write(path, png(&rgba, w, h)?)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,280 @@
+//! A labelled image set: class folders (the folder name is the class), from a directory listing
+//! or a zip archive of the same layout (the demo, or a user's upload).
+//!
+//! Only the listing is kept: image bytes are read one batch at a time by whoever streams the
+//! set, so a large set never sits decoded in memory.
+
+use std::collections::HashMap;
+use std::io::{Cursor, Read};
+
+use crate::error::{Error, Result};
+
+/// File extensions read as images.
+const IMAGE_EXTENSIONS: [&str; 7] = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "jfif"];
+
+/// One image of the set.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Item {
+    /// Path relative to the set's root, `/`-separated (`class/file.png`).
+    pub path: String,
+    /// Index into [`Dataset::classes`].
+    pub label: usize,
+}
+
+/// Classes (sorted folder names) and images (sorted by path within each class).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Dataset {
+    pub name: String,
+    pub classes: Vec<String>,
+    pub items: Vec<Item>,
+}
+
+fn is_image(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    IMAGE_EXTENSIONS
+        .iter()
+        .any(|ext| lower.rsplit_once('.').is_some_and(|(_, e)| e == *ext))
+}
+
+fn is_hidden(path: &str) -> bool {
+    path.split('/')
+        .any(|part| part.starts_with('.') || part == "__MACOSX")
+}
+
+impl Dataset {
+    /// Builds the set from relative paths (`class/…/file.png`). A single folder wrapping all
+    /// class folders (how zips are usually made) is looked through. Hidden and non-image files
+    /// are skipped; images directly in the root have no class and are refused.
+    pub fn from_paths(name: &str, paths: impl IntoIterator<Item = String>) -> Result<Self> {
+        let mut paths: Vec<String> = paths
+            .into_iter()
+            .map(|p| p.replace('\\', "/").trim_start_matches("./").to_string())
+            .filter(|p| !is_hidden(p) && is_image(p))
+            .collect();
+        // Look through one wrapping folder: `set/class/file.png` -> `class/file.png`.
+        while let Some(root) = common_root(&paths) {
+            paths = paths
+                .iter()
+                .map(|p| p[root.len() + 1..].to_string())
+                .collect();
+        }
+        if paths.is_empty() {
+            return Err(Error::Dataset(format!(
+                "'{name}' contains no images (PNG, JPEG, GIF, BMP or WebP); expected one folder \
+                 per class with the images inside"
+            )));
+        }
+        if let Some(loose) = paths.iter().find(|p| !p.contains('/')) {
+            return Err(Error::Dataset(format!(
+                "'{loose}' is not inside a class folder; put each class's images in a folder \
+                 named after the class"
+            )));
+        }
+        paths.sort();
+        let mut classes: Vec<String> = paths
+            .iter()
+            .map(|p| p.split('/').next().unwrap_or_default().to_string())
+            .collect();
+        classes.dedup();
+        let index: HashMap<&str, usize> = classes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.as_str(), i))
+            .collect();
+        let items = paths
+            .iter()
+            .map(|p| Item {
+                label: index[p.split('/').next().unwrap_or_default()],
+                path: p.clone(),
+            })
+            .collect();
+        Ok(Self {
+            name: name.to_string(),
+            classes,
+            items,
+        })
+    }
+
+    /// Number of images per class.
+    pub fn counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.classes.len()];
+        for item in &self.items {
+            counts[item.label] += 1;
+        }
+        counts
+    }
+
+    /// The model class of each folder. With the model's labels, folders are matched to labels
+    /// by name (case, punctuation and a leading `3_`-style index ignored); without, the sorted
+    /// folders are classes 0, 1, 2, … in order.
+    pub fn model_classes(
+        &self,
+        labels: Option<&[String]>,
+        num_classes: usize,
+    ) -> Result<Vec<usize>> {
+        match labels {
+            None => {
+                if self.classes.len() > num_classes {
+                    return Err(Error::Dataset(format!(
+                        "the data has {} class folders but the model has {num_classes} classes; \
+                         give a labels file to match folders to classes by name",
+                        self.classes.len()
+                    )));
+                }
+                Ok((0..self.classes.len()).collect())
+            }
+            Some(labels) => {
+                let keys: Vec<String> = labels.iter().map(|l| normalise(l)).collect();
+                self.classes
+                    .iter()
+                    .map(|folder| {
+                        let key = normalise(folder);
+                        keys.iter().position(|k| *k == key).ok_or_else(|| {
+                            Error::Dataset(format!(
+                                "the folder '{folder}' matches no class label; rename it to one \
+                                 of the labels ({})",
+                                labels.join(", ")
+                            ))
+                        })
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// `"3_T-shirt/top"` -> `"tshirttop"`: case, punctuation and a leading index do not matter.
+fn normalise(name: &str) -> String {
+    let trimmed = name.trim_start_matches(|c: char| c.is_ascii_digit());
+    let trimmed = if trimmed.len() < name.len() {
+        trimmed.trim_start_matches(['_', '-', ' ', '.'])
+    } else {
+        name
+    };
+    let trimmed = if trimmed.is_empty() { name } else { trimmed };
+    trimmed
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The first path component if every path has it and more below it.
+fn common_root(paths: &[String]) -> Option<String> {
+    let first = paths.first()?.split('/').next()?.to_string();
+    let all = paths.iter().all(|p| {
+        let mut parts = p.split('/');
+        parts.next() == Some(first.as_str()) && p.matches('/').count() >= 2
+    });
+    all.then_some(first)
+}
+
+/// A dataset inside a zip archive, read entry by entry.
+pub struct ZipDataset {
+    pub dataset: Dataset,
+    archive: zip::ZipArchive<Cursor<Vec<u8>>>,
+    /// Dataset path -> archive entry name.
+    entries: HashMap<String, String>,
+}
+
+impl ZipDataset {
+    pub fn from_bytes(name: &str, bytes: Vec<u8>) -> Result<Self> {
+        let archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| {
+            Error::Dataset(format!("'{name}' could not be read as a zip archive ({e})"))
+        })?;
+        let names: Vec<String> = archive
+            .file_names()
+            .map(|n| n.map(|n| n.to_string()))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| Error::Dataset(format!("'{name}': an entry name is unreadable ({e})")))?;
+        let dataset = Dataset::from_paths(name, names.iter().cloned())?;
+        // Map back: a dataset path is a suffix of its entry name (after the wrapping folders).
+        let mut entries = HashMap::new();
+        for entry in names {
+            let clean = entry.replace('\\', "/");
+            if let Some(item) = dataset
+                .items
+                .iter()
+                .find(|i| clean == i.path || clean.ends_with(&format!("/{}", i.path)))
+            {
+                entries.entry(item.path.clone()).or_insert(entry);
+            }
+        }
+        Ok(Self {
+            dataset,
+            archive,
+            entries,
+        })
+    }
+
+    /// The bytes of one image.
+    pub fn read(&mut self, path: &str) -> Result<Vec<u8>> {
+        let entry = self
+            .entries
+            .get(path)
+            .ok_or_else(|| Error::Dataset(format!("'{path}' is not in the archive")))?;
+        let mut file = self
+            .archive
+            .by_name(entry)
+            .map_err(|e| Error::Dataset(format!("'{path}': {e}")))?;
+        let mut bytes = Vec::with_capacity(file.size() as usize);
+        file.read_to_end(&mut bytes)
+            .map_err(|e| Error::Dataset(format!("'{path}': {e}")))?;
+        Ok(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn class_folders_are_sorted_and_wrapping_folders_looked_through() {
+        let d = Dataset::from_paths(
+            "set",
+            paths(&[
+                "set/dog/b.png",
+                "set/cat/z.jpg",
+                "set/dog/a.PNG",
+                "set/.DS_Store",
+                "set/cat/notes.txt",
+                "__MACOSX/set/cat/._z.jpg",
+            ]),
+        )
+        .expect("dataset");
+        assert_eq!(d.classes, ["cat", "dog"]);
+        let listed: Vec<(&str, usize)> =
+            d.items.iter().map(|i| (i.path.as_str(), i.label)).collect();
+        assert_eq!(
+            listed,
+            [("cat/z.jpg", 0), ("dog/a.PNG", 1), ("dog/b.png", 1)]
+        );
+        assert_eq!(d.counts(), [1, 2]);
+    }
+
+    #[test]
+    fn loose_images_and_empty_sets_are_explained() {
+        let loose = Dataset::from_paths("x", paths(&["a.png", "cat/b.png"])).expect_err("loose");
+        assert!(loose.to_string().contains("class folder"), "{loose}");
+        let empty = Dataset::from_paths("x", paths(&["readme.md"])).expect_err("empty");
+        assert!(empty.to_string().contains("no images"), "{empty}");
+    }
+
+    #[test]
+    fn folders_match_labels_by_name() {
+        let d = Dataset::from_paths("x", paths(&["0_tshirt_top/a.png", "9_ankle_boot/b.png"]))
+            .expect("dataset");
+        let labels: Vec<String> = ["T-shirt/top", "Trouser", "Ankle boot"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(d.model_classes(Some(&labels), 3).expect("match"), [0, 2]);
+        assert_eq!(d.model_classes(None, 10).expect("by order"), [0, 1]);
+        let wrong: Vec<String> = vec!["cat".into(), "dog".into()];
+        assert!(d.model_classes(Some(&wrong), 2).is_err());
+    }
+}

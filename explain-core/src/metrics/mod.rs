@@ -1,0 +1,7 @@
+//! Dataset metrics: accuracy, per-class accuracy and the confusion matrix, built up one batch
+//! of predictions at a time (so a set of any size streams through), and faithfulness scores of
+//! explanation maps.
+
+pub mod evaluation;
+
+pub use evaluation::{Evaluation, FileResult};
