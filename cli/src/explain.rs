@@ -234,7 +234,7 @@ fn write_overlay(
     let spec = classifier.input();
     let (h, w) = (spec.height, spec.width);
     let area = h * w;
-    if values.len() % area != 0 {
+    if !values.len().is_multiple_of(area) {
         bail!(
             "the map {dims:?} is not at the image's size ({h}x{w}); use --convention pytorch-grad-cam"
         );
