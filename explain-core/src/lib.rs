@@ -2,6 +2,7 @@
 //! browser) and computes what the app and the CLI show. No web or UI dependency.
 
 pub mod data;
+pub mod embed;
 pub mod error;
 pub mod explain;
 pub mod gradient;

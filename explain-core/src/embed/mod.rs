@@ -1,0 +1,5 @@
+//! Embeddings of layer activations for the map view.
+
+pub mod tsne;
+
+pub use tsne::{Embedding, TsneSettings, tsne};
