@@ -128,6 +128,29 @@ impl Classifier {
         })
     }
 
+    /// The gradient, at the input, of `objective` applied to a named layer's value (deep
+    /// dream's channel activation). `input` may itself be an autodiff leaf built from a smaller
+    /// image (pyramid levels); the caller reads the gradient from its own leaf. Returns the
+    /// objective's value (one element) for progress and tests.
+    pub fn layer_objective(
+        &self,
+        input: FloatValue,
+        layer: &str,
+        objective: &dyn Fn(&FloatValue) -> Result<Tensor<1>>,
+    ) -> Result<(Tensor<1>, burn::tensor::Gradients)> {
+        let graph = self.graph();
+        let slot = graph.slot(layer)?;
+        let mut run = graph.run(vec![Value::Float(input)], &[slot])?;
+        let value = match run.taps.remove(&slot) {
+            Some(Value::Float(v)) => v,
+            Some(Value::Int { .. }) => return Err(not_float(layer)),
+            None => return Err(Error::UnknownTensor(layer.to_string())),
+        };
+        let score = objective(&value)?;
+        let grads = score.backward();
+        Ok((score.inner(), grads))
+    }
+
     fn check_targets(&self, classes: &[usize], n: usize) -> Result<()> {
         if classes.len() != n {
             return Err(Error::Preprocess(format!(

@@ -5,6 +5,7 @@ pub mod data;
 pub mod embed;
 pub mod error;
 pub mod explain;
+pub mod features;
 pub mod gradient;
 pub mod metrics;
 pub mod model;

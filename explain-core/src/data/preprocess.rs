@@ -100,6 +100,28 @@ impl Preprocess {
         }
     }
 
+    /// The inverse: CHW network values back to RGBA pixels (clamped), to show a synthesised
+    /// input (deep dream) as an image.
+    pub fn to_rgba(&self, data: &[f32]) -> Vec<u8> {
+        let area = self.width * self.height;
+        let pixel = |c: usize, p: usize| -> u8 {
+            let x = data.get(c * area + p).copied().unwrap_or(0.0);
+            let v = (x * Self::per_channel(&self.std, c) + Self::per_channel(&self.mean, c))
+                / self.scale;
+            v.round().clamp(0.0, 255.0) as u8
+        };
+        (0..area)
+            .flat_map(|p| {
+                if self.channels >= 3 {
+                    [pixel(0, p), pixel(1, p), pixel(2, p), 255]
+                } else {
+                    let g = pixel(0, p);
+                    [g, g, g, 255]
+                }
+            })
+            .collect()
+    }
+
     /// Decodes and preprocesses image file bytes; `name` is used in messages.
     pub fn prepare_bytes(&self, bytes: &[u8], name: &str) -> Result<PreparedImage> {
         let image = image::load_from_memory(bytes).map_err(|e| Error::Image {

@@ -101,3 +101,21 @@ pub(crate) fn target_scores(
     let b = t.dims()[0];
     Ok(t.narrow(1, target.class, 1).reshape([b]))
 }
+
+/// Seeded small random integers (xorshift) for jitter; the same sequence on every platform.
+pub(crate) struct SeededJitter(u64);
+
+impl SeededJitter {
+    pub(crate) fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    /// A shift in `0..=2 * max` taken modulo `size` (a roll of ±max).
+    pub(crate) fn shift(&mut self, max: usize, size: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        let r = (self.0 % (2 * max as u64 + 1)) as i64 - max as i64;
+        r.rem_euclid(size.max(1) as i64) as usize
+    }
+}

@@ -1,0 +1,121 @@
+//! One image's activations at a layer, per channel: maps to tile and value histograms. Host
+//! code over a read-back activation tensor.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::onnx::Layer;
+
+/// Each selected channel's map, `height × width` values (a 1×1 map for vector layers).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelMaps {
+    pub height: usize,
+    pub width: usize,
+    pub channels: Vec<usize>,
+    /// One map per selected channel, row-major.
+    pub maps: Vec<Vec<f32>>,
+}
+
+/// Splits one image's activation `values` at `layer` into the maps of `channels`.
+pub fn channel_maps(layer: &Layer, values: &[f32], channels: &[usize]) -> Result<ChannelMaps> {
+    let total = layer
+        .channels()
+        .ok_or_else(|| Error::Settings(format!("'{}' has no channel axis", layer.name)))?;
+    let (height, width) = layer.spatial_size().unwrap_or((1, 1));
+    let area = height * width;
+    if values.len() != total * area {
+        return Err(Error::Settings(format!(
+            "{} values do not fit one image of '{}' ({total} channels of {height}x{width})",
+            values.len(),
+            layer.name
+        )));
+    }
+    let channels_last = layer.channel_axis == Some(3);
+    let maps = channels
+        .iter()
+        .map(|&c| {
+            if c >= total {
+                return Err(Error::Settings(format!(
+                    "channel {c} does not exist: '{}' has {total}",
+                    layer.name
+                )));
+            }
+            Ok((0..area)
+                .map(|p| {
+                    if channels_last {
+                        values[p * total + c]
+                    } else {
+                        values[c * area + p]
+                    }
+                })
+                .collect())
+        })
+        .collect::<Result<_>>()?;
+    Ok(ChannelMaps {
+        height,
+        width,
+        channels: channels.to_vec(),
+        maps,
+    })
+}
+
+/// A histogram of values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Histogram {
+    pub min: f32,
+    pub max: f32,
+    /// Counts of `bins` equal-width bins over [min, max] (the last bin includes max).
+    pub counts: Vec<usize>,
+}
+
+pub fn histogram(values: &[f32], bins: usize) -> Histogram {
+    let bins = bins.max(1);
+    let (min, max) = values
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let (min, max) = if min > max { (0.0, 0.0) } else { (min, max) };
+    let width = (max - min) / bins as f32;
+    let mut counts = vec![0; bins];
+    for &v in values.iter().filter(|v| v.is_finite()) {
+        let b = if width > 0.0 {
+            ((v - min) / width) as usize
+        } else {
+            0
+        };
+        counts[b.min(bins - 1)] += 1;
+    }
+    Histogram { min, max, counts }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(shape: [usize; 4], axis: usize) -> Layer {
+        Layer {
+            name: "l".into(),
+            op: "Conv".into(),
+            shape: shape.iter().map(|&d| Some(d)).collect(),
+            spatial: true,
+            channel_axis: Some(axis),
+        }
+    }
+
+    #[test]
+    fn maps_come_from_either_layout() {
+        let first =
+            channel_maps(&layer([1, 2, 1, 2], 1), &[1.0, 2.0, 3.0, 4.0], &[1]).expect("maps");
+        assert_eq!(first.maps, vec![vec![3.0, 4.0]]);
+        let last =
+            channel_maps(&layer([1, 1, 2, 2], 3), &[1.0, 2.0, 3.0, 4.0], &[1]).expect("maps");
+        assert_eq!(last.maps, vec![vec![2.0, 4.0]]);
+        assert!(channel_maps(&layer([1, 2, 1, 2], 1), &[0.0; 4], &[2]).is_err());
+    }
+
+    #[test]
+    fn histogram_counts_every_value_once() {
+        let h = histogram(&[0.0, 0.5, 1.0, 1.0, f32::NAN], 2);
+        assert_eq!((h.min, h.max, h.counts), (0.0, 1.0, vec![1, 3]));
+    }
+}
