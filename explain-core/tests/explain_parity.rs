@@ -197,3 +197,62 @@ fn resnet18_chelsea() {
 fn mobilenet_v2_rocket() {
     check("mobilenet_v2_rocket", 5e-2, 5e-2);
 }
+
+/// Deletion and insertion curves: they start and end where they must, and the occlusion map
+/// (which measures exactly what deleting does) beats its own reverse on both.
+#[test]
+fn faithfulness_ranks_a_faithful_map_above_its_reverse() {
+    use explain_core::metrics::faithfulness::{Faithfulness, Mode, area_under_curve, curve};
+    use explain_core::model::softmax;
+    let case = Case::load("fer_astronaut");
+    let (c, target) = (&case.classifier, case.target());
+    let map = npy("fer_astronaut", "occlusion_w8_s4.npy").data;
+    let reversed: Vec<f32> = map.iter().map(|v| -v).collect();
+    let p0 = softmax(
+        &c.logits(case.image.clone())
+            .expect("logits")
+            .to_vec()
+            .expect("read"),
+    )[target.class];
+    let run = |mode: Mode, ranking: &[f32]| -> Vec<f32> {
+        curve(
+            c,
+            &case.image,
+            target,
+            ranking,
+            &Faithfulness::new(mode),
+            &mut Silent,
+        )
+        .expect("curve")
+        .into_data()
+        .try_to_vec()
+        .expect("read")
+    };
+    let deletion = run(Mode::Deletion, &map);
+    assert_eq!(deletion.len(), 21);
+    assert!(
+        (deletion[0] - p0).abs() < 1e-5,
+        "starts at the image's probability"
+    );
+    let insertion = run(Mode::Insertion, &map);
+    assert!(
+        (insertion[20] - p0).abs() < 1e-5,
+        "ends at the image's probability"
+    );
+    assert!(
+        (deletion[20] - insertion[0]).abs() < 1e-5,
+        "both meet at the blank image"
+    );
+    let (del, del_rev) = (
+        area_under_curve(&deletion),
+        area_under_curve(&run(Mode::Deletion, &reversed)),
+    );
+    let (ins, ins_rev) = (
+        area_under_curve(&insertion),
+        area_under_curve(&run(Mode::Insertion, &reversed)),
+    );
+    println!(
+        "deletion AUC {del:.3} (reversed {del_rev:.3}); insertion AUC {ins:.3} (reversed {ins_rev:.3})"
+    );
+    assert!(del < del_rev && ins > ins_rev);
+}

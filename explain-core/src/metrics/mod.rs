@@ -3,5 +3,6 @@
 //! explanation maps.
 
 pub mod evaluation;
+pub mod faithfulness;
 
 pub use evaluation::{Evaluation, FileResult};
