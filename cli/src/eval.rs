@@ -37,13 +37,13 @@ pub struct EvalArgs {
 }
 
 /// Where the images come from.
-enum Source {
+pub enum Source {
     Folder(PathBuf),
     Zip(Box<ZipDataset>),
 }
 
 impl Source {
-    fn open(path: &Path) -> Result<(Self, Dataset)> {
+    pub fn open(path: &Path) -> Result<(Self, Dataset)> {
         let name = path.file_name().map_or_else(
             || path.display().to_string(),
             |n| n.to_string_lossy().to_string(),
@@ -65,7 +65,7 @@ impl Source {
         }
     }
 
-    fn read(&mut self, relative: &str) -> Result<Vec<u8>> {
+    pub fn read(&mut self, relative: &str) -> Result<Vec<u8>> {
         match self {
             Source::Folder(root) => read(&root.join(relative)),
             Source::Zip(zip) => Ok(zip.read(relative)?),

@@ -4,6 +4,7 @@ mod activations;
 mod bench;
 mod eval;
 mod explain;
+mod features;
 mod input_args;
 mod layers;
 mod predict;
@@ -37,6 +38,12 @@ enum Command {
     Eval(eval::EvalArgs),
     /// One explanation map (saliency, occlusion, Grad-CAM and variants, IG, ...) as .npy/.png.
     Explain(Box<explain::ExplainArgs>),
+    /// A t-SNE map of a layer's activations over a data set (or of a features .npy).
+    Tsne(Box<features::TsneArgs>),
+    /// The data set's images that activate each channel of a layer most.
+    MaxActivations(Box<features::MaxActivationsArgs>),
+    /// An image synthesised to excite a channel (or a whole layer).
+    DeepDream(Box<features::DeepDreamArgs>),
     /// The ONNX operators the engine runs.
     Ops,
 }
@@ -50,6 +57,9 @@ fn main() {
         Command::Bench(args) => bench::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Explain(args) => explain::run(*args),
+        Command::Tsne(args) => features::tsne_run(*args),
+        Command::MaxActivations(args) => features::max_activations_run(*args),
+        Command::DeepDream(args) => features::deep_dream_run(*args),
         Command::Ops => {
             let ops = explain_core::onnx::ops::Registry::standard().supported_onnx_ops();
             println!("{}", ops.join("\n"));

@@ -385,3 +385,86 @@ fn explain_refuses_a_layer_without_spatial_extent() {
         "{err}"
     );
 }
+
+#[test]
+fn tsne_max_activations_and_deep_dream_run_from_the_command_line() {
+    let emb = temp_file("emb.npy", b"");
+    let out = unpic(&[
+        "tsne",
+        "--features",
+        &oracle("tsne/features_1000x64.npy"),
+        "--out",
+        &emb,
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["points"], 1000);
+    assert!(json["kl"].as_f64().expect("kl") < 0.53, "{json}");
+    let e = explain_core::npy::read_f32(&std::fs::read(&emb).expect("read"), "emb").expect("npy");
+    assert_eq!(e.shape, [1000, 2]);
+
+    let data = fixtures()
+        .join("fashion-mnist-test.zip")
+        .display()
+        .to_string();
+    let out = unpic(&[
+        "max-activations",
+        "--model",
+        &oracle("models/smallcnn_fashion.onnx"),
+        "--data",
+        &data,
+        "--layer",
+        "/relu3/Relu_output_0",
+        "--preset",
+        "unit",
+        "--top",
+        "4",
+        "--only-channels",
+        "2,7",
+        "--batch",
+        "500",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let channels = json.as_array().expect("list");
+    assert_eq!(channels.len(), 2);
+    let scores: Vec<f64> = channels[0]["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .map(|i| i["score"].as_f64().expect("score"))
+        .collect();
+    assert_eq!(scores.len(), 4);
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+
+    let png = temp_file("dream.png", b"");
+    let out = unpic(&[
+        "deep-dream",
+        "--model",
+        &oracle("models/smallcnn_fashion.onnx"),
+        "--layer",
+        "/relu2/Relu_output_0",
+        "--channel",
+        "3",
+        "--preset",
+        "unit",
+        "--out",
+        &png,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(&std::fs::read(&png).expect("png")[1..4], b"PNG");
+}

@@ -1,0 +1,327 @@
+//! `unpic tsne`, `unpic max-activations`, `unpic deep-dream`: the dataset-level feature views.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use explain_core::embed::tsne::{TsneMethod, TsneSettings, tsne};
+use explain_core::explain::Progress;
+use explain_core::features::deep_dream::{DeepDream, deep_dream};
+use explain_core::features::max_activations::{TopImages, channel_means};
+use explain_core::npy::{read_f32, write_f32};
+use explain_core::onnx::FloatValue;
+use explain_core::render::png;
+use serde_json::json;
+
+use crate::eval::Source;
+use crate::input_args::{load_classifier, read};
+use crate::preprocess_args::PreprocessArgs;
+use crate::progress::Bar;
+
+/// A model, a data set and a layer: what the dataset-wide feature commands share.
+#[derive(Args, Debug)]
+pub struct LayerData {
+    /// The ONNX model.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// A folder of class folders, or a .zip of one.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// The layer (a name from `unpic layers`).
+    #[arg(long)]
+    pub layer: Option<String>,
+    /// Images per forward pass.
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    #[command(flatten)]
+    pub preprocess: PreprocessArgs,
+}
+
+impl LayerData {
+    fn classifier(&self) -> Result<(explain_core::Classifier, String)> {
+        let (Some(model), Some(layer)) = (&self.model, &self.layer) else {
+            bail!("give --model, --data and --layer");
+        };
+        Ok((load_classifier(model, None)?, layer.clone()))
+    }
+
+    /// Streams the set through the model; `sink` gets (first image index, the batch's
+    /// activations at the layer, batch size).
+    fn stream(
+        &self,
+        classifier: &explain_core::Classifier,
+        what: &str,
+        mut sink: impl FnMut(usize, &[f32], usize) -> Result<()>,
+    ) -> Result<explain_core::data::Dataset> {
+        let (Some(data), Some(layer)) = (&self.data, &self.layer) else {
+            bail!("give --model, --data and --layer");
+        };
+        let (mut source, dataset) = Source::open(data)?;
+        let pre = self.preprocess.resolve(classifier.input())?;
+        let mut bar = Bar::new(what, dataset.items.len());
+        let mut start = 0;
+        for chunk in dataset.items.chunks(self.batch.max(1)) {
+            let mut batch = Vec::new();
+            for item in chunk {
+                batch.extend(
+                    pre.prepare_bytes(&source.read(&item.path)?, &item.path)?
+                        .data,
+                );
+            }
+            let x = classifier.batch(batch, chunk.len())?;
+            let acts = classifier.forward(x, &[layer.as_str()])?.taps[0].to_vec()?;
+            sink(start, &acts, chunk.len())?;
+            start += chunk.len();
+            bar.advance(chunk.len());
+        }
+        bar.finish();
+        Ok(dataset)
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct TsneArgs {
+    /// Features already computed: a float32 .npy of shape [N, D] (instead of --model/--data).
+    #[arg(long)]
+    pub features: Option<PathBuf>,
+    #[command(flatten)]
+    pub source: LayerData,
+    #[arg(long, default_value_t = 30.0)]
+    pub perplexity: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Force the exact method (default: exact up to 2,000 points, Barnes-Hut above).
+    #[arg(long)]
+    pub exact: bool,
+    /// Where to write the [N, 2] embedding (.npy).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Print JSON: points with path, label, and the final KL.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn tsne_run(args: TsneArgs) -> Result<()> {
+    let (features, n, d, paths, labels) = match &args.features {
+        Some(path) => {
+            let t = read_f32(&read(path)?, &path.display().to_string())?;
+            let [n, d] = t.shape[..] else {
+                bail!("{} must be [N, D]; it is {:?}", path.display(), t.shape);
+            };
+            (t.data, n, d, Vec::new(), Vec::new())
+        }
+        None => {
+            let mut all = Vec::new();
+            let (classifier, _) = args.source.classifier()?;
+            let dataset = args.source.stream(&classifier, "features", |_, acts, _| {
+                all.extend_from_slice(acts);
+                Ok(())
+            })?;
+            let n = dataset.items.len();
+            let d = all.len() / n.max(1);
+            let paths: Vec<String> = dataset.items.iter().map(|i| i.path.clone()).collect();
+            let labels: Vec<usize> = dataset.items.iter().map(|i| i.label).collect();
+            (all, n, d, paths, labels)
+        }
+    };
+    let settings = TsneSettings {
+        perplexity: args.perplexity,
+        seed: args.seed,
+        method: if args.exact {
+            TsneMethod::Exact
+        } else {
+            TsneMethod::Auto
+        },
+        ..TsneSettings::default()
+    };
+    let mut bar = Bar::new("t-SNE", 1);
+    let mut progress = |done: usize, total: usize| {
+        bar.set_total(total);
+        bar.set(done);
+        true
+    };
+    let start = std::time::Instant::now();
+    let embedding = tsne(
+        &features,
+        n,
+        d,
+        &settings,
+        &mut progress as &mut dyn Progress,
+    )?;
+    bar.finish();
+    let flat: Vec<f32> = embedding
+        .points
+        .iter()
+        .flat_map(|p| [p[0] as f32, p[1] as f32])
+        .collect();
+    std::fs::write(&args.out, write_f32(&flat, &[n, 2])?)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    let summary = json!({
+        "points": n,
+        "dimensions": d,
+        "kl": embedding.kl,
+        "exact": embedding.exact,
+        "seconds": start.elapsed().as_secs_f64(),
+        "files": paths.iter().zip(&labels).zip(&embedding.points)
+            .map(|((p, l), e)| json!({"path": p, "label": l, "x": e[0], "y": e[1]}))
+            .collect::<Vec<_>>(),
+    });
+    if args.json {
+        println!("{summary}");
+    } else {
+        eprintln!(
+            "t-SNE of {n} points ({d}-D): KL {:.4} -> {}",
+            embedding.kl,
+            args.out.display()
+        );
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct MaxActivationsArgs {
+    #[command(flatten)]
+    pub source: LayerData,
+    /// Images kept per channel.
+    #[arg(long, default_value_t = 9)]
+    pub top: usize,
+    /// Only these channels of the layer, comma-separated (default: all).
+    #[arg(long = "only-channels", value_delimiter = ',')]
+    pub only_channels: Option<Vec<usize>>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn max_activations_run(args: MaxActivationsArgs) -> Result<()> {
+    let (classifier, layer) = args.source.classifier()?;
+    let info = classifier
+        .layer_table()
+        .layers
+        .into_iter()
+        .find(|l| l.name == layer)
+        .with_context(|| format!("the model has no layer '{layer}'; `unpic layers` lists them"))?;
+    let channels = info.channels().context("the layer has no channel axis")?;
+    let channels_last = info.channel_axis == Some(3);
+    let mut top = TopImages::new(channels, args.top.max(1));
+    let dataset = args
+        .source
+        .stream(&classifier, "max activations", |start, acts, n| {
+            let ids: Vec<usize> = (start..start + n).collect();
+            top.add_batch(&ids, &channel_means(acts, n, channels, channels_last));
+            Ok(())
+        })?;
+    let selected: Vec<usize> = args
+        .only_channels
+        .clone()
+        .unwrap_or_else(|| (0..top.best.len()).collect());
+    let out: Vec<_> = selected
+        .iter()
+        .filter_map(|&c| top.best.get(c).map(|list| (c, list)))
+        .map(|(c, list)| {
+            json!({"channel": c, "images": list.iter().map(|&(score, i)| json!({
+                "path": dataset.items[i].path, "class": dataset.classes[dataset.items[i].label], "score": score
+            })).collect::<Vec<_>>()})
+        })
+        .collect();
+    if args.json {
+        println!("{}", serde_json::to_string(&out)?);
+    } else {
+        for entry in &out {
+            println!("channel {}", entry["channel"]);
+            for image in entry["images"].as_array().into_iter().flatten() {
+                println!(
+                    "  {:>10.4}  {}",
+                    image["score"].as_f64().unwrap_or(0.0),
+                    image["path"].as_str().unwrap_or("")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct DeepDreamArgs {
+    #[arg(long)]
+    pub model: PathBuf,
+    #[arg(long)]
+    pub layer: String,
+    /// The channel to excite (default: the whole layer).
+    #[arg(long)]
+    pub channel: Option<usize>,
+    /// Start from this image (default: mid-grey with a little seeded noise).
+    #[arg(long)]
+    pub image: Option<PathBuf>,
+    #[arg(long, default_value_t = 10)]
+    pub iterations: usize,
+    #[arg(long, default_value_t = 2)]
+    pub levels: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub preprocess: PreprocessArgs,
+    /// The dreamed image (PNG).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+pub fn deep_dream_run(args: DeepDreamArgs) -> Result<()> {
+    let classifier = load_classifier(&args.model, None)?;
+    let spec = classifier.input().clone();
+    let pre = args.preprocess.resolve(&spec)?;
+    let start: Vec<f32> = match &args.image {
+        Some(path) => {
+            pre.prepare_bytes(&read(path)?, &path.display().to_string())?
+                .data
+        }
+        None => {
+            // Mid-grey in pixel space, plus ±8 levels of seeded noise, then preprocessed.
+            let mut state = args.seed.wrapping_mul(6364136223846793005) | 1;
+            let area = spec.height * spec.width;
+            (0..spec.channels * area)
+                .map(|i| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    let pixel = 128.0 + (state % 17) as f32 - 8.0;
+                    let c = i / area;
+                    let pick = |v: &[f32]| if v.len() == 1 { v[0] } else { v[c] };
+                    (pixel * pre.scale - pick(&pre.mean)) / pick(&pre.std)
+                })
+                .collect()
+        }
+    };
+    let start = classifier.batch(start, 1)?;
+    let settings = DeepDream {
+        iterations: args.iterations,
+        levels: args.levels,
+        seed: args.seed,
+        ..DeepDream::default()
+    };
+    let mut bar = Bar::new("deep dream", args.iterations * args.levels);
+    let mut progress = |done: usize, _: usize| {
+        bar.set(done);
+        true
+    };
+    let dreamed: FloatValue = deep_dream(
+        &classifier,
+        &args.layer,
+        args.channel,
+        &start,
+        &settings,
+        &mut progress,
+    )?;
+    bar.finish();
+    let mut chw = dreamed.to_vec()?;
+    if spec.layout == explain_core::Layout::Nhwc {
+        let area = spec.height * spec.width;
+        chw = (0..spec.channels)
+            .flat_map(|c| (0..area).map(move |p| (c, p)))
+            .map(|(c, p)| chw[p * spec.channels + c])
+            .collect();
+    }
+    std::fs::write(&args.out, png(&pre.to_rgba(&chw), spec.width, spec.height)?)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    eprintln!("deep dream of {} -> {}", args.layer, args.out.display());
+    Ok(())
+}
