@@ -135,6 +135,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         },
     };
     let spec = classifier.input().clone();
+    let started = std::time::Instant::now();
     let mut bar = Bar::new(&format!("{:?}", args.method), 1);
     let mut progress = |done: usize, total: usize| {
         bar.set_total(total);
@@ -204,10 +205,11 @@ pub fn run(args: ExplainArgs) -> Result<()> {
     bar.finish();
     let dims = map.dims();
     let values = map.to_vec()?;
+    let compute_ms = started.elapsed().as_secs_f64() * 1e3;
     std::fs::write(&args.out, write_f32(&values, &dims)?)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
     eprintln!(
-        "{:?} of class {} ({}) {:?} -> {}",
+        "{:?} of class {} ({}) {:?} in {compute_ms:.1} ms -> {}",
         args.method,
         target.class,
         classifier.labels()[target.class],

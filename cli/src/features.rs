@@ -96,6 +96,9 @@ pub struct TsneArgs {
     /// Where to write the [N, 2] embedding (.npy).
     #[arg(long)]
     pub out: PathBuf,
+    /// Also save the features (the layer's activations, [N, D]) as .npy.
+    #[arg(long)]
+    pub save_features: Option<PathBuf>,
     /// Print JSON: points with path, label, and the final KL.
     #[arg(long)]
     pub json: bool,
@@ -124,6 +127,10 @@ pub fn tsne_run(args: TsneArgs) -> Result<()> {
             (all, n, d, paths, labels)
         }
     };
+    if let Some(path) = &args.save_features {
+        std::fs::write(path, write_f32(&features, &[n, d])?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     let settings = TsneSettings {
         perplexity: args.perplexity,
         seed: args.seed,

@@ -289,6 +289,7 @@ pub fn tsne(
     let mut gains = vec![[1.0f64; 2]; n];
     let rate = (n as f64 / settings.early_exaggeration).max(50.0);
     let total = settings.early_iterations + settings.iterations;
+    let mut scratch = Vec::new();
     for it in 0..total {
         let early = it < settings.early_iterations;
         let exaggeration = if early {
@@ -298,7 +299,7 @@ pub fn tsne(
         };
         let momentum = if early { 0.5 } else { 0.8 };
         let grad = match &affinities {
-            Affinities::Dense(p) => exact_gradient(p, &y, exaggeration),
+            Affinities::Dense(p) => exact_gradient(p, &y, exaggeration, &mut scratch),
             Affinities::Sparse(p) => barnes_hut_gradient(p, &y, exaggeration, 0.5),
         };
         for i in 0..n {
@@ -341,30 +342,37 @@ enum Affinities {
 }
 
 /// `∂KL/∂y_i = 4 Σ_j (e·p_ij − q_ij) w_ij (y_i − y_j)` with `w = 1 / (1 + |y_i − y_j|²)`.
-fn exact_gradient(p: &[f64], y: &[[f64; 2]], exaggeration: f64) -> Vec<[f64; 2]> {
+/// Each pair is visited once per pass (P and W are symmetric); `w` is reused between
+/// iterations.
+fn exact_gradient(p: &[f64], y: &[[f64; 2]], exaggeration: f64, w: &mut Vec<f64>) -> Vec<[f64; 2]> {
     let n = y.len();
-    let mut w = vec![0.0; n * n];
+    w.resize(n * n, 0.0);
     let mut z = 0.0;
     for i in 0..n {
+        let yi = y[i];
+        let row = &mut w[i * n..(i + 1) * n];
         for j in i + 1..n {
-            let d = (y[i][0] - y[j][0]).powi(2) + (y[i][1] - y[j][1]).powi(2);
+            let d = (yi[0] - y[j][0]).powi(2) + (yi[1] - y[j][1]).powi(2);
             let v = 1.0 / (1.0 + d);
-            w[i * n + j] = v;
-            w[j * n + i] = v;
+            row[j] = v;
             z += 2.0 * v;
         }
     }
     let mut grad = vec![[0.0; 2]; n];
     for i in 0..n {
-        for j in 0..n {
-            if i == j {
-                continue;
-            }
-            let wij = w[i * n + j];
-            let f = 4.0 * (exaggeration * p[i * n + j] - wij / z) * wij;
-            grad[i][0] += f * (y[i][0] - y[j][0]);
-            grad[i][1] += f * (y[i][1] - y[j][1]);
+        let (yi, prow, wrow) = (y[i], &p[i * n..(i + 1) * n], &w[i * n..(i + 1) * n]);
+        let mut gi = [0.0; 2];
+        for j in i + 1..n {
+            let wij = wrow[j];
+            let f = 4.0 * (exaggeration * prow[j] - wij / z) * wij;
+            let (dx, dy) = (f * (yi[0] - y[j][0]), f * (yi[1] - y[j][1]));
+            gi[0] += dx;
+            gi[1] += dy;
+            grad[j][0] -= dx;
+            grad[j][1] -= dy;
         }
+        grad[i][0] += gi[0];
+        grad[i][1] += gi[1];
     }
     grad
 }
