@@ -256,3 +256,59 @@ fn faithfulness_ranks_a_faithful_map_above_its_reverse() {
     );
     assert!(del < del_rev && ins > ins_rev);
 }
+
+/// Grad-CAM++, HiResCAM, LayerCAM and Score-CAM against pytorch-grad-cam 1.5.7 on the
+/// Fashion-MNIST case (references: tests/fixtures/cam-variants, made by the script there).
+#[test]
+fn cam_variants_match_pytorch_grad_cam() {
+    let case = Case::load("fashion_tshirt");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/cam-variants");
+    for (method, file) in [
+        (CamMethod::GradCam, "gradcam.npy"),
+        (CamMethod::GradCamPlusPlus, "gradcam_plus_plus.npy"),
+        (CamMethod::HiResCam, "hirescam.npy"),
+        (CamMethod::LayerCam, "layercam.npy"),
+        (CamMethod::ScoreCam, "scorecam.npy"),
+    ] {
+        let raw = class_map(
+            &case.classifier,
+            &case.image,
+            Target::logit(0),
+            "/relu2/Relu_output_0",
+            method,
+            &mut Silent,
+        )
+        .expect("map");
+        let map = pytorch_grad_cam_map(&raw, 28, 28).expect("pgc map");
+        let expected =
+            read_f32(&std::fs::read(dir.join(file)).expect("reference"), file).expect("npy");
+        assert_map(&format!("{method:?}"), &map, &expected, 1e-4);
+    }
+}
+
+/// A long method stops between batches when its progress callback says so.
+#[test]
+fn a_cancelled_occlusion_stops_with_cancelled() {
+    let case = Case::load("fashion_tshirt");
+    let mut calls = 0;
+    let result = occlusion(
+        &case.classifier,
+        &case.image,
+        Target::logit(0),
+        &Occlusion {
+            window: [1, 4, 4],
+            stride: [1, 2, 2],
+            baseline: 0.0,
+            batch: 8,
+        },
+        &mut |_: usize, _: usize| {
+            calls += 1;
+            calls < 3
+        },
+    );
+    assert!(
+        matches!(result, Err(explain_core::Error::Cancelled)),
+        "{result:?}"
+    );
+    assert_eq!(calls, 3);
+}

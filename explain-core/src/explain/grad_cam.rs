@@ -148,7 +148,7 @@ fn gradient_cam(a: Tensor<4>, g: Tensor<4>, weighting: Weighting) -> Tensor<4> {
             let g2 = g.clone().powi_scalar(2);
             let g3 = g2.clone() * g.clone();
             let sum_a = a.clone().sum_dim(3).sum_dim(2);
-            let aij = g2.clone() / (g2 * 2.0 + sum_a * g3 + 1e-7);
+            let aij = g2.clone() / (g2 * 2.0 + sum_a * g3 + 1e-6);
             let aij = aij.mask_fill(g.clone().equal_elem(0.0), 0.0);
             let weights = (relu(g) * aij).sum_dim(3).sum_dim(2);
             weights * a
