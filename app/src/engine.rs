@@ -160,22 +160,8 @@ impl Engine {
         let Some(classifier) = &self.classifier else {
             return failed(&during, "open a model first");
         };
-        let input = classifier.input();
-        if (preprocess.channels, preprocess.height, preprocess.width)
-            != (input.channels, input.height, input.width)
-        {
-            return failed(
-                &during,
-                format!(
-                    "the preprocessing makes {}x{}x{} images but the model takes {}x{}x{}",
-                    preprocess.channels,
-                    preprocess.height,
-                    preprocess.width,
-                    input.channels,
-                    input.height,
-                    input.width
-                ),
-            );
+        if let Err(e) = preprocess.check_fits(classifier.input()) {
+            return failed(&during, e);
         }
         let prepared = match preprocess.prepare_bytes(bytes, &name) {
             Ok(p) => p,
@@ -193,11 +179,7 @@ impl Engine {
             Ok(l) => l,
             Err(e) => return failed(&during, e),
         };
-        let prediction = classifier
-            .predictions(&logits, 5)
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| explain_core::model::prediction(&logits, classifier.labels(), 5));
+        let prediction = explain_core::model::prediction(&logits, classifier.labels(), 5);
         (
             Response::Prediction(PredictionResult {
                 id,

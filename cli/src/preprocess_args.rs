@@ -73,18 +73,8 @@ impl PreprocessArgs {
         if let Some(s) = &self.std {
             p.std = floats(s, "std")?;
         }
-        if (p.height, p.width, p.channels) != (input.height, input.width, input.channels) {
-            bail!(
-                "the preprocessing gives {}x{}x{} images but the model takes {}x{}x{} \
-                 (channels x height x width); drop --size/--channels to use the model's",
-                p.channels,
-                p.height,
-                p.width,
-                input.channels,
-                input.height,
-                input.width
-            );
-        }
+        p.check_fits(input)
+            .context("drop --size/--channels to use the model's input size")?;
         p.validate()?;
         Ok(p)
     }

@@ -13,6 +13,8 @@
 //! while the other 24 agree to 3e-7). Each point's weight is 1/32, so IG is held to the measured
 //! bound of each such model (listed per test) instead of 1e-4.
 
+mod common;
+
 use std::path::PathBuf;
 
 use explain_core::explain::grad_cam::{CamMethod, class_map, pytorch_grad_cam_map};
@@ -36,16 +38,8 @@ fn npy(case: &str, file: &str) -> HostTensor {
 fn assert_map(what: &str, got: &FloatValue, expected: &HostTensor, tol: f32) {
     assert_eq!(got.dims(), expected.shape, "{what}: shape");
     let got = got.to_vec().expect("read");
-    let (lo, hi) = expected
-        .data
-        .iter()
-        .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-    let range = (hi - lo).max(f32::MIN_POSITIVE);
-    let worst = got
-        .iter()
-        .zip(&expected.data)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
+    let range = common::value_range(&expected.data).max(f32::MIN_POSITIVE);
+    let worst = common::max_abs_diff(&got, &expected.data);
     assert!(
         worst <= tol * range,
         "{what}: max |diff| {worst} > {tol} x range {range}"

@@ -3,6 +3,8 @@
 //! max |logit|, its input gradient equals PyTorch autograd's, and its layer table suggests a
 //! spatial Grad-CAM layer.
 
+mod common;
+
 use std::path::PathBuf;
 
 use explain_core::npy::{HostTensor, read_f32};
@@ -19,13 +21,7 @@ fn npy(name: &str, what: &str) -> Option<HostTensor> {
 }
 
 fn max_rel_diff(got: &[f32], expected: &[f32]) -> f32 {
-    let scale = expected.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let worst = got
-        .iter()
-        .zip(expected)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
-    worst / scale
+    common::max_abs_diff(got, expected) / common::max_abs(expected)
 }
 
 fn load(name: &str) -> (Classifier, FloatValue) {

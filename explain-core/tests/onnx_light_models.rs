@@ -4,6 +4,8 @@
 //! the graph inputs. Each must import as a classifier and reproduce its stored output for the
 //! backend tests' input (`arange(n) / n`, onnx's `generate_dummy_data(random=False)`).
 
+mod common;
+
 use std::path::PathBuf;
 
 use explain_core::onnx::FloatValue;
@@ -46,12 +48,8 @@ fn check(name: &str) {
     // Caffe-style [N, K, 1, 1] scores are given to the user as [N, K].
     assert_eq!(got.dims(), dims[..2], "{name}: output shape {dims:?}");
     let got = got.to_vec().expect("read");
-    let scale = expected.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let worst = got
-        .iter()
-        .zip(&expected)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
+    let scale = common::max_abs(&expected);
+    let worst = common::max_abs_diff(&got, &expected);
     assert!(
         worst <= 1e-4 * scale.max(1e-6),
         "{name}: max |diff| {worst} vs max |value| {scale}"

@@ -2,6 +2,8 @@
 //! model's outputs on its case input equal the references within 1e-4 of their max |value|
 //! (fixtures: tests/fixtures/oracle, see its README for provenance).
 
+mod common;
+
 use std::path::PathBuf;
 
 use explain_core::npy::{HostTensor, read_f32};
@@ -60,12 +62,8 @@ fn reference(case: &str, file: &str) -> HostTensor {
 fn assert_close(what: &str, got: &FloatValue, expected: &HostTensor, rel: f32) {
     assert_eq!(got.dims(), expected.shape, "{what}: shape");
     let got = got.to_vec().expect("read back");
-    let scale = expected.data.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let worst = got
-        .iter()
-        .zip(&expected.data)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
+    let scale = common::max_abs(&expected.data);
+    let worst = common::max_abs_diff(&got, &expected.data);
     assert!(
         worst <= rel * scale,
         "{what}: max |diff| {worst} > {rel} * max |value| {scale}"

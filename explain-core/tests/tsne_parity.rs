@@ -19,6 +19,15 @@ fn load(file: &str) -> explain_core::npy::HostTensor {
     read_f32(&std::fs::read(&path).expect("fixture"), file).expect(file)
 }
 
+/// openTSNE's embedding of the same points.
+fn opentsne_points() -> Vec<[f64; 2]> {
+    load("openTSNE.npy")
+        .data
+        .chunks(2)
+        .map(|p| [p[0] as f64, p[1] as f64])
+        .collect()
+}
+
 #[test]
 fn tsne_matches_opentsne_quality_on_1000_fashion_features() {
     let features = load("features_1000x64.npy");
@@ -26,11 +35,7 @@ fn tsne_matches_opentsne_quality_on_1000_fashion_features() {
     let start = std::time::Instant::now();
     let ours = tsne(&features.data, n, d, &TsneSettings::default(), &mut Silent).expect("t-SNE");
     let seconds = start.elapsed().as_secs_f64();
-    let theirs: Vec<[f64; 2]> = load("openTSNE.npy")
-        .data
-        .chunks(2)
-        .map(|p| [p[0] as f64, p[1] as f64])
-        .collect();
+    let theirs = opentsne_points();
     let x: Vec<f64> = features.data.iter().map(|&v| v as f64).collect();
     let p = exact_affinities(&x, n, d, 30.0);
     let (kl_ours, kl_theirs) = (kl_divergence(&p, &ours.points), kl_divergence(&p, &theirs));
@@ -72,11 +77,7 @@ fn barnes_hut_tsne_is_within_5_percent_of_opentsne() {
     };
     let ours = tsne(&features.data, n, d, &settings, &mut Silent).expect("t-SNE");
     assert!(!ours.exact);
-    let theirs: Vec<[f64; 2]> = load("openTSNE.npy")
-        .data
-        .chunks(2)
-        .map(|p| [p[0] as f64, p[1] as f64])
-        .collect();
+    let theirs = opentsne_points();
     let x: Vec<f64> = features.data.iter().map(|&v| v as f64).collect();
     let p = exact_affinities(&x, n, d, 30.0);
     let (kl_ours, kl_theirs) = (kl_divergence(&p, &ours.points), kl_divergence(&p, &theirs));

@@ -100,6 +100,17 @@ impl Preprocess {
         }
     }
 
+    /// Checks that these settings make images of the size and channel count `input` takes.
+    pub fn check_fits(&self, input: &InputSpec) -> Result<()> {
+        if (self.channels, self.height, self.width) == (input.channels, input.height, input.width) {
+            return Ok(());
+        }
+        Err(Error::Preprocess(format!(
+            "it makes {}x{}x{} images but the model takes {}x{}x{} (channels x height x width)",
+            self.channels, self.height, self.width, input.channels, input.height, input.width
+        )))
+    }
+
     /// The inverse: CHW network values back to RGBA pixels (clamped), to show a synthesised
     /// input (deep dream) as an image.
     pub fn to_rgba(&self, data: &[f32]) -> Vec<u8> {
@@ -185,6 +196,25 @@ mod tests {
     use image::{GrayImage, Luma, Rgb, RgbImage};
 
     use super::*;
+
+    #[test]
+    fn settings_for_another_size_do_not_fit() {
+        let input = InputSpec {
+            name: "x".into(),
+            channels: 3,
+            height: 224,
+            width: 224,
+            layout: crate::model::Layout::Nchw,
+        };
+        let mut p = Preprocess::imagenet(&input);
+        assert!(p.check_fits(&input).is_ok());
+        p.height = 112;
+        let err = p.check_fits(&input).expect_err("wrong size");
+        assert!(
+            err.to_string().contains("3x112x224") && err.to_string().contains("3x224x224"),
+            "{err}"
+        );
+    }
 
     fn spec(channels: usize, size: usize) -> InputSpec {
         InputSpec {

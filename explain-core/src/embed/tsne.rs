@@ -377,17 +377,22 @@ fn exact_gradient(p: &[f64], y: &[[f64; 2]], exaggeration: f64, w: &mut Vec<f64>
     grad
 }
 
-/// KL(P || Q) with the Student-t Q over all pairs of `y`.
-pub fn kl_divergence(p: &[f64], y: &[[f64; 2]]) -> f64 {
+/// `Σ_{i≠j} 1 / (1 + |y_i − y_j|²)`, the Student-t Q's normalisation.
+fn student_t_sum(y: &[[f64; 2]]) -> f64 {
     let n = y.len();
     let mut z = 0.0;
     for i in 0..n {
-        for j in 0..n {
-            if i != j {
-                z += 1.0 / (1.0 + (y[i][0] - y[j][0]).powi(2) + (y[i][1] - y[j][1]).powi(2));
-            }
+        for j in i + 1..n {
+            z += 2.0 / (1.0 + (y[i][0] - y[j][0]).powi(2) + (y[i][1] - y[j][1]).powi(2));
         }
     }
+    z
+}
+
+/// KL(P || Q) with the Student-t Q over all pairs of `y`.
+pub fn kl_divergence(p: &[f64], y: &[[f64; 2]]) -> f64 {
+    let n = y.len();
+    let z = student_t_sum(y);
     let mut kl = 0.0;
     for i in 0..n {
         for j in 0..n {
@@ -402,15 +407,7 @@ pub fn kl_divergence(p: &[f64], y: &[[f64; 2]]) -> f64 {
 }
 
 fn sparse_kl(p: &[Vec<(usize, f64)>], y: &[[f64; 2]]) -> f64 {
-    let n = y.len();
-    let mut z = 0.0;
-    for i in 0..n {
-        for j in 0..n {
-            if i != j {
-                z += 1.0 / (1.0 + (y[i][0] - y[j][0]).powi(2) + (y[i][1] - y[j][1]).powi(2));
-            }
-        }
-    }
+    let z = student_t_sum(y);
     p.iter()
         .enumerate()
         .flat_map(|(i, row)| row.iter().map(move |&(j, pij)| (i, j, pij)))
