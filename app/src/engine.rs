@@ -2,10 +2,27 @@
 //! time and answers with [`Response`]s; every failure becomes one `Failed` message, and the state
 //! stays usable (a bad model does not unload the good one).
 
+use explain_core::explain::grad_cam::{CamMethod, class_map, pytorch_grad_cam_map};
+use explain_core::explain::integrated_gradients::{IntegratedGradients, integrated_gradients};
+use explain_core::explain::occlusion::{Occlusion, occlusion};
+use explain_core::explain::saliency::saliency;
+use explain_core::explain::{Silent, Target};
 use explain_core::model::parse_labels;
-use explain_core::{Classifier, Device};
+use explain_core::onnx::FloatValue;
+use explain_core::render::{ChannelReduce, ColourMap, normalise, overlay, reduce_channels};
+use explain_core::{Classifier, Device, Layout};
 
-use crate::protocol::{Backend, BackendChoice, ModelSummary, PredictionResult, Request, Response};
+use crate::protocol::{
+    Backend, BackendChoice, ExplainMethod, ExplanationResult, ModelSummary, PredictionResult,
+    Request, Response,
+};
+
+/// The last predicted image, kept for explanations.
+struct CurrentImage {
+    input: FloatValue,
+    rgba: Vec<u8>,
+    top: usize,
+}
 
 /// A response and the bytes that travel with it.
 pub type Reply = (Response, Option<Vec<u8>>);
@@ -18,6 +35,7 @@ pub struct Engine {
     model: Option<(String, Vec<u8>)>,
     classifier: Option<Classifier>,
     labels_text: Option<String>,
+    current: Option<CurrentImage>,
 }
 
 impl Default for Engine {
@@ -29,6 +47,7 @@ impl Default for Engine {
             model: None,
             classifier: None,
             labels_text: None,
+            current: None,
         }
     }
 }
@@ -60,6 +79,12 @@ impl Engine {
                 Some(bytes) => vec![self.predict(id, name, &bytes, preprocess).await],
                 None => vec![failed("reading the image", "no file data arrived")],
             },
+            Request::Explain {
+                id,
+                method,
+                target,
+                layer,
+            } => vec![self.explain(id, method, target, layer).await],
         }
     }
 
@@ -129,8 +154,10 @@ impl Engine {
             num_classes: classifier.num_classes(),
             labels: classifier.labels().to_vec(),
             nodes: classifier.graph().node_count(),
+            layers: classifier.layer_table(),
         };
         self.classifier = Some(classifier);
+        self.current = None;
         self.model = Some((name, bytes));
         (Response::ModelLoaded(summary), None)
     }
@@ -168,18 +195,22 @@ impl Engine {
             Err(e) => return failed(&during, e),
         };
         let start = now_ms();
-        let result = async {
-            let batch = classifier.batch(prepared.data, 1)?;
-            let logits = classifier.logits(batch)?;
-            logits.to_vec_async().await
-        }
-        .await;
+        let batch = match classifier.batch(prepared.data, 1) {
+            Ok(b) => b,
+            Err(e) => return failed(&during, e),
+        };
+        let result = async { classifier.logits(batch.clone())?.to_vec_async().await }.await;
         let forward_ms = now_ms() - start;
         let logits = match result {
             Ok(l) => l,
             Err(e) => return failed(&during, e),
         };
         let prediction = explain_core::model::prediction(&logits, classifier.labels(), 5);
+        self.current = Some(CurrentImage {
+            input: batch,
+            rgba: prepared.rgba.clone(),
+            top: prediction.top.first().map_or(0, |c| c.class),
+        });
         (
             Response::Prediction(PredictionResult {
                 id,
@@ -192,6 +223,110 @@ impl Engine {
                 backend: self.backend,
             }),
             Some(prepared.rgba),
+        )
+    }
+}
+
+impl Engine {
+    /// One explanation of the last predicted image: the raw map (as `.npy`) and an overlay.
+    async fn explain(
+        &mut self,
+        id: u64,
+        method: ExplainMethod,
+        target: Option<usize>,
+        layer: Option<String>,
+    ) -> Reply {
+        let during = format!("computing {}", method.label());
+        let (Some(classifier), Some(current)) = (&self.classifier, &self.current) else {
+            return failed(&during, "open a model and an image first");
+        };
+        let target = Target::logit(target.unwrap_or(current.top));
+        let spec = classifier.input().clone();
+        let layer = match (method, layer) {
+            (ExplainMethod::GradCam, None) => classifier.layer_table().gradcam_layer,
+            (ExplainMethod::GradCam, Some(l)) => Some(l),
+            _ => None,
+        };
+        let start = now_ms();
+        let image = &current.input;
+        let map = match method {
+            ExplainMethod::GradCam => match &layer {
+                None => Err(explain_core::Error::Settings(
+                    "this model has no spatial layer for Grad-CAM".into(),
+                )),
+                Some(l) => class_map(
+                    classifier,
+                    image,
+                    target,
+                    l,
+                    CamMethod::GradCam,
+                    &mut Silent,
+                )
+                .and_then(|raw| pytorch_grad_cam_map(&raw, spec.height, spec.width)),
+            },
+            ExplainMethod::Saliency => saliency(classifier, image, target),
+            ExplainMethod::Occlusion(level) => {
+                let settings = Occlusion::preset(level, spec.channels, spec.height, spec.width);
+                occlusion(classifier, image, target, &settings, &mut Silent)
+            }
+            ExplainMethod::IntegratedGradients => integrated_gradients(
+                classifier,
+                image,
+                target,
+                &IntegratedGradients::default(),
+                &mut Silent,
+            ),
+        };
+        let map = match map {
+            Ok(m) => m,
+            Err(e) => return failed(&during, e),
+        };
+        let values = match map.to_vec_async().await {
+            Ok(v) => v,
+            Err(e) => return failed(&during, e),
+        };
+        let compute_ms = now_ms() - start;
+        let dims = map.dims();
+        let area = spec.height * spec.width;
+        let channels = values.len() / area.max(1);
+        let chw: Vec<f32> = match spec.layout {
+            Layout::Nhwc if channels > 1 => (0..channels)
+                .flat_map(|c| (0..area).map(move |p| (c, p)))
+                .map(|(c, p)| values[p * channels + c])
+                .collect(),
+            _ => values.clone(),
+        };
+        let signed = matches!(method, ExplainMethod::IntegratedGradients);
+        let reduce = if signed {
+            ChannelReduce::Sum
+        } else {
+            ChannelReduce::Max
+        };
+        let shown = normalise(&reduce_channels(&chw, channels.max(1), reduce), signed);
+        let colours = if signed {
+            ColourMap::Diverging
+        } else {
+            ColourMap::Viridis
+        };
+        let mut bytes = overlay(&current.rgba, &shown, colours, 0.5);
+        let rgba_len = bytes.len();
+        match explain_core::npy::write_f32(&values, &dims) {
+            Ok(npy) => bytes.extend(npy),
+            Err(e) => return failed(&during, e),
+        }
+        (
+            Response::Explanation(ExplanationResult {
+                id,
+                method,
+                target: target.class,
+                target_label: classifier.labels()[target.class].clone(),
+                layer,
+                width: spec.width,
+                height: spec.height,
+                rgba_len,
+                compute_ms,
+            }),
+            Some(bytes),
         )
     }
 }
@@ -309,6 +444,68 @@ mod tests {
             "fer_astronaut's oracle top class"
         );
         assert_eq!(rgba.map(|b| b.len()), Some(64 * 64 * 4));
+    }
+
+    /// The Explain view's request: Grad-CAM of the predicted image equals pytorch-grad-cam's map
+    /// (the oracle's), and the overlay covers the image.
+    #[test]
+    fn explaining_the_current_image_gives_pytorch_grad_cams_map() {
+        let mut engine = Engine::default();
+        let loaded = load(
+            &mut engine,
+            "smallcnn.onnx",
+            fixture("oracle/models/smallcnn_fashion.onnx"),
+        );
+        let Response::ModelLoaded(summary) = loaded else {
+            panic!("{loaded:?}")
+        };
+        assert_eq!(
+            summary.layers.gradcam_layer.as_deref(),
+            Some("/relu2/Relu_output_0")
+        );
+        let explain = Request::Explain {
+            id: 1,
+            method: ExplainMethod::GradCam,
+            target: None,
+            layer: None,
+        };
+        let (early, _) = block_on(engine.handle(explain.clone(), None)).remove(0);
+        assert!(
+            matches!(early, Response::Failed { .. }),
+            "no image yet: {early:?}"
+        );
+        let preprocess = crate::presets::Preset::Unit.apply(&summary.input);
+        let image = fixture("oracle/cases/fashion_tshirt/image.png");
+        let predict = Request::Predict {
+            id: 2,
+            name: "image.png".into(),
+            preprocess,
+        };
+        block_on(engine.handle(predict, Some(image)));
+        let (reply, bytes) = block_on(engine.handle(explain, None)).remove(0);
+        let Response::Explanation(result) = reply else {
+            panic!("{reply:?}")
+        };
+        assert_eq!(
+            (result.target, result.layer.as_deref()),
+            (0, Some("/relu2/Relu_output_0"))
+        );
+        let bytes = bytes.expect("bytes");
+        assert_eq!(result.rgba_len, 28 * 28 * 4);
+        let map = explain_core::npy::read_f32(&bytes[result.rgba_len..], "map").expect("npy");
+        let expected = explain_core::npy::read_f32(
+            &fixture("oracle/cases/fashion_tshirt/gradcam_pgc.npy"),
+            "gradcam_pgc.npy",
+        )
+        .expect("npy");
+        assert_eq!(map.shape, expected.shape);
+        let worst = map
+            .data
+            .iter()
+            .zip(&expected.data)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(worst < 1e-3, "max |diff| {worst}");
     }
 
     #[test]

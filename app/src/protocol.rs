@@ -5,6 +5,7 @@
 //! payloads never go through JSON.
 
 use explain_core::data::Preprocess;
+use explain_core::onnx::LayerTable;
 use explain_core::{InputSpec, Prediction};
 use serde::{Deserialize, Serialize};
 
@@ -61,6 +62,63 @@ pub enum Request {
         name: String,
         preprocess: Preprocess,
     },
+    /// Explains the last predicted image.
+    Explain {
+        id: u64,
+        method: ExplainMethod,
+        /// The class to explain (`None`: the top prediction).
+        target: Option<usize>,
+        /// The layer for Grad-CAM (`None`: the suggested one).
+        layer: Option<String>,
+    },
+}
+
+/// The explanation methods the page offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExplainMethod {
+    GradCam,
+    Saliency,
+    /// Occlusion at a Fast (1) to Detailed (5) preset.
+    Occlusion(u8),
+    IntegratedGradients,
+}
+
+impl ExplainMethod {
+    pub fn label(self) -> &'static str {
+        match self {
+            ExplainMethod::GradCam => "Grad-CAM",
+            ExplainMethod::Saliency => "Saliency",
+            ExplainMethod::Occlusion(_) => "Occlusion",
+            ExplainMethod::IntegratedGradients => "Integrated Gradients",
+        }
+    }
+
+    /// The key used in the page's select and in file names.
+    pub fn key(self) -> &'static str {
+        match self {
+            ExplainMethod::GradCam => "gradcam",
+            ExplainMethod::Saliency => "saliency",
+            ExplainMethod::Occlusion(_) => "occlusion",
+            ExplainMethod::IntegratedGradients => "ig",
+        }
+    }
+}
+
+/// One explanation map.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExplanationResult {
+    pub id: u64,
+    pub method: ExplainMethod,
+    pub target: usize,
+    pub target_label: String,
+    /// The layer of a Grad-CAM.
+    pub layer: Option<String>,
+    pub width: usize,
+    pub height: usize,
+    /// The first `rgba_len` bytes are the overlay (RGBA, `width × height`); the rest is the raw
+    /// map as a float32 `.npy` file (the method's own shape and values).
+    pub rgba_len: usize,
+    pub compute_ms: f64,
 }
 
 /// What the page needs to know about a loaded model.
@@ -73,6 +131,8 @@ pub struct ModelSummary {
     pub nodes: usize,
     /// A starting point for preprocessing: the model's size and channels, pixels / 255.
     pub suggested: Preprocess,
+    /// Every tensor a user can inspect, with the suggested Grad-CAM layer.
+    pub layers: LayerTable,
 }
 
 /// One image's scores.
@@ -105,6 +165,8 @@ pub enum Response {
     Labels(Vec<String>),
     /// Bytes: the image at network resolution, RGBA.
     Prediction(PredictionResult),
+    /// Bytes: the overlay and the raw map (see [`ExplanationResult::rgba_len`]).
+    Explanation(ExplanationResult),
     Failed {
         /// What the user was doing ("opening the model").
         during: String,

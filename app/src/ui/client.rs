@@ -158,7 +158,7 @@ pub fn send(request: Request, bytes: Option<Vec<u8>>) {
             Request::LoadModel { name } => {
                 client.replay.model = bytes.as_ref().map(|b| (name.clone(), b.clone()))
             }
-            Request::Predict { .. } => {}
+            Request::Predict { .. } | Request::Explain { .. } => {}
         }
         if client.started {
             post(&client.worker, &request, bytes.as_deref());

@@ -12,8 +12,8 @@ use serde::Deserialize;
 use crate::presets::Preset;
 use crate::protocol::BackendChoice;
 use panels::{
-    BackendSwitch, ErrorBanner, ImagePanel, ModelPanel, PredictionPanel, PreprocessPanel,
-    StatusLine,
+    BackendSwitch, ErrorBanner, ExplainPanel, ImagePanel, ModelPanel, PredictionPanel,
+    PreprocessPanel, StatusLine,
 };
 use state::{Session, provide_session};
 
@@ -93,6 +93,7 @@ fn App() -> impl IntoView {
             </div>
             <div class="column wide">
                 <PredictionPanel />
+                <ExplainPanel />
             </div>
         </main>
         <footer>"Everything runs in your browser: no file leaves your machine."</footer>

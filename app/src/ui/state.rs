@@ -6,7 +6,10 @@ use leptos::prelude::*;
 
 use super::client;
 use crate::presets::Preset;
-use crate::protocol::{Backend, BackendChoice, ModelSummary, PredictionResult, Request, Response};
+use crate::protocol::{
+    Backend, BackendChoice, ExplainMethod, ExplanationResult, ModelSummary, PredictionResult,
+    Request, Response,
+};
 
 /// An image file the user picked (or the demo's).
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +25,14 @@ pub struct Shown {
     pub rgba: Vec<u8>,
 }
 
+/// An explanation of the shown image: the overlay and the raw map as `.npy` bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShownExplanation {
+    pub result: ExplanationResult,
+    pub rgba: Vec<u8>,
+    pub npy: Vec<u8>,
+}
+
 #[derive(Clone, Copy)]
 pub struct Session {
     pub choice: RwSignal<BackendChoice>,
@@ -33,6 +44,8 @@ pub struct Session {
     pub preprocess: RwSignal<Option<Preprocess>>,
     pub image: RwSignal<Option<ImageFile>>,
     pub shown: RwSignal<Option<Shown>>,
+    /// The explanation of the shown image, if one was asked for.
+    pub explanation: RwSignal<Option<ShownExplanation>>,
     /// What the engine is doing now, for the status line.
     pub busy: RwSignal<Option<String>>,
     pub error: RwSignal<Option<String>>,
@@ -50,6 +63,7 @@ pub fn provide_session(choice: BackendChoice) -> Session {
         preprocess: RwSignal::new(None),
         image: RwSignal::new(None),
         shown: RwSignal::new(None),
+        explanation: RwSignal::new(None),
         busy: RwSignal::new(None),
         error: RwSignal::new(None),
         latest_request: RwSignal::new(0),
@@ -111,6 +125,30 @@ impl Session {
     }
 
     /// Classifies the current image with the current model and preprocessing, if all are set.
+    /// Explains the shown image with `method` (Grad-CAM at `layer`, or the suggested one).
+    pub fn explain(self, method: ExplainMethod, layer: Option<String>) {
+        if self.shown.get_untracked().is_none() {
+            self.error.set(Some(
+                "Open a model and an image first, then explain it.".into(),
+            ));
+            return;
+        }
+        let id = self.latest_request.get_untracked() + 1;
+        self.latest_request.set(id);
+        self.error.set(None);
+        self.busy
+            .set(Some(format!("Computing {}…", method.label())));
+        client::send(
+            Request::Explain {
+                id,
+                method,
+                target: None,
+                layer,
+            },
+            None,
+        );
+    }
+
     pub fn predict(self) {
         let (Some(_), Some(preprocess), Some(image)) = (
             self.model.get_untracked(),
@@ -178,6 +216,17 @@ impl Session {
                         result,
                         rgba: bytes.unwrap_or_default(),
                     }));
+                    // A new image: an old map no longer applies.
+                    self.explanation.set(None);
+                }
+            }
+            Response::Explanation(result) => {
+                if result.id == self.latest_request.get_untracked() {
+                    self.busy.set(None);
+                    let mut rgba = bytes.unwrap_or_default();
+                    let npy = rgba.split_off(result.rgba_len.min(rgba.len()));
+                    self.explanation
+                        .set(Some(ShownExplanation { result, rgba, npy }));
                 }
             }
             Response::Failed { during, message } => {
