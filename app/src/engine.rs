@@ -7,9 +7,9 @@ use explain_core::explain::integrated_gradients::{IntegratedGradients, integrate
 use explain_core::explain::occlusion::{Occlusion, occlusion};
 use explain_core::explain::saliency::saliency;
 use explain_core::explain::{Silent, Target};
-use explain_core::model::parse_labels;
+use explain_core::model::{hwc_to_chw, parse_labels};
 use explain_core::onnx::FloatValue;
-use explain_core::render::{ChannelReduce, ColourMap, normalise, overlay, reduce_channels};
+use explain_core::render::{ColourMap, map_overlay};
 use explain_core::{Classifier, Device, Layout};
 
 use crate::protocol::{
@@ -289,26 +289,17 @@ impl Engine {
         let dims = map.dims();
         let area = spec.height * spec.width;
         let channels = values.len() / area.max(1);
-        let chw: Vec<f32> = match spec.layout {
-            Layout::Nhwc if channels > 1 => (0..channels)
-                .flat_map(|c| (0..area).map(move |p| (c, p)))
-                .map(|(c, p)| values[p * channels + c])
-                .collect(),
-            _ => values.clone(),
+        let chw = match spec.layout {
+            Layout::Nhwc => hwc_to_chw(&values, channels),
+            Layout::Nchw => values.clone(),
         };
         let signed = matches!(method, ExplainMethod::IntegratedGradients);
-        let reduce = if signed {
-            ChannelReduce::Sum
-        } else {
-            ChannelReduce::Max
-        };
-        let shown = normalise(&reduce_channels(&chw, channels.max(1), reduce), signed);
         let colours = if signed {
             ColourMap::Diverging
         } else {
             ColourMap::Viridis
         };
-        let mut bytes = overlay(&current.rgba, &shown, colours, 0.5);
+        let mut bytes = map_overlay(&current.rgba, &chw, channels, signed, colours, 0.5);
         let rgba_len = bytes.len();
         match explain_core::npy::write_f32(&values, &dims) {
             Ok(npy) => bytes.extend(npy),

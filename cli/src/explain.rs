@@ -13,9 +13,10 @@ use explain_core::explain::integrated_gradients::{
 use explain_core::explain::occlusion::{Occlusion, occlusion};
 use explain_core::explain::saliency::{SmoothGrad, gradient_times_input, saliency, smooth_grad};
 use explain_core::explain::{Progress, Target};
+use explain_core::model::hwc_to_chw;
 use explain_core::npy::write_f32;
 use explain_core::onnx::FloatValue;
-use explain_core::render::{ChannelReduce, ColourMap, normalise, overlay, png, reduce_channels};
+use explain_core::render::{ColourMap, map_overlay, png};
 
 use crate::input_args::{InputArgs, load_classifier, read};
 use crate::progress::Bar;
@@ -242,19 +243,11 @@ fn write_overlay(
         );
     }
     let channels = values.len() / area;
-    let chw: Vec<f32> = match spec.layout {
-        explain_core::Layout::Nhwc if channels > 1 => (0..channels)
-            .flat_map(|c| (0..area).map(move |p| values[p * channels + c]))
-            .collect(),
-        _ => values.to_vec(),
+    let chw = match spec.layout {
+        explain_core::Layout::Nhwc => hwc_to_chw(values, channels),
+        explain_core::Layout::Nchw => values.to_vec(),
     };
     let signed = matches!(args.method, Method::Ig | Method::GradientXInput);
-    let reduce = if signed {
-        ChannelReduce::Sum
-    } else {
-        ChannelReduce::Max
-    };
-    let map = normalise(&reduce_channels(&chw, channels, reduce), signed);
     let pre = args.input.preprocess.resolve(spec)?;
     let prepared = pre.prepare_bytes(&read(image_path)?, &image_path.display().to_string())?;
     let colour_map = match args.colour_map {
@@ -264,7 +257,14 @@ fn write_overlay(
         ColourArg::Diverging => ColourMap::Diverging,
         ColourArg::Grey => ColourMap::Grey,
     };
-    let rgba = overlay(&prepared.rgba, &map, colour_map, args.opacity);
+    let rgba = map_overlay(
+        &prepared.rgba,
+        &chw,
+        channels,
+        signed,
+        colour_map,
+        args.opacity,
+    );
     std::fs::write(path, png(&rgba, w, h)?)
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())

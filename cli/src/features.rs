@@ -201,12 +201,7 @@ pub struct MaxActivationsArgs {
 
 pub fn max_activations_run(args: MaxActivationsArgs) -> Result<()> {
     let (classifier, layer) = args.source.classifier()?;
-    let info = classifier
-        .layer_table()
-        .layers
-        .into_iter()
-        .find(|l| l.name == layer)
-        .with_context(|| format!("the model has no layer '{layer}'; `unpic layers` lists them"))?;
+    let info = classifier.layer(&layer)?;
     let channels = info.channels().context("the layer has no channel axis")?;
     let channels_last = info.channel_axis == Some(3);
     let mut top = TopImages::new(channels, args.top.max(1));
@@ -321,11 +316,7 @@ pub fn deep_dream_run(args: DeepDreamArgs) -> Result<()> {
     bar.finish();
     let mut chw = dreamed.to_vec()?;
     if spec.layout == explain_core::Layout::Nhwc {
-        let area = spec.height * spec.width;
-        chw = (0..spec.channels)
-            .flat_map(|c| (0..area).map(move |p| (c, p)))
-            .map(|(c, p)| chw[p * spec.channels + c])
-            .collect();
+        chw = explain_core::model::hwc_to_chw(&chw, spec.channels);
     }
     std::fs::write(&args.out, png(&pre.to_rgba(&chw), spec.width, spec.height)?)
         .with_context(|| format!("cannot write {}", args.out.display()))?;

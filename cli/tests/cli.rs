@@ -27,6 +27,21 @@ fn oracle(path: &str) -> String {
     fixtures().join("oracle").join(path).display().to_string()
 }
 
+fn read_npy(path: &str) -> explain_core::npy::HostTensor {
+    explain_core::npy::read_f32(&std::fs::read(path).expect("read"), path).expect("npy")
+}
+
+/// Largest |a − b| between two .npy files of the same shape.
+fn max_npy_diff(got: &str, expected: &str) -> f32 {
+    let (got, expected) = (read_npy(got), read_npy(expected));
+    assert_eq!(got.shape, expected.shape);
+    got.data
+        .iter()
+        .zip(&expected.data)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max)
+}
+
 /// Runs, expects failure, returns stderr.
 fn fails(args: &[&str]) -> String {
     let out = unpic(args);
@@ -229,17 +244,7 @@ fn activations_writes_the_layer_pytorch_hooked() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let read =
-        |p: &str| explain_core::npy::read_f32(&std::fs::read(p).expect("read"), p).expect("npy");
-    let got = read(&out_path);
-    let expected = read(&oracle("cases/fashion_tshirt/activations.npy"));
-    assert_eq!(got.shape, expected.shape);
-    let worst = got
-        .data
-        .iter()
-        .zip(&expected.data)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
+    let worst = max_npy_diff(&out_path, &oracle("cases/fashion_tshirt/activations.npy"));
     assert!(worst < 1e-4, "max |diff| {worst}");
 }
 
@@ -348,19 +353,7 @@ fn explain_writes_pytorch_grad_cams_map_and_an_overlay() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let read =
-        |p: &str| explain_core::npy::read_f32(&std::fs::read(p).expect("read"), p).expect("npy");
-    let (got, expected) = (
-        read(&out_path),
-        read(&oracle("cases/fer_astronaut/gradcam_pgc.npy")),
-    );
-    assert_eq!(got.shape, expected.shape);
-    let worst = got
-        .data
-        .iter()
-        .zip(&expected.data)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
+    let worst = max_npy_diff(&out_path, &oracle("cases/fer_astronaut/gradcam_pgc.npy"));
     assert!(worst < 1e-3, "max |diff| {worst}");
     assert_eq!(&std::fs::read(&png).expect("png")[1..4], b"PNG");
 }
@@ -405,7 +398,7 @@ fn tsne_max_activations_and_deep_dream_run_from_the_command_line() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(json["points"], 1000);
     assert!(json["kl"].as_f64().expect("kl") < 0.53, "{json}");
-    let e = explain_core::npy::read_f32(&std::fs::read(&emb).expect("read"), "emb").expect("npy");
+    let e = read_npy(&emb);
     assert_eq!(e.shape, [1000, 2]);
 
     let data = fixtures()

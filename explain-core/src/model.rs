@@ -169,6 +169,21 @@ impl Classifier {
         self.graph.layer_table(self.input.layout, self.num_classes)
     }
 
+    /// One row of the layer table, by any of the tensor's names (an Identity's output is an
+    /// alias of its input).
+    pub fn layer(&self, name: &str) -> Result<crate::onnx::Layer> {
+        let slot = self.graph.slot(name)?;
+        let canonical = self
+            .graph
+            .tensor_info(slot)
+            .map_or(name, |t| t.name.as_str());
+        self.layer_table()
+            .layers
+            .into_iter()
+            .find(|l| l.name == canonical)
+            .ok_or_else(|| Error::UnknownTensor(name.to_string()))
+    }
+
     /// Raw scores `[N, K]` for a batch already in the model's layout.
     pub fn logits(&self, batch: FloatValue) -> Result<FloatValue> {
         self.scores(&self.graph.run(vec![Value::Float(batch)], &[])?)
@@ -209,6 +224,14 @@ impl Classifier {
             .map(|row| prediction(row, &self.labels, k))
             .collect()
     }
+}
+
+/// One image's values from `[H, W, C]` to `[C, H, W]` order.
+pub fn hwc_to_chw(image: &[f32], channels: usize) -> Vec<f32> {
+    let area = image.len() / channels.max(1);
+    (0..channels)
+        .flat_map(|c| (0..area).map(move |p| image[p * channels + c]))
+        .collect()
 }
 
 fn chw_to_hwc(images: &[f32], n: usize, channels: usize, area: usize) -> Vec<f32> {
@@ -305,6 +328,12 @@ mod tests {
             vec!["cat", "dog"]
         );
         assert!(parse_labels("  \n").is_err());
+    }
+
+    #[test]
+    fn hwc_to_chw_undoes_chw_to_hwc() {
+        let chw = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        assert_eq!(hwc_to_chw(&chw_to_hwc(&chw, 1, 3, 2), 3), chw);
     }
 
     #[test]

@@ -47,7 +47,6 @@ fn assert_map(what: &str, got: &FloatValue, expected: &HostTensor, tol: f32) {
 }
 
 struct Case {
-    name: &'static str,
     classifier: Classifier,
     image: FloatValue,
     meta: serde_json::Value,
@@ -66,7 +65,6 @@ impl Case {
         let input = npy(name, "input.npy");
         let image = FloatValue::from_vec(input.data, &input.shape, &device).expect("upload");
         Case {
-            name,
             classifier,
             image,
             meta,
@@ -154,7 +152,6 @@ fn check(name: &'static str, gradient_tol: f32, ig_tol: f32) {
         &npy(name, "ig.npy"),
         ig_tol,
     );
-    let _ = case.name;
 }
 
 #[test]

@@ -106,24 +106,14 @@ pub fn pytorch_grad_cam_map(raw: &FloatValue, height: usize, width: usize) -> Re
 }
 
 fn channel_axis(classifier: &Classifier, layer: &str) -> Result<usize> {
-    let table = classifier.layer_table();
-    let info = table
-        .layers
-        .iter()
-        .find(|l| l.name == layer)
-        .or_else(|| {
-            // An alias (e.g. an Identity's output) resolves to the same tensor.
-            let slot = classifier.graph().slot(layer).ok()?;
-            let name = &classifier.graph().tensor_info(slot)?.name;
-            table.layers.iter().find(|l| &l.name == name)
-        })
-        .ok_or_else(|| Error::UnknownTensor(layer.to_string()))?;
+    let info = classifier.layer(layer)?;
     if !info.spatial {
         return Err(Error::Settings(format!(
             "'{layer}' has shape {}: class activation maps need a spatial feature map; \
              the suggested layer is {}",
             crate::onnx::format_shape(&info.shape),
-            table
+            classifier
+                .layer_table()
                 .gradcam_layer
                 .as_deref()
                 .unwrap_or("(none: this model has no spatial layer)")

@@ -85,12 +85,7 @@ pub fn deep_dream(
         ));
     }
     let spec = classifier.input().clone();
-    let table = classifier.layer_table();
-    let channels_last = table
-        .layers
-        .iter()
-        .find(|l| l.name == layer)
-        .is_some_and(|l| l.channel_axis == Some(3));
+    let channels_last = classifier.layer(layer)?.channel_axis == Some(3);
     let (c, h, w) = (spec.channels, spec.height, spec.width);
     let to_chw = |t: Tensor<4>| match spec.layout {
         Layout::Nchw => t.reshape([c, h, w]),

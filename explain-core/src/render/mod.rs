@@ -117,6 +117,25 @@ pub fn overlay(image: &[u8], values: &[f32], map: ColourMap, opacity: f32) -> Ve
         .collect()
 }
 
+/// An explanation map (one image, `[C, H, W]`) drawn over the image: channels reduced (summed
+/// for signed maps, maximum otherwise), normalised (around zero for signed maps), coloured.
+pub fn map_overlay(
+    image: &[u8],
+    map_chw: &[f32],
+    channels: usize,
+    signed: bool,
+    colours: ColourMap,
+    opacity: f32,
+) -> Vec<u8> {
+    let reduce = if signed {
+        ChannelReduce::Sum
+    } else {
+        ChannelReduce::Max
+    };
+    let values = normalise(&reduce_channels(map_chw, channels.max(1), reduce), signed);
+    overlay(image, &values, colours, opacity)
+}
+
 /// Encodes RGBA pixels as PNG bytes.
 pub fn png(rgba: &[u8], width: usize, height: usize) -> crate::Result<Vec<u8>> {
     let mut out = Vec::new();
