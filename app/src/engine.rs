@@ -12,10 +12,18 @@ use explain_core::onnx::FloatValue;
 use explain_core::render::{ColourMap, map_overlay};
 use explain_core::{Classifier, Device, Layout};
 
+use std::collections::BTreeSet;
+
+use explain_core::data::{FileSet, ImageSource, Preprocess, ZipDataset, prepare_batch};
+use explain_core::metrics::Evaluation;
+
 use crate::protocol::{
-    Backend, BackendChoice, ExplainMethod, ExplanationResult, ModelSummary, PredictionResult,
-    Request, Response,
+    Backend, BackendChoice, DatasetSummary, EvaluationResult, ExplainMethod, ExplanationResult,
+    FileSizes, ImagePurpose, ModelSummary, PredictionResult, Request, Response,
 };
+
+/// Images per forward pass when streaming a dataset.
+const DATASET_BATCH: usize = 64;
 
 /// The last predicted image, kept for explanations.
 struct CurrentImage {
@@ -35,7 +43,25 @@ pub struct Engine {
     model: Option<(String, Vec<u8>)>,
     classifier: Option<Classifier>,
     labels_text: Option<String>,
+    /// Whether the labels text names this model's classes (then folders are matched by name).
+    labels_applied: bool,
     current: Option<CurrentImage>,
+    dataset: Option<Box<dyn ImageSource>>,
+    /// The dataset evaluation under way, advanced a batch at a time between requests.
+    evaluation: Option<EvaluationJob>,
+}
+
+/// An evaluation in progress: where it is and what it found so far.
+struct EvaluationJob {
+    id: u64,
+    preprocess: Preprocess,
+    items: Vec<explain_core::data::Item>,
+    /// Model class of each class folder.
+    model_class: Vec<usize>,
+    evaluation: Evaluation,
+    notes: BTreeSet<String>,
+    next: usize,
+    started_ms: f64,
 }
 
 impl Default for Engine {
@@ -47,7 +73,10 @@ impl Default for Engine {
             model: None,
             classifier: None,
             labels_text: None,
+            labels_applied: false,
             current: None,
+            dataset: None,
+            evaluation: None,
         }
     }
 }
@@ -85,6 +114,15 @@ impl Engine {
                 target,
                 layer,
             } => vec![self.explain(id, method, target, layer).await],
+            Request::LoadDataset { name, files } => match bytes {
+                Some(bytes) => vec![self.load_dataset(name, files, bytes)],
+                None => vec![failed("opening the images", "no file data arrived")],
+            },
+            Request::Evaluate { id, preprocess } => vec![self.start_evaluation(id, preprocess)],
+            Request::ReadImages { id, paths, purpose } => {
+                vec![self.read_images(id, paths, purpose)]
+            }
+            Request::Cancel => self.cancel().into_iter().collect(),
         }
     }
 
@@ -144,7 +182,9 @@ impl Engine {
             && let Ok(labels) = parse_labels(text)
         {
             // Labels of another model (a different class count) are simply not applied.
-            let _ = classifier.set_labels(labels);
+            self.labels_applied = classifier.set_labels(labels).is_ok();
+        } else {
+            self.labels_applied = false;
         }
         let input = classifier.input().clone();
         let summary = ModelSummary {
@@ -158,6 +198,8 @@ impl Engine {
         };
         self.classifier = Some(classifier);
         self.current = None;
+        // Its results would mix two models: the page asks again.
+        self.evaluation = None;
         self.model = Some((name, bytes));
         (Response::ModelLoaded(summary), None)
     }
@@ -173,6 +215,7 @@ impl Engine {
             return failed("reading the labels", e);
         }
         self.labels_text = Some(text);
+        self.labels_applied = self.classifier.is_some();
         (Response::Labels(labels), None)
     }
 
@@ -225,6 +268,194 @@ impl Engine {
             Some(prepared.rgba),
         )
     }
+}
+
+impl Engine {
+    fn load_dataset(&mut self, name: String, files: Option<FileSizes>, bytes: Vec<u8>) -> Reply {
+        let during = format!("opening the images '{name}'");
+        let source: explain_core::Result<Box<dyn ImageSource>> = match files {
+            None => ZipDataset::from_bytes(&name, bytes).map(|z| Box::new(z) as _),
+            Some(list) => match split_files(list, bytes) {
+                Ok(files) => FileSet::new(&name, files).map(|f| Box::new(f) as _),
+                Err(e) => return failed(&during, e),
+            },
+        };
+        let source = match source {
+            Ok(s) => s,
+            Err(e) => return failed(&during, e),
+        };
+        let dataset = source.dataset();
+        let summary = DatasetSummary {
+            name,
+            classes: dataset.classes.clone(),
+            counts: dataset.counts(),
+            items: dataset.items.clone(),
+        };
+        self.dataset = Some(source);
+        self.evaluation = None;
+        (Response::DatasetLoaded(summary), None)
+    }
+
+    /// Starts classifying every image of the dataset (replacing an evaluation under way);
+    /// [`Engine::step`] then advances it a batch at a time.
+    fn start_evaluation(&mut self, id: u64, preprocess: Preprocess) -> Reply {
+        let during = "evaluating the images";
+        self.evaluation = None;
+        let (Some(classifier), Some(source)) = (&self.classifier, &self.dataset) else {
+            return failed(during, "open a model and a folder of images first");
+        };
+        if let Err(e) = preprocess.check_fits(classifier.input()) {
+            return failed(during, e);
+        }
+        let dataset = source.dataset();
+        let k = classifier.num_classes();
+        let mut notes = BTreeSet::new();
+        let labels = self.labels_applied.then(|| classifier.labels());
+        let model_class = match dataset.model_classes(labels, k) {
+            Ok(m) => m,
+            // Folders named otherwise than the labels but as many: take them in sorted order.
+            Err(_) if labels.is_some() && dataset.classes.len() == k => {
+                notes.insert(format!(
+                    "the folder names do not match the labels, so the {k} sorted folders were \
+                     taken as classes 0 to {} in order",
+                    k - 1
+                ));
+                (0..k).collect()
+            }
+            Err(e) => return failed(during, e),
+        };
+        let names = match labels {
+            Some(labels) => labels.to_vec(),
+            None => dataset.class_names(&model_class, classifier.labels()),
+        };
+        let total = dataset.items.len();
+        self.evaluation = Some(EvaluationJob {
+            id,
+            preprocess,
+            items: dataset.items.clone(),
+            model_class,
+            evaluation: Evaluation::new(names),
+            notes,
+            next: 0,
+            started_ms: now_ms(),
+        });
+        progress(id, 0, total)
+    }
+
+    /// Whether a background job (an evaluation) has work left.
+    pub fn has_job(&self) -> bool {
+        self.evaluation.is_some()
+    }
+
+    /// Stops the evaluation under way, if any.
+    pub fn cancel(&mut self) -> Option<Reply> {
+        let job = self.evaluation.take()?;
+        Some((Response::Cancelled { id: job.id }, None))
+    }
+
+    /// Advances the background job by one batch: its progress, or its result when done.
+    pub async fn step(&mut self) -> Option<Reply> {
+        let during = "evaluating the images";
+        let job = self.evaluation.as_mut()?;
+        let (Some(classifier), Some(source)) = (&self.classifier, &mut self.dataset) else {
+            self.evaluation = None;
+            return Some(failed(during, "the model or the images were closed"));
+        };
+        let end = (job.next + DATASET_BATCH).min(job.items.len());
+        let chunk = &job.items[job.next..end];
+        let logits = async {
+            let batch = prepare_batch(source.as_mut(), chunk, &job.preprocess)?;
+            job.notes.extend(batch.notes);
+            let x = classifier.batch(batch.data, chunk.len())?;
+            classifier.logits(x)?.to_vec_async().await
+        }
+        .await;
+        let logits = match logits {
+            Ok(l) => l,
+            Err(e) => {
+                self.evaluation = None;
+                return Some(failed(during, e));
+            }
+        };
+        let k = classifier.num_classes();
+        for (item, row) in chunk.iter().zip(logits.chunks(k)) {
+            job.evaluation
+                .add(&item.path, job.model_class[item.label], row);
+        }
+        job.next = end;
+        if end < job.items.len() {
+            return Some(progress(job.id, end, job.items.len()));
+        }
+        let job = self.evaluation.take()?;
+        Some((
+            Response::Evaluated(EvaluationResult {
+                id: job.id,
+                evaluation: job.evaluation,
+                notes: job.notes.into_iter().collect(),
+                elapsed_ms: now_ms() - job.started_ms,
+                backend: self.backend,
+            }),
+            None,
+        ))
+    }
+
+    fn read_images(&mut self, id: u64, paths: Vec<String>, purpose: ImagePurpose) -> Reply {
+        let Some(source) = &mut self.dataset else {
+            return failed("reading images", "open a folder of images first");
+        };
+        let mut bytes = Vec::new();
+        let mut lens = Vec::with_capacity(paths.len());
+        for path in &paths {
+            match source.read(path) {
+                Ok(b) => {
+                    lens.push(b.len());
+                    bytes.extend(b);
+                }
+                Err(e) => return failed("reading images", e),
+            }
+        }
+        (
+            Response::Images {
+                id,
+                paths,
+                lens,
+                purpose,
+            },
+            Some(bytes),
+        )
+    }
+}
+
+fn progress(id: u64, done: usize, total: usize) -> Reply {
+    (
+        Response::Progress {
+            id,
+            task: "Evaluating the images".into(),
+            done,
+            total,
+        },
+        None,
+    )
+}
+
+/// Cuts the concatenated bytes of a picked folder back into its files.
+fn split_files(list: FileSizes, bytes: Vec<u8>) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let total: usize = list.iter().map(|(_, n)| n).sum();
+    if total != bytes.len() {
+        return Err(format!(
+            "the files' sizes add up to {total} bytes but {} arrived",
+            bytes.len()
+        ));
+    }
+    let mut rest = bytes.as_slice();
+    Ok(list
+        .into_iter()
+        .map(|(path, n)| {
+            let (head, tail) = rest.split_at(n);
+            rest = tail;
+            (path, head.to_vec())
+        })
+        .collect())
 }
 
 impl Engine {
@@ -497,6 +728,163 @@ mod tests {
             .map(|(a, b)| (a - b).abs())
             .fold(0f32, f32::max);
         assert!(worst < 1e-3, "max |diff| {worst}");
+    }
+
+    fn demo(file: &str) -> Vec<u8> {
+        let p = format!("{}/../public/demo/{file}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
+    }
+
+    /// The demo model and labels, loaded.
+    fn demo_engine() -> (Engine, crate::protocol::ModelSummary) {
+        let mut engine = Engine::default();
+        let labels = String::from_utf8(demo("labels.txt")).expect("utf-8");
+        block_on(engine.handle(Request::SetLabels { text: labels }, None));
+        let Response::ModelLoaded(summary) =
+            load(&mut engine, "demo.onnx", demo("fashion-cnn.onnx"))
+        else {
+            panic!("the demo model loads")
+        };
+        (engine, summary)
+    }
+
+    fn open_dataset(
+        engine: &mut Engine,
+        files: Option<crate::protocol::FileSizes>,
+        bytes: Vec<u8>,
+    ) {
+        let request = Request::LoadDataset {
+            name: "sample".into(),
+            files,
+        };
+        let (reply, _) = block_on(engine.handle(request, Some(bytes))).remove(0);
+        assert!(matches!(reply, Response::DatasetLoaded(_)), "{reply:?}");
+    }
+
+    /// Runs an evaluation to its end; returns the result and the progress counts seen.
+    fn evaluate(
+        engine: &mut Engine,
+        id: u64,
+        preprocess: &Preprocess,
+    ) -> (EvaluationResult, Vec<usize>) {
+        let request = Request::Evaluate {
+            id,
+            preprocess: preprocess.clone(),
+        };
+        let mut seen = Vec::new();
+        let mut replies = block_on(engine.handle(request, None));
+        loop {
+            match replies.pop().map(|r| r.0) {
+                Some(Response::Progress { done, .. }) => seen.push(done),
+                Some(Response::Evaluated(result)) => return (result, seen),
+                other => panic!("{other:?}"),
+            }
+            replies = block_on(engine.step()).into_iter().collect();
+        }
+    }
+
+    /// The demo's images, as a zip and as the files of a picked folder, evaluate alike, batch
+    /// by batch with progress, to the demo network's accuracy.
+    #[test]
+    fn a_zip_and_a_picked_folder_of_the_same_images_evaluate_alike() {
+        let (mut engine, summary) = demo_engine();
+        let preprocess = crate::presets::Preset::Unit.apply(&summary.input);
+        let zip = demo("fashion-mnist-sample.zip");
+        open_dataset(&mut engine, None, zip.clone());
+        let (from_zip, progress) = evaluate(&mut engine, 1, &preprocess);
+        let n = from_zip.evaluation.files.len();
+        assert_eq!(n, 2000);
+        assert_eq!(progress.len(), n.div_ceil(DATASET_BATCH), "{progress:?}");
+        assert!(progress.windows(2).all(|w| w[0] < w[1]) && progress[0] == 0);
+        assert!(
+            from_zip.evaluation.accuracy() > 0.9,
+            "{}",
+            from_zip.evaluation.accuracy()
+        );
+        assert_eq!(
+            from_zip.evaluation.classes[6], "Shirt",
+            "classes named by the labels"
+        );
+        assert!(!engine.has_job());
+
+        // The same files, as a browser hands over a picked folder (wrapped in its folder).
+        let mut archive = ZipDataset::from_bytes("sample", zip).expect("zip");
+        let items = archive.dataset.items.clone();
+        let mut list = Vec::new();
+        let mut bytes = Vec::new();
+        for item in &items {
+            let b = archive.read(&item.path).expect("entry");
+            list.push((format!("picked/{}", item.path), b.len()));
+            bytes.extend(b);
+        }
+        open_dataset(&mut engine, Some(list), bytes);
+        let (from_folder, _) = evaluate(&mut engine, 2, &preprocess);
+        assert_eq!(from_folder.evaluation, from_zip.evaluation);
+    }
+
+    #[test]
+    fn an_evaluation_can_be_cancelled_and_a_new_model_drops_it() {
+        let (mut engine, summary) = demo_engine();
+        let preprocess = crate::presets::Preset::Unit.apply(&summary.input);
+        open_dataset(&mut engine, None, demo("fashion-mnist-sample.zip"));
+        let start = Request::Evaluate {
+            id: 5,
+            preprocess: preprocess.clone(),
+        };
+        block_on(engine.handle(start.clone(), None));
+        let (reply, _) = block_on(engine.step()).expect("a batch");
+        assert!(
+            matches!(
+                reply,
+                Response::Progress {
+                    id: 5,
+                    done: 64,
+                    ..
+                }
+            ),
+            "{reply:?}"
+        );
+        let (reply, _) = block_on(engine.handle(Request::Cancel, None)).remove(0);
+        assert!(matches!(reply, Response::Cancelled { id: 5 }), "{reply:?}");
+        assert!(!engine.has_job() && block_on(engine.step()).is_none());
+
+        block_on(engine.handle(start, None));
+        assert!(engine.has_job());
+        load(&mut engine, "demo.onnx", demo("fashion-cnn.onnx"));
+        assert!(!engine.has_job(), "results of two models must not mix");
+    }
+
+    /// Folders named otherwise than the labels, but as many: taken in sorted order, and the
+    /// user is told. Without labels, the folder names name the classes.
+    #[test]
+    fn folders_that_do_not_match_the_labels_are_taken_in_order_with_a_note() {
+        let (mut engine, summary) = demo_engine();
+        let preprocess = crate::presets::Preset::Unit.apply(&summary.input);
+        let image = fixture("oracle/cases/fashion_tshirt/image.png");
+        let mut list = Vec::new();
+        let mut bytes = Vec::new();
+        for k in 0..10 {
+            list.push((format!("class{k}/a.png"), image.len()));
+            bytes.extend(&image);
+        }
+        open_dataset(&mut engine, Some(list.clone()), bytes.clone());
+        let (result, _) = evaluate(&mut engine, 1, &preprocess);
+        assert!(
+            result
+                .notes
+                .iter()
+                .any(|n| n.contains("taken as classes 0 to 9")),
+            "{:?}",
+            result.notes
+        );
+        assert_eq!(result.evaluation.files.len(), 10);
+
+        let mut engine = Engine::default();
+        load(&mut engine, "demo.onnx", demo("fashion-cnn.onnx"));
+        open_dataset(&mut engine, Some(list), bytes);
+        let (result, _) = evaluate(&mut engine, 1, &preprocess);
+        assert_eq!(result.evaluation.classes[3], "class3");
+        assert!(result.notes.is_empty(), "{:?}", result.notes);
     }
 
     #[test]

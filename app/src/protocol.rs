@@ -45,6 +45,9 @@ impl Backend {
     }
 }
 
+/// The relative path and byte length of each file of a picked folder.
+pub type FileSizes = Vec<(String, usize)>;
+
 /// Page -> worker.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Request {
@@ -62,6 +65,25 @@ pub enum Request {
         name: String,
         preprocess: Preprocess,
     },
+    /// Bytes: a zip of class folders (`files` is `None`), or the files of a picked folder one
+    /// after another (`files` gives each one's relative path and length).
+    LoadDataset {
+        name: String,
+        files: Option<FileSizes>,
+    },
+    /// Classifies every image of the dataset (answers with `Progress` along the way).
+    Evaluate {
+        id: u64,
+        preprocess: Preprocess,
+    },
+    /// The bytes of some of the dataset's images (for galleries, or to open one).
+    ReadImages {
+        id: u64,
+        paths: Vec<String>,
+        purpose: ImagePurpose,
+    },
+    /// Stops the running job at its next batch (handled as soon as it arrives, not queued).
+    Cancel,
     /// Explains the last predicted image.
     Explain {
         id: u64,
@@ -71,6 +93,38 @@ pub enum Request {
         /// The layer for Grad-CAM (`None`: the suggested one).
         layer: Option<String>,
     },
+}
+
+/// Why the page asked for image bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ImagePurpose {
+    /// Thumbnails of a gallery.
+    Gallery,
+    /// The image becomes the current one.
+    Open,
+}
+
+/// A dataset's listing, for the Data view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetSummary {
+    pub name: String,
+    /// Class folders, sorted.
+    pub classes: Vec<String>,
+    /// Images per class folder.
+    pub counts: Vec<usize>,
+    /// Every image's path (`class/file.png`) and class folder index, in set order.
+    pub items: Vec<explain_core::data::Item>,
+}
+
+/// The predictions over the whole dataset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvaluationResult {
+    pub id: u64,
+    pub evaluation: explain_core::metrics::Evaluation,
+    /// Conversions made (colour, size) and how folders were matched to classes.
+    pub notes: Vec<String>,
+    pub elapsed_ms: f64,
+    pub backend: Backend,
 }
 
 /// The explanation methods the page offers.
@@ -167,6 +221,26 @@ pub enum Response {
     Prediction(PredictionResult),
     /// Bytes: the overlay and the raw map (see [`ExplanationResult::rgba_len`]).
     Explanation(ExplanationResult),
+    DatasetLoaded(DatasetSummary),
+    /// A long job's progress: `done` of `total` steps.
+    Progress {
+        id: u64,
+        task: String,
+        done: usize,
+        total: usize,
+    },
+    Evaluated(EvaluationResult),
+    /// Bytes: the files one after another, `lens` long each.
+    Images {
+        id: u64,
+        paths: Vec<String>,
+        lens: Vec<usize>,
+        purpose: ImagePurpose,
+    },
+    /// The job `id` stopped at the user's request.
+    Cancelled {
+        id: u64,
+    },
     Failed {
         /// What the user was doing ("opening the model").
         during: String,

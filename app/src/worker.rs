@@ -1,6 +1,9 @@
 //! The worker's message loop: requests are decoded, handled one at a time by the [`Engine`]
 //! (so a slow prediction never interleaves with a model switch), and answered.
 
+use std::cell::Cell;
+use std::rc::Rc;
+
 use futures::StreamExt;
 use futures::channel::mpsc;
 use wasm_bindgen::JsCast;
@@ -21,29 +24,72 @@ fn post(scope: &DedicatedWorkerGlobalScope, (response, bytes): Reply) {
     }
 }
 
-/// Installs the message handler and tells the page the engine is ready.
+/// Hands control back to the worker's event loop once (a zero-delay timer), so messages that
+/// arrived meanwhile are taken in.
+async fn yield_now(scope: &DedicatedWorkerGlobalScope) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = scope.set_timeout_with_callback(&resolve);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// Installs the message handler and tells the page the engine is ready. Requests are answered
+/// one at a time, in order; between them, a background job (a dataset evaluation) advances one
+/// batch at a time, so a click on an image is answered while a large set is evaluated. A Cancel
+/// is acted on as it arrives.
 pub fn start() {
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    let cancel = Rc::new(Cell::new(false));
     let (sender, mut requests) = mpsc::unbounded();
-    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-        let _ = sender.unbounded_send(event.data());
-    });
+    let on_message = {
+        let cancel = cancel.clone();
+        Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            let decoded = decode::<Request>(&event.data());
+            if matches!(decoded, Ok((Request::Cancel, _))) {
+                cancel.set(true);
+            } else {
+                let _ = sender.unbounded_send(decoded);
+            }
+        })
+    };
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
 
     let loop_scope = scope.clone();
     wasm_bindgen_futures::spawn_local(async move {
         let mut engine = Engine::default();
-        while let Some(data) = requests.next().await {
-            let replies = match decode::<Request>(&data) {
-                Ok((request, bytes)) => engine.handle(request, bytes).await,
-                Err(e) => vec![(
+        loop {
+            if cancel.replace(false)
+                && let Some(reply) = engine.cancel()
+            {
+                post(&loop_scope, reply);
+            }
+            let next = if engine.has_job() {
+                match requests.try_recv() {
+                    Ok(decoded) => Some(decoded),
+                    Err(mpsc::TryRecvError::Closed) => break,
+                    Err(mpsc::TryRecvError::Empty) => None,
+                }
+            } else {
+                match requests.next().await {
+                    Some(decoded) => Some(decoded),
+                    None => break,
+                }
+            };
+            let replies = match next {
+                Some(Ok((request, bytes))) => engine.handle(request, bytes).await,
+                Some(Err(e)) => vec![(
                     Response::Failed {
                         during: "reading a message from the page".into(),
                         message: e,
                     },
                     None,
                 )],
+                None => {
+                    let reply = engine.step().await;
+                    yield_now(&loop_scope).await;
+                    reply.into_iter().collect()
+                }
             };
             for reply in replies {
                 post(&loop_scope, reply);

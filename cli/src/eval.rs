@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use explain_core::data::{Dataset, ZipDataset};
+use explain_core::data::{Dataset, ImageSource, ZipDataset, prepare_batch};
 use explain_core::metrics::Evaluation;
 use serde_json::json;
 
@@ -36,40 +36,49 @@ pub struct EvalArgs {
     pub preprocess: PreprocessArgs,
 }
 
-/// Where the images come from.
-pub enum Source {
-    Folder(PathBuf),
-    Zip(Box<ZipDataset>),
+/// Opens a folder of class folders, or a zip of one, as an image source.
+pub fn open_source(path: &Path) -> Result<Box<dyn ImageSource>> {
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().to_string(),
+    );
+    if path.is_dir() {
+        let mut files = Vec::new();
+        list(path, path, &mut files)?;
+        let dataset = Dataset::from_paths(&name, files)?;
+        Ok(Box::new(Folder {
+            root: path.to_path_buf(),
+            dataset,
+        }))
+    } else if path.is_file() {
+        Ok(Box::new(ZipDataset::from_bytes(
+            &name,
+            read(&path.to_path_buf())?,
+        )?))
+    } else {
+        bail!(
+            "{} does not exist (give a folder of class folders or a .zip)",
+            path.display()
+        )
+    }
 }
 
-impl Source {
-    pub fn open(path: &Path) -> Result<(Self, Dataset)> {
-        let name = path.file_name().map_or_else(
-            || path.display().to_string(),
-            |n| n.to_string_lossy().to_string(),
-        );
-        if path.is_dir() {
-            let mut files = Vec::new();
-            list(path, path, &mut files)?;
-            let dataset = Dataset::from_paths(&name, files)?;
-            Ok((Source::Folder(path.to_path_buf()), dataset))
-        } else if path.is_file() {
-            let zip = ZipDataset::from_bytes(&name, read(&path.to_path_buf())?)?;
-            let dataset = zip.dataset.clone();
-            Ok((Source::Zip(Box::new(zip)), dataset))
-        } else {
-            bail!(
-                "{} does not exist (give a folder of class folders or a .zip)",
-                path.display()
-            )
-        }
+/// A dataset in a folder on disk.
+struct Folder {
+    root: PathBuf,
+    dataset: Dataset,
+}
+
+impl ImageSource for Folder {
+    fn dataset(&self) -> &Dataset {
+        &self.dataset
     }
 
-    pub fn read(&mut self, relative: &str) -> Result<Vec<u8>> {
-        match self {
-            Source::Folder(root) => read(&root.join(relative)),
-            Source::Zip(zip) => Ok(zip.read(relative)?),
-        }
+    fn read(&mut self, path: &str) -> explain_core::Result<Vec<u8>> {
+        let full = self.root.join(path);
+        std::fs::read(&full).map_err(|e| {
+            explain_core::Error::Dataset(format!("cannot read {}: {e}", full.display()))
+        })
     }
 }
 
@@ -92,29 +101,24 @@ fn list(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
 
 pub fn run(args: EvalArgs) -> Result<()> {
     let classifier = load_classifier(&args.model, args.labels.as_ref())?;
-    let (mut source, dataset) = Source::open(&args.data)?;
+    let mut source = open_source(&args.data)?;
+    let dataset = source.dataset().clone();
     let labels = args.labels.as_ref().map(|_| classifier.labels().to_vec());
     let model_class = dataset.model_classes(labels.as_deref(), classifier.num_classes())?;
     let pre = args.preprocess.resolve(classifier.input())?;
-    // Class names: the folder of each model class where there is one, else the model's label.
-    let mut names = classifier.labels().to_vec();
-    for (folder, &class) in dataset.classes.iter().zip(&model_class) {
-        if args.labels.is_none() {
-            names[class] = folder.clone();
-        }
-    }
+    let names = if args.labels.is_some() {
+        classifier.labels().to_vec()
+    } else {
+        dataset.class_names(&model_class, classifier.labels())
+    };
     let mut evaluation = Evaluation::new(names);
     let mut notes = std::collections::BTreeSet::new();
     let mut bar = Bar::new("eval", dataset.items.len());
     for chunk in dataset.items.chunks(args.batch.max(1)) {
-        let mut data = Vec::with_capacity(chunk.len() * classifier.input().image_len());
-        for item in chunk {
-            let image = pre.prepare_bytes(&source.read(&item.path)?, &item.path)?;
-            notes.extend(image.notes);
-            data.extend(image.data);
-        }
+        let batch = prepare_batch(source.as_mut(), chunk, &pre)?;
+        notes.extend(batch.notes);
         let logits = classifier
-            .logits(classifier.batch(data, chunk.len())?)?
+            .logits(classifier.batch(batch.data, chunk.len())?)?
             .to_vec()?;
         for (item, row) in chunk.iter().zip(logits.chunks(classifier.num_classes())) {
             evaluation.add(&item.path, model_class[item.label], row);

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use explain_core::data::prepare_batch;
 use explain_core::embed::tsne::{TsneMethod, TsneSettings, tsne};
 use explain_core::explain::Progress;
 use explain_core::features::deep_dream::{DeepDream, deep_dream};
@@ -13,7 +14,7 @@ use explain_core::onnx::FloatValue;
 use explain_core::render::png;
 use serde_json::json;
 
-use crate::eval::Source;
+use crate::eval::open_source;
 use crate::input_args::{load_classifier, read};
 use crate::preprocess_args::PreprocessArgs;
 use crate::progress::Bar;
@@ -56,18 +57,13 @@ impl LayerData {
         let (Some(data), Some(layer)) = (&self.data, &self.layer) else {
             bail!("give --model, --data and --layer");
         };
-        let (mut source, dataset) = Source::open(data)?;
+        let mut source = open_source(data)?;
+        let dataset = source.dataset().clone();
         let pre = self.preprocess.resolve(classifier.input())?;
         let mut bar = Bar::new(what, dataset.items.len());
         let mut start = 0;
         for chunk in dataset.items.chunks(self.batch.max(1)) {
-            let mut batch = Vec::new();
-            for item in chunk {
-                batch.extend(
-                    pre.prepare_bytes(&source.read(&item.path)?, &item.path)?
-                        .data,
-                );
-            }
+            let batch = prepare_batch(source.as_mut(), chunk, &pre)?.data;
             let x = classifier.batch(batch, chunk.len())?;
             let acts = classifier.forward(x, &[layer.as_str()])?.taps[0].to_vec()?;
             sink(start, &acts, chunk.len())?;

@@ -327,6 +327,47 @@ fn eval_reproduces_onnxruntime_on_all_10000_fashion_mnist_test_images() {
     }
 }
 
+/// The network the app opens on (trained by `unpic-train`) reaches the 92% on all
+/// 10,000 Fashion-MNIST test images, with the shirt its hardest class.
+#[test]
+fn the_demo_network_is_at_least_92_percent_accurate_on_the_test_set() {
+    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../public/demo");
+    let path = |f: &str| demo.join(f).display().to_string();
+    let data = fixtures()
+        .join("fashion-mnist-test.zip")
+        .display()
+        .to_string();
+    let out = unpic(&[
+        "eval",
+        "--model",
+        &path("fashion-cnn.onnx"),
+        "--data",
+        &data,
+        "--labels",
+        &path("labels.txt"),
+        "--preset",
+        "unit",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let accuracy = got["accuracy"].as_f64().expect("accuracy");
+    assert!(accuracy >= 0.92, "test accuracy {accuracy}");
+    assert_eq!(got["files"].as_array().map(Vec::len), Some(10_000));
+    let per_class: Vec<f64> = got["per_class"]
+        .as_array()
+        .expect("per class")
+        .iter()
+        .filter_map(serde_json::Value::as_f64)
+        .collect();
+    let worst = (0..per_class.len()).min_by(|&a, &b| per_class[a].total_cmp(&per_class[b]));
+    assert_eq!(worst, Some(6), "the shirt is the hardest class: {per_class:?}");
+}
+
 #[test]
 fn explain_writes_pytorch_grad_cams_map_and_an_overlay() {
     let out_path = temp_file("gradcam.npy", b"");

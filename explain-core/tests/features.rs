@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use explain_core::data::{Preprocess, ZipDataset};
+use explain_core::data::{ImageSource, Preprocess, ZipDataset};
 use explain_core::explain::Silent;
 use explain_core::features::deep_dream::{DeepDream, deep_dream, objective};
 use explain_core::features::max_activations::{TopImages, channel_means};

@@ -1,12 +1,12 @@
-// The Explain panel, driven as a person would: on the demo, Grad-CAM at the suggested layer and
-// saliency of the shown prediction, on the CPU and on WebGPU. The raw maps the page offers for
-// download must equal pytorch-grad-cam's and Captum's (tests/fixtures/oracle, fashion_tshirt:
-// the demo's first image).
+// The Explain panel, driven as a person would: on the oracle's Fashion-MNIST network and its
+// T-shirt image, Grad-CAM at the suggested layer and saliency of the shown prediction, on the CPU
+// and on WebGPU. The raw maps the page offers for download must equal pytorch-grad-cam's and
+// Captum's (tests/fixtures/oracle, fashion_tshirt).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
-  FIXTURES, serveDist, launchBrowser, openApp, waitForPrediction, readNpy, screenshot,
+  FIXTURES, serveDist, launchBrowser, openApp, openOracleFashion, readNpy, screenshot,
 } from './harness.mjs';
 
 const CASE = join(FIXTURES, 'oracle/cases/fashion_tshirt');
@@ -45,9 +45,9 @@ function assertClose(what, got, expected, tol) {
 }
 
 for (const backend of ['cpu', 'webgpu']) {
-  test(`Grad-CAM and saliency of the demo image equal the peers' maps on ${backend}`, { timeout: 900_000 }, async () => {
+  test(`Grad-CAM and saliency of an oracle image equal the peers' maps on ${backend}`, { timeout: 900_000 }, async () => {
     const page = await openApp(browser, url, `?backend=${backend}`);
-    await waitForPrediction(page, '0_tshirt_top_00019.png');
+    await openOracleFashion(page);
 
     // The layer picker lists the spatial layers with their shapes and marks the suggestion.
     const options = await page.$$eval('#explain-layer option', (o) => o.map((x) => [x.value, x.textContent, x.selected]));

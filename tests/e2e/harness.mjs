@@ -92,6 +92,28 @@ export async function predictImage(page, path, timeout = 180_000) {
   return name;
 }
 
+/** Waits until the demo (model and images) is open, so nothing the test opens is replaced by it. */
+export async function waitForDemo(page, timeout = 180_000) {
+  await page.waitForFunction(() =>
+    document.querySelector('#model-name')?.textContent === 'fashion-cnn.onnx'
+    && document.querySelector('#dataset-summary'), null, { timeout });
+}
+
+/** Opens the oracle kit's SmallCNN (Fashion-MNIST, inputs in [0, 1]) and its T-shirt case
+ *  through the pickers, after the demo; returns the image's shown name. */
+export async function openOracleFashion(page) {
+  await waitForDemo(page);
+  await page.setInputFiles('#model-file', join(FIXTURES, 'oracle/models/smallcnn_fashion.onnx'));
+  await page.waitForFunction(() => document.querySelector('#model-name')?.textContent === 'smallcnn_fashion.onnx');
+  await page.click('[data-view=predict]');
+  return predictImage(page, join(FIXTURES, 'oracle/cases/fashion_tshirt/image.png'));
+}
+
+/** Path of a binary built by `cargo test` (the `unpic` CLI), honouring CARGO_TARGET_DIR. */
+export function cargoBinary(name) {
+  return join(process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target'), 'debug', name);
+}
+
 /** Waits for the error banner and returns its text. */
 export async function waitForError(page, timeout = 120_000) {
   const banner = await page.waitForSelector('#error', { timeout });

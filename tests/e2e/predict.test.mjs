@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  FIXTURES, serveDist, launchBrowser, openApp, readTop5, waitForPrediction, predictImage, waitForError,
+  FIXTURES, serveDist, launchBrowser, openApp, readTop5, predictImage, openOracleFashion, waitForError,
   dismissError, readNpy, softmax, topK, screenshot, writeOut,
 } from './harness.mjs';
 
@@ -52,11 +52,11 @@ for (const backend of ['cpu', 'webgpu']) {
     const active = await page.textContent('#backend-active');
     assert.equal(active, backend === 'cpu' ? 'CPU (flex)' : 'WebGPU', `active backend (logs: ${page.logs.join('\n')})`);
 
-    // The demo opens by itself: its first image is the oracle's fashion_tshirt case.
-    await waitForPrediction(page, '0_tshirt_top_00019.png');
+    // The oracle's Fashion-MNIST network and T-shirt image, with the demo's labels.
+    await openOracleFashion(page);
     await assertTop5MatchesOracle(page, 'fashion_tshirt');
     assert.equal((await readTop5(page))[0].label, 'T-shirt/top');
-    await screenshot(page, `demo-${backend}.png`);
+    await screenshot(page, `oracle-fashion-${backend}.png`);
 
     // A user's model, preprocessing and image, through the file pickers.
     await page.setInputFiles('#model-file', join(ORACLE, 'models/fer_minixception.onnx'));
@@ -78,9 +78,10 @@ for (const backend of ['cpu', 'webgpu']) {
 // on WebGPU: its 1000 probabilities are all near 1e-3, so they are held to 1e-6, which needs
 // the logits right to about 1e-4 relative.
 test('a mid-size ImageNet model gives onnxruntime\'s top-5 on webgpu', { timeout: 900_000 }, async () => {
-  const page = await openApp(browser, url, '?backend=webgpu');
+  // Without the demo: its images would be evaluated with this network in the background.
+  const page = await openApp(browser, url, '?backend=webgpu&demo=off');
   assert.equal(await page.textContent('#backend-active'), 'WebGPU');
-  await waitForPrediction(page, '0_tshirt_top_00019.png');
+  await page.click('[data-view=predict]');
   await page.setInputFiles('#model-file', join(ORACLE, 'models/squeezenet1_1.onnx'));
   await page.waitForFunction(() => document.querySelector('#model-name')?.textContent === 'squeezenet1_1.onnx', null, { timeout: 300_000 });
   await page.selectOption('#preset', 'imagenet');
@@ -94,7 +95,7 @@ test('a mid-size ImageNet model gives onnxruntime\'s top-5 on webgpu', { timeout
 
 test('every error a user can cause shows one clear message and the app keeps working', { timeout: 600_000 }, async () => {
   const page = await openApp(browser, url, '?backend=cpu');
-  await waitForPrediction(page, '0_tshirt_top_00019.png');
+  await openOracleFashion(page);
   const fer = await readFile(join(ORACLE, 'models/fer_minixception.onnx'));
   const stillWorks = async (name) => {
     await predictImage(page, join(ORACLE, 'cases/fashion_tshirt/image.png'));

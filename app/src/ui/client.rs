@@ -8,7 +8,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
-use crate::protocol::{BackendChoice, Request, Response, decode, encode};
+use crate::protocol::{BackendChoice, FileSizes, Request, Response, decode, encode};
 
 /// Where the worker's loader lives (Trunk's `data-loader-shim` output for `unpic-worker`).
 const WORKER_URL: &str = "./unpic-worker_loader.js";
@@ -20,6 +20,8 @@ struct Replay {
     backend: Option<BackendChoice>,
     labels: Option<String>,
     model: Option<(String, Vec<u8>)>,
+    /// The last dataset: name, file list (for a folder) and bytes.
+    dataset: Option<(String, Option<FileSizes>, Vec<u8>)>,
 }
 
 struct Client {
@@ -93,6 +95,15 @@ fn spawn(handler: std::rc::Rc<Handler>, replay: Replay) -> Result<(), String> {
             Some(bytes.clone()),
         ));
     }
+    if let Some((name, files, bytes)) = &replay.dataset {
+        queue.push((
+            Request::LoadDataset {
+                name: name.clone(),
+                files: files.clone(),
+            },
+            Some(bytes.clone()),
+        ));
+    }
     CLIENT.with(|c| {
         *c.borrow_mut() = Some(Client {
             worker,
@@ -158,7 +169,19 @@ pub fn send(request: Request, bytes: Option<Vec<u8>>) {
             Request::LoadModel { name } => {
                 client.replay.model = bytes.as_ref().map(|b| (name.clone(), b.clone()))
             }
-            Request::Predict { .. } | Request::Explain { .. } => {}
+            Request::LoadDataset { name, files } => {
+                client.replay.dataset = bytes
+                    .as_ref()
+                    .map(|b| (name.clone(), files.clone(), b.clone()))
+            }
+            // A Cancel must reach the worker even while it starts (it is never queued behind
+            // the job it stops).
+            Request::Cancel if !client.started => return,
+            Request::Predict { .. }
+            | Request::Explain { .. }
+            | Request::Evaluate { .. }
+            | Request::ReadImages { .. }
+            | Request::Cancel => {}
         }
         if client.started {
             post(&client.worker, &request, bytes.as_deref());

@@ -39,3 +39,13 @@ pub async fn fetch_text(url: &str) -> Result<String, String> {
 pub fn first_file(list: Option<web_sys::FileList>) -> Option<File> {
     list.and_then(|l| l.get(0))
 }
+
+/// A `blob:` URL for `bytes` (to show an image or download a file); revoke it when done.
+pub fn blob_url(bytes: &[u8], mime: &str) -> Option<String> {
+    let parts = js_sys::Array::new();
+    parts.push(&Uint8Array::from(bytes).into());
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options).ok()?;
+    web_sys::Url::create_object_url_with_blob(&blob).ok()
+}

@@ -1,64 +1,57 @@
 //! The page: Leptos components over one [`state::Session`].
 
+mod accuracy_view;
 mod client;
+mod data_view;
+mod demo;
 mod files;
+mod help_view;
 mod panels;
 mod state;
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
-use serde::Deserialize;
 
-use crate::presets::Preset;
 use crate::protocol::BackendChoice;
+use accuracy_view::AccuracyView;
+use data_view::DataView;
+use help_view::HelpView;
 use panels::{
     BackendSwitch, ErrorBanner, ExplainPanel, ImagePanel, ModelPanel, PredictionPanel,
     PreprocessPanel, StatusLine,
 };
-use state::{Session, provide_session};
-
-/// `demo/demo.json`: the demo the page opens on.
-#[derive(Debug, Deserialize)]
-struct DemoManifest {
-    model: String,
-    labels: Option<String>,
-    preset: String,
-    images: Vec<String>,
-}
-
-const DEMO_DIR: &str = "demo/";
-
-/// Loads the demo model, labels and first image.
-async fn open_demo(session: Session, demo_images: RwSignal<Vec<String>>) -> Result<(), String> {
-    let manifest: DemoManifest =
-        serde_json::from_str(&files::fetch_text(&format!("{DEMO_DIR}demo.json")).await?)
-            .map_err(|e| format!("the demo manifest is broken: {e}"))?;
-    if let Some(p) = Preset::from_key(&manifest.preset) {
-        session.preset.set(p);
-    }
-    if let Some(labels) = &manifest.labels {
-        session.open_labels(files::fetch_text(&format!("{DEMO_DIR}{labels}")).await?);
-    }
-    let model = files::fetch_bytes(&format!("{DEMO_DIR}{}", manifest.model)).await?;
-    session.open_model(manifest.model.clone(), model);
-    let images: Vec<String> = manifest
-        .images
-        .iter()
-        .map(|i| format!("{DEMO_DIR}{i}"))
-        .collect();
-    if let Some(first) = images.first() {
-        let bytes = files::fetch_bytes(first).await?;
-        session.open_image(first.rsplit('/').next().unwrap_or(first).to_string(), bytes);
-    }
-    demo_images.set(images);
-    Ok(())
-}
+use state::{View, provide_session, use_session};
 
 fn query(key: &str) -> Option<String> {
     let search = web_sys::window()?.location().search().ok()?;
     web_sys::UrlSearchParams::new_with_str(&search)
         .ok()?
         .get(key)
+}
+
+/// The view switcher.
+#[component]
+fn Tabs() -> impl IntoView {
+    let s = use_session();
+    view! {
+        <nav id="views" class="tabs" role="tablist">
+            {View::ALL
+                .into_iter()
+                .map(|v| {
+                    view! {
+                        <button
+                            role="tab"
+                            data-view=v.key()
+                            class:active=move || s.view.get() == v
+                            aria-selected=move || (s.view.get() == v).to_string()
+                            on:click=move |_| s.view.set(v)
+                        >
+                            {v.label()}
+                        </button>
+                    }
+                })
+                .collect_view()}
+        </nav>
+    }
 }
 
 #[component]
@@ -68,16 +61,10 @@ fn App() -> impl IntoView {
         .unwrap_or(BackendChoice::Auto);
     let session = provide_session(choice);
     session.start();
-    let demo_images = RwSignal::new(Vec::new());
     if query("demo").as_deref() != Some("off") {
-        spawn_local(async move {
-            if let Err(e) = open_demo(session, demo_images).await {
-                session
-                    .error
-                    .set(Some(format!("Error while opening the demo: {e}")));
-            }
-        });
+        demo::open_demo_in_background(session);
     }
+    let shown = move |v: View| move || session.view.get() != v;
     view! {
         <header>
             <h1>"UNPIC" <small>" understand the predictions of your image classifier"</small></h1>
@@ -89,11 +76,18 @@ fn App() -> impl IntoView {
             <div class="column">
                 <ModelPanel />
                 <PreprocessPanel />
-                <ImagePanel demo_images=demo_images />
+                <ImagePanel />
             </div>
             <div class="column wide">
-                <PredictionPanel />
-                <ExplainPanel />
+                <Tabs />
+                // Views stay mounted (hidden when not chosen), so switching is instant.
+                <div class:hidden=shown(View::Data)><DataView /></div>
+                <div class:hidden=shown(View::Accuracy)><AccuracyView /></div>
+                <div class:hidden=shown(View::Predict) class="column">
+                    <PredictionPanel />
+                    <ExplainPanel />
+                </div>
+                <div class:hidden=shown(View::Help)><HelpView /></div>
             </div>
         </main>
         <footer>"Everything runs in your browser: no file leaves your machine."</footer>

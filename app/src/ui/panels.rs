@@ -152,6 +152,22 @@ pub fn StatusLine() -> impl IntoView {
     view! {
         <div id="status" class="status" aria-live="polite">
             {move || s.busy.get().map(|b| view! { <span class="spinner"></span> <span>{b}</span> })}
+            {move || s.progress.get().map(|p| {
+                let fraction = p.done as f64 / p.total.max(1) as f64;
+                let elapsed = (js_sys::Date::now() - p.started_ms) / 1000.0;
+                let left = if p.done > 0 {
+                    format!(", about {:.0} s left", elapsed / fraction * (1.0 - fraction))
+                } else {
+                    String::new()
+                };
+                view! {
+                    <span id="progress">
+                        <progress max=p.total value=p.done></progress>
+                        <span>{format!(" {}: {} of {}{left} ", p.task, p.done, p.total)}</span>
+                        <button id="cancel" on:click=move |_| s.cancel()>"Cancel"</button>
+                    </span>
+                }
+            })}
         </div>
     }
 }
@@ -253,42 +269,12 @@ pub fn PreprocessPanel() -> impl IntoView {
 }
 
 #[component]
-pub fn ImagePanel(demo_images: RwSignal<Vec<String>>) -> impl IntoView {
-    let s = use_session();
+pub fn ImagePanel() -> impl IntoView {
     view! {
         <section class="panel">
             <h2>"Image"</h2>
             <DropZone id="image-file" label="Open an image (or drop it here)" accept="image/*" on_file=open_image />
-            <div class="demo-strip">
-                {move || {
-                    demo_images
-                        .get()
-                        .into_iter()
-                        .map(|url| {
-                            let name = url.rsplit('/').next().unwrap_or(&url).to_string();
-                            let src = url.clone();
-                            let title = name.clone();
-                            view! {
-                                <button
-                                    class="demo-image"
-                                    title=title
-                                    on:click=move |_| {
-                                        let url = url.clone();
-                                        spawn_local(async move {
-                                            match super::files::fetch_bytes(&url).await {
-                                                Ok(bytes) => s.open_image(url.rsplit('/').next().unwrap_or(&url).to_string(), bytes),
-                                                Err(e) => s.error.set(Some(e)),
-                                            }
-                                        });
-                                    }
-                                >
-                                    <img src=src alt=name />
-                                </button>
-                            }
-                        })
-                        .collect_view()
-                }}
-            </div>
+            <p class="hint">"Or pick one from the Image data or Accuracy views."</p>
         </section>
     }
 }
@@ -313,6 +299,16 @@ pub fn PredictionPanel() -> impl IntoView {
             let _ = draw(c, &shown.rgba, shown.result.width, shown.result.height);
         }
     });
+    // The true class of an image from the dataset, once the dataset is evaluated.
+    let true_class = move || {
+        let path = s.image.get()?.dataset_path?;
+        let result = s.evaluation.get()?;
+        let file = result.evaluation.files.iter().find(|f| f.path == path)?;
+        Some((
+            file.label,
+            result.evaluation.classes.get(file.label)?.clone(),
+        ))
+    };
     view! {
         <section class="panel prediction">
             <h2>"Prediction"</h2>
@@ -339,6 +335,7 @@ pub fn PredictionPanel() -> impl IntoView {
                                             view! {
                                                 <li
                                                     class="bar"
+                                                    class:truth=move || true_class().is_some_and(|(k, _)| k == c.class)
                                                     data-class=c.class
                                                     data-probability=format!("{}", c.probability)
                                                 >
@@ -365,6 +362,15 @@ pub fn PredictionPanel() -> impl IntoView {
                             })
                         }}
                     </p>
+                    {move || true_class().map(|(k, label)| {
+                        let predicted = s.shown.get().and_then(|x| x.result.prediction.top.first().map(|c| c.class));
+                        let verdict = if predicted == Some(k) { "right" } else { "wrong" };
+                        view! {
+                            <p id="true-class" data-class=k class=verdict>
+                                "True class: " <strong>{label}</strong> {format!(" (the prediction is {verdict})")}
+                            </p>
+                        }
+                    })}
                     <ul id="notes" class="notes">
                         {move || {
                             s.shown
@@ -374,18 +380,49 @@ pub fn PredictionPanel() -> impl IntoView {
                     </ul>
                 </div>
             </div>
+            <ScoreTable truth=Signal::derive(move || true_class().map(|(k, _)| k)) />
         </section>
     }
 }
 
-/// A `blob:` URL for downloading `bytes` (revoked when a new one replaces it).
-fn download_url(bytes: &[u8], mime: &str) -> Option<String> {
-    let parts = js_sys::Array::new();
-    parts.push(&js_sys::Uint8Array::from(bytes).into());
-    let options = web_sys::BlobPropertyBag::new();
-    options.set_type(mime);
-    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options).ok()?;
-    web_sys::Url::create_object_url_with_blob(&blob).ok()
+/// Every class's logit and probability, most probable first; the true class marked.
+#[component]
+fn ScoreTable(truth: Signal<Option<usize>>) -> impl IntoView {
+    let s = use_session();
+    move || {
+        let shown = s.shown.get()?;
+        let p = shown.result.prediction;
+        let labels = s.model.get().map(|m| m.labels).unwrap_or_default();
+        let mut order: Vec<usize> = (0..p.probabilities.len()).collect();
+        order.sort_by(|&a, &b| {
+            p.probabilities[b]
+                .total_cmp(&p.probabilities[a])
+                .then(a.cmp(&b))
+        });
+        let rows = order
+            .into_iter()
+            .map(|k| {
+                let label = labels.get(k).cloned().unwrap_or_else(|| k.to_string());
+                view! {
+                    <tr data-class=k class:truth=move || truth.get() == Some(k)>
+                        <td class="num">{k}</td>
+                        <td>{label}</td>
+                        <td class="num">{format!("{:.4}", p.logits[k])}</td>
+                        <td class="num">{format!("{:.2}%", 100.0 * p.probabilities[k])}</td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        Some(view! {
+            <details id="score-table">
+                <summary>{format!("All {} class scores", p.probabilities.len())}</summary>
+                <table class="table">
+                    <thead><tr><th>"Class"</th><th>"Label"</th><th>"Logit"</th><th>"Probability"</th></tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </details>
+        })
+    }
 }
 
 /// Explain the shown prediction: a method (Grad-CAM at a chosen layer, saliency, occlusion,
@@ -401,7 +438,7 @@ pub fn ExplainPanel() -> impl IntoView {
         if let (Some(e), Some(c)) = (s.explanation.get(), canvas.get()) {
             let c: &HtmlCanvasElement = &c;
             let _ = draw(c, &e.rgba, e.result.width, e.result.height);
-            let url = download_url(&e.npy, "application/octet-stream");
+            let url = super::files::blob_url(&e.npy, "application/octet-stream");
             if let Some(old) = npy_url.get_untracked() {
                 let _ = web_sys::Url::revoke_object_url(&old);
             }

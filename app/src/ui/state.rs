@@ -1,21 +1,99 @@
 //! The page's shared state (one `Session` in context) and the actions that change it. Views read
 //! signals and call actions; only actions talk to the worker.
 
+use std::collections::HashMap;
+
 use explain_core::data::Preprocess;
 use leptos::prelude::*;
 
-use super::client;
+use super::{client, files};
 use crate::presets::Preset;
 use crate::protocol::{
-    Backend, BackendChoice, ExplainMethod, ExplanationResult, ModelSummary, PredictionResult,
-    Request, Response,
+    Backend, BackendChoice, DatasetSummary, EvaluationResult, ExplainMethod, ExplanationResult,
+    FileSizes, ImagePurpose, ModelSummary, PredictionResult, Request, Response,
 };
+
+/// The views of the page, one shown at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Data,
+    Accuracy,
+    Predict,
+    Help,
+}
+
+impl View {
+    pub const ALL: [View; 4] = [View::Data, View::Accuracy, View::Predict, View::Help];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            View::Data => "Image data",
+            View::Accuracy => "Accuracy",
+            View::Predict => "Predict & explain",
+            View::Help => "Help",
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            View::Data => "data",
+            View::Accuracy => "accuracy",
+            View::Predict => "predict",
+            View::Help => "help",
+        }
+    }
+}
+
+/// A set of the evaluated images a gallery shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    /// True class `truth` predicted as `pred` (a confusion-matrix cell).
+    Cell { truth: usize, pred: usize },
+    /// Everything predicted as this class (a column).
+    PredictedAs(usize),
+    /// Everything of this true class (a row).
+    TrueClass(usize),
+}
+
+impl Selection {
+    pub fn contains(self, file: &explain_core::metrics::FileResult) -> bool {
+        match self {
+            Selection::Cell { truth, pred } => file.label == truth && file.pred == pred,
+            Selection::PredictedAs(pred) => file.pred == pred,
+            Selection::TrueClass(truth) => file.label == truth,
+        }
+    }
+
+    pub fn describe(self, classes: &[String]) -> String {
+        let name = |k: usize| classes.get(k).cloned().unwrap_or_else(|| k.to_string());
+        match self {
+            Selection::Cell { truth, pred } => {
+                format!("True {} predicted as {}", name(truth), name(pred))
+            }
+            Selection::PredictedAs(pred) => format!("Predicted as {}", name(pred)),
+            Selection::TrueClass(truth) => format!("True class {}", name(truth)),
+        }
+    }
+}
+
+/// A long job in the worker: what it is and how far it got.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobProgress {
+    pub id: u64,
+    pub task: String,
+    pub done: usize,
+    pub total: usize,
+    /// When the page asked for it (`Date.now()`, ms), for the estimate of time left.
+    pub started_ms: f64,
+}
 
 /// An image file the user picked (or the demo's).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImageFile {
     pub name: String,
     pub bytes: Vec<u8>,
+    /// Its path in the open dataset, when it came from there.
+    pub dataset_path: Option<String>,
 }
 
 /// A prediction with the pixels the network saw.
@@ -50,6 +128,16 @@ pub struct Session {
     pub busy: RwSignal<Option<String>>,
     pub error: RwSignal<Option<String>>,
     latest_request: RwSignal<u64>,
+    pub view: RwSignal<View>,
+    pub dataset: RwSignal<Option<DatasetSummary>>,
+    /// The predictions over the dataset with the current model and preprocessing.
+    pub evaluation: RwSignal<Option<EvaluationResult>>,
+    pub progress: RwSignal<Option<JobProgress>>,
+    latest_evaluation: RwSignal<u64>,
+    /// Dataset path -> `blob:` URL of the image, filled as galleries ask for them.
+    pub thumbnails: RwSignal<HashMap<String, String>>,
+    /// The images the Accuracy view's gallery shows.
+    pub selection: RwSignal<Option<Selection>>,
 }
 
 pub fn provide_session(choice: BackendChoice) -> Session {
@@ -67,6 +155,13 @@ pub fn provide_session(choice: BackendChoice) -> Session {
         busy: RwSignal::new(None),
         error: RwSignal::new(None),
         latest_request: RwSignal::new(0),
+        view: RwSignal::new(View::Accuracy),
+        dataset: RwSignal::new(None),
+        evaluation: RwSignal::new(None),
+        progress: RwSignal::new(None),
+        latest_evaluation: RwSignal::new(0),
+        thumbnails: RwSignal::new(HashMap::new()),
+        selection: RwSignal::new(None),
     };
     provide_context(session);
     session
@@ -106,9 +201,95 @@ impl Session {
     }
 
     pub fn open_image(self, name: String, bytes: Vec<u8>) {
+        self.open_image_from(name, bytes, None);
+    }
+
+    fn open_image_from(self, name: String, bytes: Vec<u8>, dataset_path: Option<String>) {
         self.error.set(None);
-        self.image.set(Some(ImageFile { name, bytes }));
+        self.image.set(Some(ImageFile {
+            name,
+            bytes,
+            dataset_path,
+        }));
         self.predict();
+    }
+
+    /// Opens a set of labelled images: a zip of class folders (`files: None`), or a picked
+    /// folder's files, their bytes one after another.
+    pub fn open_dataset(self, name: String, files: Option<FileSizes>, bytes: Vec<u8>) {
+        self.error.set(None);
+        self.busy.set(Some(format!("Opening {name}…")));
+        self.dataset.set(None);
+        self.evaluation.set(None);
+        self.selection.set(None);
+        self.thumbnails.update(|t| {
+            for url in t.values() {
+                let _ = web_sys::Url::revoke_object_url(url);
+            }
+            t.clear();
+        });
+        client::send(Request::LoadDataset { name, files }, Some(bytes));
+    }
+
+    /// Makes the dataset image at `path` the current one.
+    pub fn open_dataset_image(self, path: String) {
+        let id = self.latest_request.get_untracked() + 1;
+        self.latest_request.set(id);
+        client::send(
+            Request::ReadImages {
+                id,
+                paths: vec![path],
+                purpose: ImagePurpose::Open,
+            },
+            None,
+        );
+    }
+
+    /// Asks for the images of `paths` not yet in [`Session::thumbnails`].
+    pub fn want_thumbnails(self, paths: Vec<String>) {
+        let have = self.thumbnails.get_untracked();
+        let missing: Vec<String> = paths
+            .into_iter()
+            .filter(|p| !have.contains_key(p))
+            .collect();
+        if !missing.is_empty() {
+            client::send(
+                Request::ReadImages {
+                    id: 0,
+                    paths: missing,
+                    purpose: ImagePurpose::Gallery,
+                },
+                None,
+            );
+        }
+    }
+
+    /// Classifies the whole dataset (replacing a running evaluation).
+    pub fn evaluate(self) {
+        let (Some(_), Some(preprocess), Some(dataset)) = (
+            self.model.get_untracked(),
+            self.preprocess.get_untracked(),
+            self.dataset.get_untracked(),
+        ) else {
+            return;
+        };
+        let id = self.latest_evaluation.get_untracked() + 1;
+        self.latest_evaluation.set(id);
+        self.evaluation.set(None);
+        self.progress.set(Some(JobProgress {
+            id,
+            task: "Evaluating the images".into(),
+            done: 0,
+            total: dataset.items.len(),
+            started_ms: js_sys::Date::now(),
+        }));
+        // The worker replaces an evaluation under way with the new one.
+        client::send(Request::Evaluate { id, preprocess }, None);
+    }
+
+    /// Stops the running job.
+    pub fn cancel(self) {
+        client::send(Request::Cancel, None);
     }
 
     pub fn set_preset(self, preset: Preset) {
@@ -116,12 +297,14 @@ impl Session {
         if let Some(model) = self.model.get_untracked() {
             self.preprocess.set(Some(preset.apply(&model.input)));
             self.predict();
+            self.evaluate();
         }
     }
 
     pub fn set_preprocess(self, preprocess: Preprocess) {
         self.preprocess.set(Some(preprocess));
         self.predict();
+        self.evaluate();
     }
 
     /// Classifies the current image with the current model and preprocessing, if all are set.
@@ -170,6 +353,42 @@ impl Session {
         );
     }
 
+    fn on_images(
+        self,
+        id: u64,
+        paths: Vec<String>,
+        lens: Vec<usize>,
+        purpose: ImagePurpose,
+        bytes: Vec<u8>,
+    ) {
+        let mut offset = 0;
+        let mut files = Vec::with_capacity(paths.len());
+        for (path, len) in paths.into_iter().zip(lens) {
+            let Some(slice) = bytes.get(offset..offset + len) else {
+                break;
+            };
+            offset += len;
+            files.push((path, slice.to_vec()));
+        }
+        match purpose {
+            ImagePurpose::Gallery => self.thumbnails.update(|t| {
+                for (path, bytes) in files {
+                    if let Some(url) = files::blob_url(&bytes, "image/*") {
+                        t.insert(path, url);
+                    }
+                }
+            }),
+            ImagePurpose::Open => {
+                if id == self.latest_request.get_untracked()
+                    && let Some((path, bytes)) = files.into_iter().next()
+                {
+                    let name = path.rsplit('/').next().unwrap_or(&path).to_string();
+                    self.open_image_from(name, bytes, Some(path));
+                }
+            }
+        }
+    }
+
     fn on_response(self, response: Response, bytes: Option<Vec<u8>>) {
         match response {
             Response::Started => {}
@@ -198,6 +417,7 @@ impl Session {
                 self.model.set(Some(summary));
                 self.busy.set(None);
                 self.predict();
+                self.evaluate();
             }
             Response::Labels(labels) => {
                 self.model.update(|m| {
@@ -208,6 +428,7 @@ impl Session {
                     }
                 });
                 self.predict();
+                self.evaluate();
             }
             Response::Prediction(result) => {
                 if result.id == self.latest_request.get_untracked() {
@@ -229,8 +450,53 @@ impl Session {
                         .set(Some(ShownExplanation { result, rgba, npy }));
                 }
             }
+            Response::DatasetLoaded(summary) => {
+                self.busy.set(None);
+                let first = summary.items.first().map(|i| i.path.clone());
+                self.dataset.set(Some(summary));
+                if self.image.get_untracked().is_none()
+                    && let Some(first) = first
+                {
+                    self.open_dataset_image(first);
+                }
+                self.evaluate();
+            }
+            Response::Progress {
+                id,
+                task,
+                done,
+                total,
+            } => self.progress.update(|p| {
+                if let Some(p) = p
+                    && p.id == id
+                {
+                    p.task = task;
+                    p.done = done;
+                    p.total = total;
+                }
+            }),
+            Response::Evaluated(result) => {
+                if result.id == self.latest_evaluation.get_untracked() {
+                    self.progress.set(None);
+                    self.evaluation.set(Some(result));
+                }
+            }
+            Response::Cancelled { id } => {
+                if self.progress.get_untracked().is_some_and(|p| p.id == id) {
+                    self.progress.set(None);
+                }
+            }
+            Response::Images {
+                id,
+                paths,
+                lens,
+                purpose,
+            } => self.on_images(id, paths, lens, purpose, bytes.unwrap_or_default()),
             Response::Failed { during, message } => {
                 self.busy.set(None);
+                if during.starts_with("evaluating") {
+                    self.progress.set(None);
+                }
                 self.error
                     .set(Some(format!("Error while {during}: {message}")));
             }

@@ -104,6 +104,18 @@ impl Dataset {
         counts
     }
 
+    /// One name per model class: the folder of each class that has one (given by
+    /// `model_class`, as from [`Dataset::model_classes`]), else the model's label.
+    pub fn class_names(&self, model_class: &[usize], labels: &[String]) -> Vec<String> {
+        let mut names = labels.to_vec();
+        for (folder, &class) in self.classes.iter().zip(model_class) {
+            if let Some(name) = names.get_mut(class) {
+                *name = folder.clone();
+            }
+        }
+        names
+    }
+
     /// The model class of each folder. With the model's labels, folders are matched to labels
     /// by name (case, punctuation and a leading `3_`-style index ignored); without, the sorted
     /// folders are classes 0, 1, 2, … in order.
@@ -169,6 +181,60 @@ fn common_root(paths: &[String]) -> Option<String> {
     all.then_some(first)
 }
 
+/// Where a dataset's image bytes come from: a zip archive, files picked in the browser, a folder
+/// on disk. Readers stream the set through this, one batch at a time.
+pub trait ImageSource {
+    /// The set's listing.
+    fn dataset(&self) -> &Dataset;
+    /// The bytes of the image at `path` (a [`Item::path`]).
+    fn read(&mut self, path: &str) -> Result<Vec<u8>>;
+}
+
+/// A dataset held as files in memory (a folder the user picked or dropped in the browser).
+pub struct FileSet {
+    pub dataset: Dataset,
+    files: HashMap<String, Vec<u8>>,
+}
+
+impl FileSet {
+    /// Builds the set from `(relative path, bytes)` pairs; see [`Dataset::from_paths`].
+    pub fn new(name: &str, files: Vec<(String, Vec<u8>)>) -> Result<Self> {
+        let dataset = Dataset::from_paths(name, files.iter().map(|(p, _)| p.clone()))?;
+        let mut by_path = HashMap::new();
+        for (path, bytes) in files {
+            let clean = path.replace('\\', "/");
+            if let Some(item) = dataset.items.iter().find(|i| is_entry_of(&clean, &i.path)) {
+                by_path.entry(item.path.clone()).or_insert(bytes);
+            }
+        }
+        Ok(Self {
+            dataset,
+            files: by_path,
+        })
+    }
+}
+
+impl ImageSource for FileSet {
+    fn dataset(&self) -> &Dataset {
+        &self.dataset
+    }
+
+    fn read(&mut self, path: &str) -> Result<Vec<u8>> {
+        self.files
+            .get(path)
+            .cloned()
+            .ok_or_else(|| Error::Dataset(format!("'{path}' is not in the image set")))
+    }
+}
+
+/// Whether a file or entry name (with any wrapping folders) is the dataset path `path`.
+fn is_entry_of(name: &str, path: &str) -> bool {
+    name == path
+        || name
+            .strip_suffix(path)
+            .is_some_and(|head| head.ends_with('/'))
+}
+
 /// A dataset inside a zip archive, read entry by entry.
 pub struct ZipDataset {
     pub dataset: Dataset,
@@ -192,11 +258,7 @@ impl ZipDataset {
         let mut entries = HashMap::new();
         for entry in names {
             let clean = entry.replace('\\', "/");
-            if let Some(item) = dataset
-                .items
-                .iter()
-                .find(|i| clean == i.path || clean.ends_with(&format!("/{}", i.path)))
-            {
+            if let Some(item) = dataset.items.iter().find(|i| is_entry_of(&clean, &i.path)) {
                 entries.entry(item.path.clone()).or_insert(entry);
             }
         }
@@ -206,9 +268,14 @@ impl ZipDataset {
             entries,
         })
     }
+}
 
-    /// The bytes of one image.
-    pub fn read(&mut self, path: &str) -> Result<Vec<u8>> {
+impl ImageSource for ZipDataset {
+    fn dataset(&self) -> &Dataset {
+        &self.dataset
+    }
+
+    fn read(&mut self, path: &str) -> Result<Vec<u8>> {
         let entry = self
             .entries
             .get(path)
@@ -276,5 +343,26 @@ mod tests {
         assert_eq!(d.model_classes(None, 10).expect("by order"), [0, 1]);
         let wrong: Vec<String> = vec!["cat".into(), "dog".into()];
         assert!(d.model_classes(Some(&wrong), 2).is_err());
+    }
+
+    /// A picked folder arrives as files under the folder's own name; each is found again by its
+    /// dataset path, and a file whose name only ends like another's is not confused with it.
+    #[test]
+    fn a_file_set_reads_each_image_by_its_dataset_path() {
+        let files = vec![
+            ("pick/cat/a.png".to_string(), vec![1]),
+            ("pick/dog/a.png".to_string(), vec![2]),
+            ("pick/dog/xa.png".to_string(), vec![3]),
+        ];
+        let mut set = FileSet::new("pick", files).expect("set");
+        assert_eq!(set.dataset().classes, ["cat", "dog"]);
+        assert_eq!(set.read("cat/a.png").expect("cat"), [1]);
+        assert_eq!(set.read("dog/a.png").expect("dog"), [2]);
+        assert_eq!(set.read("dog/xa.png").expect("xa"), [3]);
+        assert!(set.read("cow/a.png").is_err());
+        let names = set
+            .dataset()
+            .class_names(&[1, 0], &["x".into(), "y".into(), "z".into()]);
+        assert_eq!(names, ["dog", "cat", "z"]);
     }
 }

@@ -1,7 +1,9 @@
 //! Images in: labelled image sets, decoding and preprocessing.
 
+pub mod batch;
 pub mod dataset;
 pub mod preprocess;
 
-pub use dataset::{Dataset, Item, ZipDataset};
+pub use batch::{PreparedBatch, prepare_batch};
+pub use dataset::{Dataset, FileSet, ImageSource, Item, ZipDataset};
 pub use preprocess::{PreparedImage, Preprocess};

@@ -1,0 +1,291 @@
+//! The Accuracy view: total accuracy, per-class accuracy (worst first), and the row-normalised
+//! confusion matrix. A cell opens the images of that (true, predicted) pair, a column header
+//! everything predicted as that class, a row header everything of that true class; wrong
+//! predictions are framed in red.
+
+use explain_core::metrics::Evaluation;
+use leptos::prelude::*;
+use web_sys::KeyboardEvent;
+
+use super::state::{Selection, View, use_session};
+
+/// Images of a confusion cell shown at once.
+const CELL_IMAGES: usize = 120;
+
+fn percent(x: f64) -> String {
+    format!("{:.1}%", 100.0 * x)
+}
+
+#[component]
+pub fn AccuracyView() -> impl IntoView {
+    let s = use_session();
+    view! {
+        <section class="panel" id="accuracy-view">
+            <h2>"Accuracy"</h2>
+            {move || match s.evaluation.get() {
+                None => {
+                    let text = if s.progress.get().is_some() {
+                        "Evaluating the images…"
+                    } else {
+                        "Open a model and a folder of images (Image data) to see how well it classifies them."
+                    };
+                    view! { <p class="hint">{text}</p> }.into_any()
+                }
+                Some(result) => {
+                    let e = result.evaluation;
+                    let right = e.files.iter().filter(|f| f.label == f.pred).count();
+                    let total_text = format!(
+                        "{} of {} images right, in {:.1} s on {}",
+                        right,
+                        e.files.len(),
+                        result.elapsed_ms / 1000.0,
+                        result.backend.label()
+                    );
+                    let notes = result.notes.into_iter().map(|n| view! { <li>{n}</li> }).collect_view();
+                    view! {
+                        <p id="accuracy-total" data-accuracy=format!("{}", e.accuracy())>
+                            "Accuracy " <strong>{percent(e.accuracy())}</strong> <span class="hint">" (" {total_text} ")"</span>
+                        </p>
+                        <ul class="notes">{notes}</ul>
+                        <div class="accuracy-grid">
+                            <PerClass evaluation=e.clone() />
+                            <Confusion evaluation=e.clone() />
+                        </div>
+                        <CellImages evaluation=e />
+                    }
+                    .into_any()
+                }
+            }}
+        </section>
+    }
+}
+
+/// Per-class accuracy, worst first.
+#[component]
+fn PerClass(evaluation: Evaluation) -> impl IntoView {
+    let counts: Vec<usize> = evaluation
+        .confusion
+        .iter()
+        .map(|r| r.iter().sum())
+        .collect();
+    let mut rows: Vec<(usize, f64)> = evaluation
+        .per_class()
+        .iter()
+        .enumerate()
+        .filter_map(|(k, a)| a.map(|a| (k, a)))
+        .collect();
+    rows.sort_by(|a, b| a.1.total_cmp(&b.1));
+    view! {
+        <table id="per-class" class="table">
+            <thead><tr><th>"Class"</th><th>"Accuracy"</th><th></th><th>"Images"</th></tr></thead>
+            <tbody>
+                {rows
+                    .into_iter()
+                    .map(|(k, a)| {
+                        view! {
+                            <tr data-class=k data-accuracy=format!("{a}")>
+                                <td>{evaluation.classes[k].clone()}</td>
+                                <td class="num">{percent(a)}</td>
+                                <td class="bar-cell"><span class="bar-track"><span class="bar-fill" style=format!("width: {:.1}%", 100.0 * a)></span></span></td>
+                                <td class="num">{counts[k]}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+/// Background of a cell with row fraction `v`: blue on the diagonal, red off it.
+fn cell_colour(v: f64, diagonal: bool) -> String {
+    let alpha = v.sqrt().clamp(0.0, 1.0);
+    // Dark cells get light text.
+    let ink = if alpha > 0.6 { "; color: #fff" } else { "" };
+    if diagonal {
+        format!("background: rgba(53, 99, 233, {alpha:.3}){ink}")
+    } else {
+        format!("background: rgba(220, 60, 40, {alpha:.3}){ink}")
+    }
+}
+
+/// The confusion matrix: rows are true classes, columns predicted ones; cells show counts and
+/// are shaded by the fraction of their row. Clicking a cell shows its images.
+#[component]
+fn Confusion(evaluation: Evaluation) -> impl IntoView {
+    let s = use_session();
+    let normalised = evaluation.confusion_normalised();
+    let classes = evaluation.classes.clone();
+    let header = classes
+        .iter()
+        .enumerate()
+        .map(|(p, c)| {
+            let title = format!("show every image predicted as {c}");
+            view! {
+                <th class="col-head" data-pred=p title=title on:click=move |_| s.selection.set(Some(Selection::PredictedAs(p)))>
+                    <span>{c.clone()}</span>
+                </th>
+            }
+        })
+        .collect_view();
+    let body = evaluation
+        .confusion
+        .iter()
+        .enumerate()
+        .map(|(t, row)| {
+            let cells = row
+                .iter()
+                .enumerate()
+                .map(|(p, &count)| {
+                    let v = normalised[t][p];
+                    let title = format!(
+                        "true {}, predicted {}: {count} image(s), {} of the row",
+                        classes[t],
+                        classes[p],
+                        percent(v)
+                    );
+                    let style = cell_colour(v, t == p);
+                    view! {
+                        <td
+                            class="cell"
+                            class:empty=count == 0
+                            class:selected=move || s.selection.get() == Some(Selection::Cell { truth: t, pred: p })
+                            data-true=t
+                            data-pred=p
+                            data-count=count
+                            data-fraction=format!("{v}")
+                            title=title
+                            style=style
+                            on:click=move |_| {
+                                if count > 0 {
+                                    s.selection.set(Some(Selection::Cell { truth: t, pred: p }));
+                                }
+                            }
+                        >
+                            {(count > 0).then(|| count.to_string())}
+                        </td>
+                    }
+                })
+                .collect_view();
+            let title = format!("show every image of true class {}", classes[t]);
+            view! {
+                <tr>
+                    <th class="row-head" data-true=t title=title on:click=move |_| s.selection.set(Some(Selection::TrueClass(t)))>
+                        {classes[t].clone()}
+                    </th>
+                    {cells}
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="confusion-wrap">
+            <table id="confusion" class="confusion">
+                <caption>"Rows: true class · columns: predicted class · shade: fraction of the row"</caption>
+                <thead><tr><th></th>{header}</tr></thead>
+                <tbody>{body}</tbody>
+            </table>
+        </div>
+    }
+}
+
+/// The images of the selection (a cell, a row or a column); click (or arrows + Enter) opens one.
+#[component]
+fn CellImages(evaluation: Evaluation) -> impl IntoView {
+    let s = use_session();
+    let focused = RwSignal::new(0usize);
+    let files = {
+        let evaluation = evaluation.clone();
+        Memo::new(move |_| match s.selection.get() {
+            Some(selection) => evaluation
+                .files
+                .iter()
+                .filter(|f| selection.contains(f))
+                .take(CELL_IMAGES)
+                .cloned()
+                .collect::<Vec<_>>(),
+            None => Vec::new(),
+        })
+    };
+    Effect::new(move |_| {
+        focused.set(0);
+        s.want_thumbnails(files.get().into_iter().map(|f| f.path).collect());
+    });
+    let open = move |path: String| {
+        s.open_dataset_image(path);
+        s.view.set(View::Predict);
+    };
+    let on_key = move |ev: KeyboardEvent| {
+        let n = files.get_untracked().len();
+        if n == 0 {
+            return;
+        }
+        let i = focused.get_untracked();
+        match ev.key().as_str() {
+            "ArrowRight" | "ArrowDown" => focused.set((i + 1).min(n - 1)),
+            "ArrowLeft" | "ArrowUp" => focused.set(i.saturating_sub(1)),
+            "Enter" => {
+                if let Some(f) = files.get_untracked().get(i) {
+                    open(f.path.clone());
+                }
+            }
+            _ => return,
+        }
+        ev.prevent_default();
+    };
+    move || {
+        let selection = s.selection.get()?;
+        let total = evaluation
+            .files
+            .iter()
+            .filter(|f| selection.contains(f))
+            .count();
+        let title = format!(
+            "{}: {total} image(s){}",
+            selection.describe(&evaluation.classes),
+            if total > CELL_IMAGES {
+                format!(", the first {CELL_IMAGES} shown")
+            } else {
+                String::new()
+            }
+        );
+        let thumbs = s.thumbnails.get();
+        let classes = evaluation.classes.clone();
+        let items = files
+            .get()
+            .into_iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let src = thumbs.get(&f.path).cloned().unwrap_or_default();
+                let name = |k: usize| classes.get(k).cloned().unwrap_or_default();
+                let tip = format!(
+                    "{}: true {}, predicted {} ({})",
+                    f.path,
+                    name(f.label),
+                    name(f.pred),
+                    percent(f64::from(f.score))
+                );
+                let target = f.path.clone();
+                view! {
+                    <button
+                        class="thumb"
+                        class:wrong=f.label != f.pred
+                        class:focused=move || focused.get() == i
+                        data-path=f.path
+                        title=tip
+                        on:click=move |_| open(target.clone())
+                    >
+                        <img src=src alt="" />
+                    </button>
+                }
+            })
+            .collect_view();
+        Some(view! {
+            <div id="cell-images" class="gallery" tabindex="0" on:keydown=on_key>
+                <h3>{title}</h3>
+                <div class="thumbs">{items}</div>
+                <p class="hint">"Click an image (or move with the arrow keys and press Enter) to predict and explain it. Red frame: predicted wrong."</p>
+            </div>
+        })
+    }
+}

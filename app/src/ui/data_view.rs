@@ -1,0 +1,167 @@
+//! The Image data view: open a folder of class folders (or a zip of one), see the classes, their
+//! image counts and a few images of each.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use wasm_bindgen::JsValue;
+use web_sys::{File, HtmlInputElement};
+
+use super::demo::open_demo_in_background;
+use super::files::read_file;
+use super::panels::DropZone;
+use super::state::{Session, use_session};
+
+/// Images of each class shown in the overview.
+const SAMPLES_PER_CLASS: usize = 8;
+
+fn open_zip(s: Session, name: String, bytes: Vec<u8>) {
+    s.open_dataset(name, None, bytes);
+}
+
+/// The path of a file picked with a folder input (`class/file.png` under the picked folder).
+fn relative_path(file: &File) -> String {
+    js_sys::Reflect::get(file, &JsValue::from_str("webkitRelativePath"))
+        .ok()
+        .and_then(|v| v.as_string())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| file.name())
+}
+
+/// Reads every file of a picked folder and sends them to the worker as one dataset.
+fn open_folder(s: Session, files: Vec<File>) {
+    spawn_local(async move {
+        let name = files
+            .first()
+            .map(|f| {
+                relative_path(f)
+                    .split('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .unwrap_or_else(|| "folder".into());
+        s.busy
+            .set(Some(format!("Reading {} files of {name}…", files.len())));
+        let mut list = Vec::with_capacity(files.len());
+        let mut bytes = Vec::new();
+        for file in &files {
+            match read_file(file).await {
+                Ok(b) => {
+                    list.push((relative_path(file), b.len()));
+                    bytes.extend(b);
+                }
+                Err(e) => {
+                    s.busy.set(None);
+                    s.error.set(Some(e));
+                    return;
+                }
+            }
+        }
+        s.open_dataset(name, Some(list), bytes);
+    });
+}
+
+#[component]
+pub fn DataView() -> impl IntoView {
+    let s = use_session();
+    let folder_input = NodeRef::<leptos::html::Input>::new();
+    // A folder picker: an attribute Leptos's typed view has no name for.
+    Effect::new(move |_| {
+        if let Some(input) = folder_input.get() {
+            let _ = input.set_attribute("webkitdirectory", "");
+        }
+    });
+    // Ask for a few images of each class whenever a dataset opens.
+    Effect::new(move |_| {
+        if let Some(d) = s.dataset.get() {
+            let mut taken = vec![0; d.classes.len()];
+            let paths = d
+                .items
+                .iter()
+                .filter(|i| {
+                    taken[i.label] += 1;
+                    taken[i.label] <= SAMPLES_PER_CLASS
+                })
+                .map(|i| i.path.clone())
+                .collect();
+            s.want_thumbnails(paths);
+        }
+    });
+    view! {
+        <section class="panel" id="data-view">
+            <h2>"Image data"</h2>
+            <div class="open-row">
+                <label class="drop-zone">
+                    <span>"Open a folder of images, one subfolder per class"</span>
+                    <input
+                        type="file"
+                        id="folder-input"
+                        node_ref=folder_input
+                        multiple=true
+                        on:change=move |ev| {
+                            let input: HtmlInputElement = event_target(&ev);
+                            if let Some(list) = input.files() {
+                                let files = (0..list.length()).filter_map(|i| list.get(i)).collect();
+                                open_folder(s, files);
+                            }
+                            input.set_value("");
+                        }
+                    />
+                </label>
+                <DropZone id="dataset-zip" label="…or a .zip of class folders (or drop it here)" accept=".zip" on_file=open_zip />
+                <button id="open-demo" on:click=move |_| open_demo_in_background(s)>"Open the demo again"</button>
+            </div>
+            {move || {
+                s.dataset.get().map(|d| {
+                    let most = d.counts.iter().copied().max().unwrap_or(1).max(1);
+                    let thumbs = s.thumbnails.get();
+                    let rows = d
+                        .classes
+                        .iter()
+                        .enumerate()
+                        .map(|(k, class)| {
+                            let count = d.counts[k];
+                            let samples = d
+                                .items
+                                .iter()
+                                .filter(|i| i.label == k)
+                                .take(SAMPLES_PER_CLASS)
+                                .map(|i| {
+                                    let path = i.path.clone();
+                                    let src = thumbs.get(&i.path).cloned().unwrap_or_default();
+                                    view! {
+                                        <button class="thumb" title=path.clone() on:click=move |_| {
+                                            s.open_dataset_image(path.clone());
+                                            s.view.set(super::state::View::Predict);
+                                        }>
+                                            <img src=src alt="" />
+                                        </button>
+                                    }
+                                })
+                                .collect_view();
+                            view! {
+                                <tr data-class=class.clone() data-count=count>
+                                    <td>{class.clone()}</td>
+                                    <td class="num">{count}</td>
+                                    <td class="bar-cell">
+                                        <span class="bar-track"><span class="bar-fill" style=format!("width: {:.1}%", 100.0 * count as f64 / most as f64)></span></span>
+                                    </td>
+                                    <td class="samples">{samples}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view();
+                    view! {
+                        <p id="dataset-summary">
+                            {format!("{}: {} images in {} classes", d.name, d.items.len(), d.classes.len())}
+                        </p>
+                        <table id="class-table" class="table">
+                            <thead><tr><th>"Class folder"</th><th>"Images"</th><th></th><th>"Examples"</th></tr></thead>
+                            <tbody>{rows}</tbody>
+                        </table>
+                    }
+                })
+            }}
+        </section>
+    }
+}

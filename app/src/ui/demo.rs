@@ -1,0 +1,48 @@
+//! The demo the page opens on: `demo/demo.json` names a model, its labels, its preprocessing preset
+//! and a zip of class folders, all served beside the app (so it works offline and from any host).
+
+use leptos::prelude::*;
+use serde::Deserialize;
+
+use super::files;
+use super::state::Session;
+use crate::presets::Preset;
+
+const DEMO_DIR: &str = "demo/";
+
+#[derive(Debug, Deserialize)]
+struct DemoManifest {
+    model: String,
+    labels: Option<String>,
+    preset: String,
+    dataset: String,
+}
+
+/// Loads the demo's model, labels and images; the page then evaluates them.
+pub async fn open_demo(session: Session) -> Result<(), String> {
+    let manifest: DemoManifest =
+        serde_json::from_str(&files::fetch_text(&format!("{DEMO_DIR}demo.json")).await?)
+            .map_err(|e| format!("the demo manifest is broken: {e}"))?;
+    if let Some(p) = Preset::from_key(&manifest.preset) {
+        session.preset.set(p);
+    }
+    if let Some(labels) = &manifest.labels {
+        session.open_labels(files::fetch_text(&format!("{DEMO_DIR}{labels}")).await?);
+    }
+    let model = files::fetch_bytes(&format!("{DEMO_DIR}{}", manifest.model)).await?;
+    session.open_model(manifest.model.clone(), model);
+    let dataset = files::fetch_bytes(&format!("{DEMO_DIR}{}", manifest.dataset)).await?;
+    session.open_dataset(manifest.dataset.clone(), None, dataset);
+    Ok(())
+}
+
+/// [`open_demo`], with any failure shown in the error banner.
+pub fn open_demo_in_background(session: Session) {
+    leptos::task::spawn_local(async move {
+        if let Err(e) = open_demo(session).await {
+            session
+                .error
+                .set(Some(format!("Error while opening the demo: {e}")));
+        }
+    });
+}

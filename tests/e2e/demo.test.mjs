@@ -1,0 +1,95 @@
+// The demo, as a newcomer meets it: the page opens with no action on the project's own network
+// and a sample of Fashion-MNIST's test images, evaluates them, and shows the same accuracy and
+// confusion matrix as `unpic eval` on the same files. A confusion cell opens its images, and an
+// image opens in the Predict view.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import {
+  ROOT, serveDist, launchBrowser, openApp, readTop5, waitForPrediction, screenshot, cargoBinary, writeOut,
+} from './harness.mjs';
+
+const DEMO = join(ROOT, 'public/demo');
+let server;
+let url;
+let browser;
+
+before(async () => {
+  ({ server, url } = await serveDist());
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+/** `unpic eval --json` on the demo's own files. */
+function unpicEval() {
+  const out = execFileSync(cargoBinary('unpic'), [
+    'eval', '--model', join(DEMO, 'fashion-cnn.onnx'), '--data', join(DEMO, 'fashion-mnist-sample.zip'),
+    '--labels', join(DEMO, 'labels.txt'), '--preset', 'unit', '--json',
+  ], { maxBuffer: 64 << 20 });
+  return JSON.parse(out);
+}
+
+/** The confusion matrix as the page shows it (counts), rebuilt from its cells. */
+async function readConfusion(page) {
+  const cells = await page.$$eval('#confusion td.cell', (tds) => tds.map((td) => [
+    Number(td.dataset.true), Number(td.dataset.pred), Number(td.dataset.count)]));
+  const k = Math.max(...cells.map(([t]) => t)) + 1;
+  const m = Array.from({ length: k }, () => new Array(k).fill(0));
+  for (const [t, p, c] of cells) m[t][p] = c;
+  return m;
+}
+
+test('the page opens on the demo and shows the accuracy and confusion matrix of unpic eval', { timeout: 900_000 }, async () => {
+  const expected = unpicEval();
+  const page = await openApp(browser, url, '?backend=cpu');
+  // No clicks: the Accuracy view is the first one shown, and fills in by itself.
+  await page.waitForSelector('#accuracy-total', { timeout: 300_000 });
+  const accuracy = Number(await page.getAttribute('#accuracy-total', 'data-accuracy'));
+  assert.equal(accuracy, expected.accuracy, 'total accuracy');
+  assert.ok(accuracy >= 0.9, `the demo network is accurate (${accuracy})`);
+  const confusion = await readConfusion(page);
+  assert.deepEqual(confusion, expected.confusion, 'confusion matrix counts');
+  const perClass = await page.$$eval('#per-class tbody tr', (rows) => rows.map((r) => [Number(r.dataset.class), Number(r.dataset.accuracy)]));
+  for (const [k, a] of perClass) assert.ok(Math.abs(a - expected.per_class[k]) < 1e-12, `class ${k} accuracy`);
+  assert.ok(perClass.every(([, a], i) => i === 0 || perClass[i - 1][1] <= a), 'per-class accuracy is sorted, worst first');
+
+  // The confusions everyone expects on Fashion-MNIST are there: shirts taken for T-shirts,
+  // pullovers and coats, and the worst class is the shirt.
+  const [TSHIRT, PULLOVER, COAT, SHIRT] = [0, 2, 4, 6];
+  for (const other of [TSHIRT, PULLOVER, COAT]) assert.ok(confusion[SHIRT][other] > 0, `shirt -> ${other}`);
+  assert.equal(perClass[0][0], SHIRT, 'the shirt is the hardest class');
+  const summary = await page.textContent('#dataset-summary');
+  assert.match(summary, /2000 images in 10 classes/);
+  await screenshot(page, 'demo-accuracy.png');
+
+  // A cell opens its images; an image opens in the Predict view, predicted as the cell says.
+  await page.click(`#confusion td.cell[data-true="${SHIRT}"][data-pred="${TSHIRT}"]`);
+  await page.waitForFunction(() => document.querySelectorAll('#cell-images .thumb img[src^="blob:"]').length > 0);
+  const paths = await page.$$eval('#cell-images .thumb', (b) => b.map((x) => x.dataset.path));
+  const inCell = expected.files.filter((f) => f.label === SHIRT && f.pred === TSHIRT).map((f) => f.path);
+  assert.deepEqual(paths, inCell.slice(0, 120), 'the cell shows its images');
+  await screenshot(page, 'demo-cell.png');
+  // A column: everything predicted as shirt, the wrong ones framed.
+  await page.click(`#confusion th.col-head[data-pred="${SHIRT}"]`);
+  await page.waitForFunction(() => document.querySelector('#cell-images h3')?.textContent.startsWith('Predicted as Shirt'));
+  const column = await page.$$eval('#cell-images .thumb', (b) => b.map((x) => [x.dataset.path, x.classList.contains('wrong')]));
+  const predictedShirt = expected.files.filter((f) => f.pred === SHIRT).slice(0, 120);
+  assert.deepEqual(column, predictedShirt.map((f) => [f.path, f.label !== SHIRT]), 'predicted-as gallery');
+
+  await page.click(`#confusion td.cell[data-true="${SHIRT}"][data-pred="${TSHIRT}"]`);
+  await page.waitForFunction(() => document.querySelector('#cell-images h3')?.textContent.startsWith('True Shirt'));
+  await page.focus('#cell-images');
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('Enter');
+  const second = paths[Math.min(1, paths.length - 1)];
+  await waitForPrediction(page, second.split('/').pop());
+  assert.equal((await readTop5(page))[0].cls, TSHIRT, 'the opened image is predicted as the cell says');
+  await screenshot(page, 'demo-predict.png');
+  await writeOut('demo-eval.json', JSON.stringify({ accuracy, expected: expected.accuracy, confusion }, null, 1));
+  await page.close();
+});
