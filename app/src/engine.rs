@@ -14,16 +14,17 @@ use explain_core::{Classifier, Device, Layout};
 
 use std::collections::BTreeSet;
 
-use explain_core::data::{FileSet, ImageSource, Preprocess, ZipDataset, prepare_batch};
-use explain_core::metrics::Evaluation;
+use std::collections::VecDeque;
+
+use explain_core::data::{FileSet, ImageSource, Item, Preprocess, ZipDataset};
+use explain_core::embed::tsne::TsneSettings;
+
+use crate::jobs::{ClassMapping, EvaluationJob, Job, Step, TsneJob};
 
 use crate::protocol::{
-    Backend, BackendChoice, DatasetSummary, EvaluationResult, ExplainMethod, ExplanationResult,
-    FileSizes, ImagePurpose, ModelSummary, PredictionResult, Request, Response,
+    Backend, BackendChoice, DatasetSummary, ExplainMethod, ExplanationResult, FileSizes,
+    ImagePurpose, ModelSummary, PredictionResult, Request, Response,
 };
-
-/// Images per forward pass when streaming a dataset.
-const DATASET_BATCH: usize = 64;
 
 /// The last predicted image, kept for explanations.
 struct CurrentImage {
@@ -47,21 +48,8 @@ pub struct Engine {
     labels_applied: bool,
     current: Option<CurrentImage>,
     dataset: Option<Box<dyn ImageSource>>,
-    /// The dataset evaluation under way, advanced a batch at a time between requests.
-    evaluation: Option<EvaluationJob>,
-}
-
-/// An evaluation in progress: where it is and what it found so far.
-struct EvaluationJob {
-    id: u64,
-    preprocess: Preprocess,
-    items: Vec<explain_core::data::Item>,
-    /// Model class of each class folder.
-    model_class: Vec<usize>,
-    evaluation: Evaluation,
-    notes: BTreeSet<String>,
-    next: usize,
-    started_ms: f64,
+    /// Dataset jobs (evaluation, t-SNE), advanced a step at a time between requests.
+    jobs: VecDeque<Job>,
 }
 
 impl Default for Engine {
@@ -76,7 +64,7 @@ impl Default for Engine {
             labels_applied: false,
             current: None,
             dataset: None,
-            evaluation: None,
+            jobs: VecDeque::new(),
         }
     }
 }
@@ -122,7 +110,23 @@ impl Engine {
             Request::ReadImages { id, paths, purpose } => {
                 vec![self.read_images(id, paths, purpose)]
             }
-            Request::Cancel => self.cancel().into_iter().collect(),
+            Request::Cancel => self.cancel(),
+            Request::Tsne {
+                id,
+                layer,
+                preprocess,
+                perplexity,
+                seed,
+                every,
+                classes,
+            } => {
+                let settings = TsneSettings {
+                    perplexity,
+                    seed,
+                    ..TsneSettings::default()
+                };
+                vec![self.start_tsne(id, layer, preprocess, settings, every, classes)]
+            }
         }
     }
 
@@ -198,8 +202,8 @@ impl Engine {
         };
         self.classifier = Some(classifier);
         self.current = None;
-        // Its results would mix two models: the page asks again.
-        self.evaluation = None;
+        // Their results would mix two models: the page asks again.
+        self.jobs.clear();
         self.model = Some((name, bytes));
         (Response::ModelLoaded(summary), None)
     }
@@ -292,21 +296,15 @@ impl Engine {
             items: dataset.items.clone(),
         };
         self.dataset = Some(source);
-        self.evaluation = None;
+        self.jobs.clear();
         (Response::DatasetLoaded(summary), None)
     }
 
-    /// Starts classifying every image of the dataset (replacing an evaluation under way);
-    /// [`Engine::step`] then advances it a batch at a time.
-    fn start_evaluation(&mut self, id: u64, preprocess: Preprocess) -> Reply {
-        let during = "evaluating the images";
-        self.evaluation = None;
+    /// How the dataset's folders map to the model's classes (by name when labels were given).
+    fn class_mapping(&self) -> Result<ClassMapping, String> {
         let (Some(classifier), Some(source)) = (&self.classifier, &self.dataset) else {
-            return failed(during, "open a model and a folder of images first");
+            return Err("open a model and a folder of images first".into());
         };
-        if let Err(e) = preprocess.check_fits(classifier.input()) {
-            return failed(during, e);
-        }
         let dataset = source.dataset();
         let k = classifier.num_classes();
         let mut notes = BTreeSet::new();
@@ -322,81 +320,158 @@ impl Engine {
                 ));
                 (0..k).collect()
             }
-            Err(e) => return failed(during, e),
+            Err(e) => return Err(e.to_string()),
         };
         let names = match labels {
             Some(labels) => labels.to_vec(),
             None => dataset.class_names(&model_class, classifier.labels()),
         };
-        let total = dataset.items.len();
-        self.evaluation = Some(EvaluationJob {
-            id,
-            preprocess,
-            items: dataset.items.clone(),
+        Ok(ClassMapping {
             model_class,
-            evaluation: Evaluation::new(names),
+            names,
             notes,
-            next: 0,
-            started_ms: now_ms(),
-        });
-        progress(id, 0, total)
+        })
     }
 
-    /// Whether a background job (an evaluation) has work left.
-    pub fn has_job(&self) -> bool {
-        self.evaluation.is_some()
-    }
-
-    /// Stops the evaluation under way, if any.
-    pub fn cancel(&mut self) -> Option<Reply> {
-        let job = self.evaluation.take()?;
-        Some((Response::Cancelled { id: job.id }, None))
-    }
-
-    /// Advances the background job by one batch: its progress, or its result when done.
-    pub async fn step(&mut self) -> Option<Reply> {
-        let during = "evaluating the images";
-        let job = self.evaluation.as_mut()?;
-        let (Some(classifier), Some(source)) = (&self.classifier, &mut self.dataset) else {
-            self.evaluation = None;
-            return Some(failed(during, "the model or the images were closed"));
-        };
-        let end = (job.next + DATASET_BATCH).min(job.items.len());
-        let chunk = &job.items[job.next..end];
-        let logits = async {
-            let batch = prepare_batch(source.as_mut(), chunk, &job.preprocess)?;
-            job.notes.extend(batch.notes);
-            let x = classifier.batch(batch.data, chunk.len())?;
-            classifier.logits(x)?.to_vec_async().await
+    /// Checks the preprocessing and the class mapping before a dataset job.
+    fn job_inputs(&self, preprocess: &Preprocess) -> Result<(ClassMapping, Vec<Item>), String> {
+        let classes = self.class_mapping()?;
+        if let Some(classifier) = &self.classifier {
+            preprocess
+                .check_fits(classifier.input())
+                .map_err(|e| e.to_string())?;
         }
-        .await;
-        let logits = match logits {
-            Ok(l) => l,
+        let items = self
+            .dataset
+            .as_ref()
+            .map(|d| d.dataset().items.clone())
+            .unwrap_or_default();
+        Ok((classes, items))
+    }
+
+    /// Queues a job, replacing a queued one of the same kind.
+    fn queue(&mut self, job: Job) -> Reply {
+        let evaluation = job.is_evaluation();
+        self.jobs.retain(|j| j.is_evaluation() != evaluation);
+        let (id, total) = match &job {
+            Job::Evaluation(j) => (j.id, j.items.len()),
+            Job::Tsne(j) => (j.id, j.items.len()),
+        };
+        self.jobs.push_back(job);
+        progress(id, "Waiting", 0, total)
+    }
+
+    /// Starts classifying every image of the dataset; [`Engine::step`] advances it.
+    fn start_evaluation(&mut self, id: u64, preprocess: Preprocess) -> Reply {
+        match self.job_inputs(&preprocess) {
+            Ok((classes, items)) => self.queue(Job::Evaluation(Box::new(EvaluationJob::new(
+                id,
+                preprocess,
+                items,
+                classes,
+                now_ms(),
+            )))),
             Err(e) => {
-                self.evaluation = None;
-                return Some(failed(during, e));
+                self.jobs.retain(|j| !j.is_evaluation());
+                failed("evaluating the images", e)
             }
+        }
+    }
+
+    fn start_tsne(
+        &mut self,
+        id: u64,
+        layer: String,
+        preprocess: Preprocess,
+        settings: TsneSettings,
+        every: usize,
+        classes: Option<Vec<usize>>,
+    ) -> Reply {
+        let during = "computing the t-SNE map";
+        let (mapping, items) = match self.job_inputs(&preprocess) {
+            Ok(x) => x,
+            Err(e) => return failed(during, e),
         };
-        let k = classifier.num_classes();
-        for (item, row) in chunk.iter().zip(logits.chunks(k)) {
-            job.evaluation
-                .add(&item.path, job.model_class[item.label], row);
+        if let Some(classifier) = &self.classifier
+            && let Err(e) = classifier.layer(&layer)
+        {
+            return failed(during, e);
         }
-        job.next = end;
-        if end < job.items.len() {
-            return Some(progress(job.id, end, job.items.len()));
+        let items: Vec<Item> = items
+            .into_iter()
+            .filter(|i| classes.as_ref().is_none_or(|c| c.contains(&i.label)))
+            .step_by(every.max(1))
+            .collect();
+        if items.len() < 4 {
+            return failed(
+                during,
+                format!(
+                    "only {} image(s) are selected; include more classes or take every image",
+                    items.len()
+                ),
+            );
         }
-        let job = self.evaluation.take()?;
-        Some((
-            Response::Evaluated(EvaluationResult {
-                id: job.id,
-                evaluation: job.evaluation,
-                notes: job.notes.into_iter().collect(),
-                elapsed_ms: now_ms() - job.started_ms,
-                backend: self.backend,
-            }),
-            None,
-        ))
+        if !(settings.perplexity > 0.0 && settings.perplexity * 3.0 < items.len() as f64) {
+            return failed(
+                during,
+                format!(
+                    "the perplexity must be positive and below a third of the {} selected images; got {}",
+                    items.len(),
+                    settings.perplexity
+                ),
+            );
+        }
+        self.queue(Job::Tsne(Box::new(TsneJob::new(
+            id,
+            layer,
+            preprocess,
+            items,
+            mapping,
+            settings,
+            now_ms(),
+        ))))
+    }
+
+    /// Whether a background job has work left.
+    pub fn has_job(&self) -> bool {
+        !self.jobs.is_empty()
+    }
+
+    /// Stops every background job.
+    pub fn cancel(&mut self) -> Vec<Reply> {
+        self.jobs
+            .drain(..)
+            .map(|j| (Response::Cancelled { id: j.id() }, None))
+            .collect()
+    }
+
+    /// Advances the first background job by one step: its progress, or its result when done.
+    pub async fn step(&mut self) -> Option<Reply> {
+        let job = self.jobs.front_mut()?;
+        let id = job.id();
+        let (Some(classifier), Some(source)) = (&self.classifier, &mut self.dataset) else {
+            self.jobs.clear();
+            return Some(failed("computing", "the model or the images were closed"));
+        };
+        match job
+            .step(classifier, source.as_mut(), self.backend, now_ms())
+            .await
+        {
+            Ok(Step::Progress { task, done, total }) => Some(progress(id, &task, done, total)),
+            Ok(Step::Done(response)) => {
+                self.jobs.pop_front();
+                Some((*response, None))
+            }
+            Err(e) => {
+                let during = if job.is_evaluation() {
+                    "evaluating the images"
+                } else {
+                    "computing the t-SNE map"
+                };
+                self.jobs.pop_front();
+                Some(failed(during, e))
+            }
+        }
     }
 
     fn read_images(&mut self, id: u64, paths: Vec<String>, purpose: ImagePurpose) -> Reply {
@@ -426,11 +501,11 @@ impl Engine {
     }
 }
 
-fn progress(id: u64, done: usize, total: usize) -> Reply {
+fn progress(id: u64, task: &str, done: usize, total: usize) -> Reply {
     (
         Response::Progress {
             id,
-            task: "Evaluating the images".into(),
+            task: task.to_string(),
             done,
             total,
         },
@@ -607,7 +682,8 @@ mod tests {
     use futures::executor::block_on;
 
     use super::*;
-    use crate::protocol::Response;
+    use crate::jobs::DATASET_BATCH;
+    use crate::protocol::{EvaluationResult, Response};
 
     fn fixture(path: &str) -> Vec<u8> {
         let p = format!("{}/../tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
@@ -885,6 +961,61 @@ mod tests {
         let (result, _) = evaluate(&mut engine, 1, &preprocess);
         assert_eq!(result.evaluation.classes[3], "class3");
         assert!(result.notes.is_empty(), "{:?}", result.notes);
+    }
+
+    /// The t-SNE view's job on the demo: every 4th image of the included classes, embedded
+    /// from the penultimate layer; classes form neighbourhoods (most points' nearest neighbour
+    /// has their class), and a bad perplexity is refused with the number that fits.
+    #[test]
+    fn a_tsne_map_of_the_demo_keeps_classes_together() {
+        let (mut engine, summary) = demo_engine();
+        let preprocess = crate::presets::Preset::Unit.apply(&summary.input);
+        open_dataset(&mut engine, None, demo("fashion-mnist-sample.zip"));
+        let request = |perplexity: f64| Request::Tsne {
+            id: 9,
+            layer: "fc1/relu".into(),
+            preprocess: preprocess.clone(),
+            perplexity,
+            seed: 0,
+            every: 4,
+            classes: Some((0..8).collect()),
+        };
+        let (bad, _) = block_on(engine.handle(request(200.0), None)).remove(0);
+        let Response::Failed { message, .. } = bad else {
+            panic!("{bad:?}")
+        };
+        assert!(message.contains("400 selected images"), "{message}");
+
+        block_on(engine.handle(request(30.0), None));
+        let mut tasks = BTreeSet::new();
+        let result = loop {
+            match block_on(engine.step()).map(|r| r.0) {
+                Some(Response::Progress { task, .. }) => {
+                    tasks.insert(task);
+                }
+                Some(Response::Tsne(result)) => break result,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(tasks.len(), 2, "activations, then t-SNE: {tasks:?}");
+        assert_eq!(result.points.len(), 400);
+        assert!(result.truth.iter().all(|&t| t < 8));
+        let agree = (0..400)
+            .filter(|&i| {
+                let d = |j: usize| {
+                    let (a, b) = (result.points[i], result.points[j]);
+                    (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)
+                };
+                let nearest = (0..400)
+                    .filter(|&j| j != i)
+                    .min_by(|&a, &b| d(a).total_cmp(&d(b)));
+                nearest.is_some_and(|j| result.truth[j] == result.truth[i])
+            })
+            .count();
+        assert!(
+            agree > 320,
+            "{agree} of 400 points have a nearest neighbour of their class"
+        );
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! responsive however long a network takes.
 
 pub mod engine;
+pub mod export;
+pub mod jobs;
 pub mod presets;
 pub mod protocol;
 #[cfg(target_arch = "wasm32")]

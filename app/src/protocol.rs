@@ -82,6 +82,17 @@ pub enum Request {
         paths: Vec<String>,
         purpose: ImagePurpose,
     },
+    /// A t-SNE map of a layer's activations over the dataset (every `every`-th image of the
+    /// included class folders; `classes: None` includes all).
+    Tsne {
+        id: u64,
+        layer: String,
+        preprocess: Preprocess,
+        perplexity: f64,
+        seed: u64,
+        every: usize,
+        classes: Option<Vec<usize>>,
+    },
     /// Stops the running job at its next batch (handled as soon as it arrives, not queued).
     Cancel,
     /// Explains the last predicted image.
@@ -125,6 +136,22 @@ pub struct EvaluationResult {
     pub notes: Vec<String>,
     pub elapsed_ms: f64,
     pub backend: Backend,
+}
+
+/// A t-SNE map: one point per image, with its true and predicted (model) class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TsneResult {
+    pub id: u64,
+    pub layer: String,
+    pub points: Vec<[f32; 2]>,
+    pub paths: Vec<String>,
+    pub truth: Vec<usize>,
+    pub predicted: Vec<usize>,
+    /// One name per model class.
+    pub classes: Vec<String>,
+    /// The final KL divergence (lower: the map keeps neighbourhoods better).
+    pub kl: f64,
+    pub elapsed_ms: f64,
 }
 
 /// The explanation methods the page offers.
@@ -230,6 +257,7 @@ pub enum Response {
         total: usize,
     },
     Evaluated(EvaluationResult),
+    Tsne(TsneResult),
     /// Bytes: the files one after another, `lens` long each.
     Images {
         id: u64,

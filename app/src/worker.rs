@@ -59,10 +59,10 @@ pub fn start() {
     wasm_bindgen_futures::spawn_local(async move {
         let mut engine = Engine::default();
         loop {
-            if cancel.replace(false)
-                && let Some(reply) = engine.cancel()
-            {
-                post(&loop_scope, reply);
+            if cancel.replace(false) {
+                for reply in engine.cancel() {
+                    post(&loop_scope, reply);
+                }
             }
             let next = if engine.has_job() {
                 match requests.try_recv() {

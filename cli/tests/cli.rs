@@ -365,7 +365,11 @@ fn the_demo_network_is_at_least_92_percent_accurate_on_the_test_set() {
         .filter_map(serde_json::Value::as_f64)
         .collect();
     let worst = (0..per_class.len()).min_by(|&a, &b| per_class[a].total_cmp(&per_class[b]));
-    assert_eq!(worst, Some(6), "the shirt is the hardest class: {per_class:?}");
+    assert_eq!(
+        worst,
+        Some(6),
+        "the shirt is the hardest class: {per_class:?}"
+    );
 }
 
 #[test]

@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   ROOT, serveDist, launchBrowser, openApp, readTop5, waitForPrediction, screenshot, cargoBinary, writeOut,
@@ -66,6 +67,22 @@ test('the page opens on the demo and shows the accuracy and confusion matrix of 
   const summary = await page.textContent('#dataset-summary');
   assert.match(summary, /2000 images in 10 classes/);
   await screenshot(page, 'demo-accuracy.png');
+
+  // The tables and the session download as CSV and JSON with the same numbers.
+  const download = async (id) => {
+    const [file] = await Promise.all([page.waitForEvent('download'), page.click(id)]);
+    return { name: file.suggestedFilename(), text: await readFile(await file.path(), 'utf8') };
+  };
+  const csv = await download('#export-confusion');
+  assert.equal(csv.name, 'confusion-matrix.csv');
+  const csvRows = csv.text.trim().split('\n').slice(1).map((line) => line.split(',').slice(-10).map(Number));
+  assert.deepEqual(csvRows, expected.confusion, 'confusion CSV');
+  const predictions = await download('#export-predictions');
+  assert.equal(predictions.text.trim().split('\n').length, 2001, 'one CSV row per image');
+  const session = JSON.parse((await download('#export-session')).text);
+  assert.equal(session.model.name, 'fashion-cnn.onnx');
+  assert.equal(session.evaluation.accuracy, expected.accuracy);
+  assert.deepEqual(session.dataset.counts, new Array(10).fill(200));
 
   // A cell opens its images; an image opens in the Predict view, predicted as the cell says.
   await page.click(`#confusion td.cell[data-true="${SHIRT}"][data-pred="${TSHIRT}"]`);

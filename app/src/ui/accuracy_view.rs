@@ -7,6 +7,7 @@ use explain_core::metrics::Evaluation;
 use leptos::prelude::*;
 use web_sys::KeyboardEvent;
 
+use super::files;
 use super::state::{Selection, View, use_session};
 
 /// Images of a confusion cell shown at once.
@@ -51,12 +52,40 @@ pub fn AccuracyView() -> impl IntoView {
                             <PerClass evaluation=e.clone() />
                             <Confusion evaluation=e.clone() />
                         </div>
+                        <Exports evaluation=e.clone() />
                         <CellImages evaluation=e />
                     }
                     .into_any()
                 }
             }}
         </section>
+    }
+}
+
+/// Downloads of the tables and the session.
+#[component]
+fn Exports(evaluation: Evaluation) -> impl IntoView {
+    let s = use_session();
+    let e1 = evaluation.clone();
+    let e2 = evaluation.clone();
+    let e3 = evaluation;
+    let session = move |_| {
+        let text = crate::export::session_json(
+            s.model.get_untracked().as_ref(),
+            s.dataset.get_untracked().as_ref(),
+            s.preprocess.get_untracked().as_ref(),
+            s.evaluation.get_untracked().as_ref(),
+        );
+        files::download("unpic-session.json", text.as_bytes(), "application/json");
+    };
+    view! {
+        <div class="exports">
+            "Download: "
+            <button id="export-per-class" on:click=move |_| files::download("per-class-accuracy.csv", crate::export::per_class_csv(&e1).as_bytes(), "text/csv")>"per-class accuracy (CSV)"</button>
+            <button id="export-confusion" on:click=move |_| files::download("confusion-matrix.csv", crate::export::confusion_csv(&e2).as_bytes(), "text/csv")>"confusion matrix (CSV)"</button>
+            <button id="export-predictions" on:click=move |_| files::download("predictions.csv", crate::export::predictions_csv(&e3).as_bytes(), "text/csv")>"predictions (CSV)"</button>
+            <button id="export-session" on:click=session>"session (JSON)"</button>
+        </div>
     }
 }
 

@@ -181,6 +181,7 @@ pub fn send(request: Request, bytes: Option<Vec<u8>>) {
             | Request::Explain { .. }
             | Request::Evaluate { .. }
             | Request::ReadImages { .. }
+            | Request::Tsne { .. }
             | Request::Cancel => {}
         }
         if client.started {

@@ -8,6 +8,7 @@ mod files;
 mod help_view;
 mod panels;
 mod state;
+mod tsne_view;
 
 use leptos::prelude::*;
 
@@ -20,6 +21,7 @@ use panels::{
     PreprocessPanel, StatusLine,
 };
 use state::{View, provide_session, use_session};
+use tsne_view::TsneView;
 
 fn query(key: &str) -> Option<String> {
     let search = web_sys::window()?.location().search().ok()?;
@@ -87,6 +89,7 @@ fn App() -> impl IntoView {
                     <PredictionPanel />
                     <ExplainPanel />
                 </div>
+                <div class:hidden=shown(View::Tsne)><TsneView /></div>
                 <div class:hidden=shown(View::Help)><HelpView /></div>
             </div>
         </main>

@@ -10,7 +10,7 @@ use super::{client, files};
 use crate::presets::Preset;
 use crate::protocol::{
     Backend, BackendChoice, DatasetSummary, EvaluationResult, ExplainMethod, ExplanationResult,
-    FileSizes, ImagePurpose, ModelSummary, PredictionResult, Request, Response,
+    FileSizes, ImagePurpose, ModelSummary, PredictionResult, Request, Response, TsneResult,
 };
 
 /// The views of the page, one shown at a time.
@@ -19,17 +19,25 @@ pub enum View {
     Data,
     Accuracy,
     Predict,
+    Tsne,
     Help,
 }
 
 impl View {
-    pub const ALL: [View; 4] = [View::Data, View::Accuracy, View::Predict, View::Help];
+    pub const ALL: [View; 5] = [
+        View::Data,
+        View::Accuracy,
+        View::Predict,
+        View::Tsne,
+        View::Help,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
             View::Data => "Image data",
             View::Accuracy => "Accuracy",
             View::Predict => "Predict & explain",
+            View::Tsne => "t-SNE",
             View::Help => "Help",
         }
     }
@@ -39,6 +47,7 @@ impl View {
             View::Data => "data",
             View::Accuracy => "accuracy",
             View::Predict => "predict",
+            View::Tsne => "tsne",
             View::Help => "help",
         }
     }
@@ -134,6 +143,9 @@ pub struct Session {
     pub evaluation: RwSignal<Option<EvaluationResult>>,
     pub progress: RwSignal<Option<JobProgress>>,
     latest_evaluation: RwSignal<u64>,
+    /// The last t-SNE map, and the id of the one asked for.
+    pub tsne: RwSignal<Option<TsneResult>>,
+    latest_tsne: RwSignal<u64>,
     /// Dataset path -> `blob:` URL of the image, filled as galleries ask for them.
     pub thumbnails: RwSignal<HashMap<String, String>>,
     /// The images the Accuracy view's gallery shows.
@@ -160,6 +172,8 @@ pub fn provide_session(choice: BackendChoice) -> Session {
         evaluation: RwSignal::new(None),
         progress: RwSignal::new(None),
         latest_evaluation: RwSignal::new(0),
+        tsne: RwSignal::new(None),
+        latest_tsne: RwSignal::new(0),
         thumbnails: RwSignal::new(HashMap::new()),
         selection: RwSignal::new(None),
     };
@@ -221,6 +235,7 @@ impl Session {
         self.busy.set(Some(format!("Opening {name}…")));
         self.dataset.set(None);
         self.evaluation.set(None);
+        self.tsne.set(None);
         self.selection.set(None);
         self.thumbnails.update(|t| {
             for url in t.values() {
@@ -273,7 +288,7 @@ impl Session {
         ) else {
             return;
         };
-        let id = self.latest_evaluation.get_untracked() + 1;
+        let id = self.next_job_id();
         self.latest_evaluation.set(id);
         self.evaluation.set(None);
         self.progress.set(Some(JobProgress {
@@ -285,6 +300,58 @@ impl Session {
         }));
         // The worker replaces an evaluation under way with the new one.
         client::send(Request::Evaluate { id, preprocess }, None);
+    }
+
+    /// Job ids are shared by evaluations and t-SNE maps, so progress messages never mix.
+    fn next_job_id(self) -> u64 {
+        self.latest_evaluation
+            .get_untracked()
+            .max(self.latest_tsne.get_untracked())
+            + 1
+    }
+
+    /// Asks for a t-SNE map of `layer` over the dataset.
+    pub fn run_tsne(
+        self,
+        layer: String,
+        perplexity: f64,
+        seed: u64,
+        every: usize,
+        classes: Option<Vec<usize>>,
+    ) {
+        let (Some(preprocess), Some(dataset)) = (
+            self.preprocess.get_untracked(),
+            self.dataset.get_untracked(),
+        ) else {
+            self.error.set(Some(
+                "Open a model and a folder of images first, then make the t-SNE map.".into(),
+            ));
+            return;
+        };
+        let id = self.next_job_id();
+        self.latest_tsne.set(id);
+        self.error.set(None);
+        if self.progress.get_untracked().is_none() {
+            self.progress.set(Some(JobProgress {
+                id,
+                task: "t-SNE".into(),
+                done: 0,
+                total: dataset.items.len(),
+                started_ms: js_sys::Date::now(),
+            }));
+        }
+        client::send(
+            Request::Tsne {
+                id,
+                layer,
+                preprocess,
+                perplexity,
+                seed,
+                every,
+                classes,
+            },
+            None,
+        );
     }
 
     /// Stops the running job.
@@ -466,18 +533,48 @@ impl Session {
                 task,
                 done,
                 total,
-            } => self.progress.update(|p| {
-                if let Some(p) = p
-                    && p.id == id
-                {
-                    p.task = task;
-                    p.done = done;
-                    p.total = total;
+            } => {
+                let wanted = id == self.latest_evaluation.get_untracked()
+                    || id == self.latest_tsne.get_untracked();
+                if wanted {
+                    self.progress.update(|p| {
+                        // A new job (or a new phase of one) restarts the clock of the estimate.
+                        let restart = p.as_ref().is_none_or(|p| p.id != id || p.task != task);
+                        let started_ms = match p {
+                            Some(p) if !restart => p.started_ms,
+                            _ => js_sys::Date::now(),
+                        };
+                        *p = Some(JobProgress {
+                            id,
+                            task,
+                            done,
+                            total,
+                            started_ms,
+                        });
+                    });
                 }
-            }),
+            }
+            Response::Tsne(result) => {
+                if result.id == self.latest_tsne.get_untracked() {
+                    if self
+                        .progress
+                        .get_untracked()
+                        .is_some_and(|p| p.id == result.id)
+                    {
+                        self.progress.set(None);
+                    }
+                    self.tsne.set(Some(result));
+                }
+            }
             Response::Evaluated(result) => {
                 if result.id == self.latest_evaluation.get_untracked() {
-                    self.progress.set(None);
+                    if self
+                        .progress
+                        .get_untracked()
+                        .is_some_and(|p| p.id == result.id)
+                    {
+                        self.progress.set(None);
+                    }
                     self.evaluation.set(Some(result));
                 }
             }
@@ -494,7 +591,7 @@ impl Session {
             } => self.on_images(id, paths, lens, purpose, bytes.unwrap_or_default()),
             Response::Failed { during, message } => {
                 self.busy.set(None);
-                if during.starts_with("evaluating") {
+                if during.starts_with("evaluating") || during.contains("t-SNE") {
                     self.progress.set(None);
                 }
                 self.error

@@ -260,80 +260,133 @@ pub fn tsne(
     settings: &TsneSettings,
     progress: &mut dyn Progress,
 ) -> Result<Embedding> {
-    if n < 4 || x.len() != n * d {
-        return Err(Error::Settings(format!(
-            "t-SNE needs at least 4 points of equal length (got {n} points, {} values)",
-            x.len()
-        )));
+    let mut run = TsneRun::new(x, n, d, settings)?;
+    while !run.is_done() {
+        run.advance(10);
+        step(progress, run.iterations_done(), run.total_iterations())?;
     }
-    if !(settings.perplexity > 0.0 && settings.perplexity * 3.0 < n as f64) {
-        return Err(Error::Settings(format!(
-            "the perplexity must be positive and below a third of the number of points ({n}); \
-             got {}",
-            settings.perplexity
-        )));
-    }
-    let x: Vec<f64> = x.iter().map(|&v| v as f64).collect();
-    let exact = match settings.method {
-        TsneMethod::Auto => n <= EXACT_LIMIT,
-        TsneMethod::Exact => true,
-        TsneMethod::BarnesHut => false,
-    };
-    let affinities = if exact {
-        Affinities::Dense(exact_affinities(&x, n, d, settings.perplexity))
-    } else {
-        Affinities::Sparse(sparse_affinities(&x, n, d, settings.perplexity))
-    };
-    let mut y = pca_init(&x, n, d, settings.seed);
-    let mut velocity = vec![[0.0f64; 2]; n];
-    let mut gains = vec![[1.0f64; 2]; n];
-    let rate = (n as f64 / settings.early_exaggeration).max(50.0);
-    let total = settings.early_iterations + settings.iterations;
-    let mut scratch = Vec::new();
-    for it in 0..total {
-        let early = it < settings.early_iterations;
-        let exaggeration = if early {
-            settings.early_exaggeration
+    Ok(run.finish())
+}
+
+/// A t-SNE optimisation that can be advanced a few iterations at a time (so the app's worker
+/// can take in a Cancel between slices); [`tsne`] runs one to the end.
+pub struct TsneRun {
+    affinities: Affinities,
+    y: Vec<[f64; 2]>,
+    velocity: Vec<[f64; 2]>,
+    gains: Vec<[f64; 2]>,
+    rate: f64,
+    settings: TsneSettings,
+    done: usize,
+    exact: bool,
+    scratch: Vec<f64>,
+}
+
+impl TsneRun {
+    /// Checks the settings, computes the affinities and the PCA start.
+    pub fn new(x: &[f32], n: usize, d: usize, settings: &TsneSettings) -> Result<Self> {
+        if n < 4 || x.len() != n * d {
+            return Err(Error::Settings(format!(
+                "t-SNE needs at least 4 points of equal length (got {n} points, {} values)",
+                x.len()
+            )));
+        }
+        if !(settings.perplexity > 0.0 && settings.perplexity * 3.0 < n as f64) {
+            return Err(Error::Settings(format!(
+                "the perplexity must be positive and below a third of the number of points \
+                 ({n}); got {}",
+                settings.perplexity
+            )));
+        }
+        let x: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+        let exact = match settings.method {
+            TsneMethod::Auto => n <= EXACT_LIMIT,
+            TsneMethod::Exact => true,
+            TsneMethod::BarnesHut => false,
+        };
+        let affinities = if exact {
+            Affinities::Dense(exact_affinities(&x, n, d, settings.perplexity))
         } else {
-            1.0
+            Affinities::Sparse(sparse_affinities(&x, n, d, settings.perplexity))
         };
-        let momentum = if early { 0.5 } else { 0.8 };
-        let grad = match &affinities {
-            Affinities::Dense(p) => exact_gradient(p, &y, exaggeration, &mut scratch),
-            Affinities::Sparse(p) => barnes_hut_gradient(p, &y, exaggeration, 0.5),
-        };
-        for i in 0..n {
-            for c in 0..2 {
-                let same_sign = (grad[i][c] > 0.0) == (velocity[i][c] > 0.0);
-                gains[i][c] = if same_sign {
-                    gains[i][c] * 0.8
-                } else {
-                    gains[i][c] + 0.2
-                };
-                gains[i][c] = gains[i][c].max(0.01);
-                velocity[i][c] = momentum * velocity[i][c] - rate * gains[i][c] * grad[i][c];
-                y[i][c] += velocity[i][c];
+        Ok(Self {
+            affinities,
+            y: pca_init(&x, n, d, settings.seed),
+            velocity: vec![[0.0f64; 2]; n],
+            gains: vec![[1.0f64; 2]; n],
+            rate: (n as f64 / settings.early_exaggeration).max(50.0),
+            settings: settings.clone(),
+            done: 0,
+            exact,
+            scratch: Vec::new(),
+        })
+    }
+
+    pub fn total_iterations(&self) -> usize {
+        self.settings.early_iterations + self.settings.iterations
+    }
+
+    pub fn iterations_done(&self) -> usize {
+        self.done
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.done >= self.total_iterations()
+    }
+
+    /// Runs up to `iterations` more gradient steps.
+    pub fn advance(&mut self, iterations: usize) {
+        let n = self.y.len();
+        let end = (self.done + iterations).min(self.total_iterations());
+        for it in self.done..end {
+            let early = it < self.settings.early_iterations;
+            let exaggeration = if early {
+                self.settings.early_exaggeration
+            } else {
+                1.0
+            };
+            let momentum = if early { 0.5 } else { 0.8 };
+            let grad = match &self.affinities {
+                Affinities::Dense(p) => exact_gradient(p, &self.y, exaggeration, &mut self.scratch),
+                Affinities::Sparse(p) => barnes_hut_gradient(p, &self.y, exaggeration, 0.5),
+            };
+            let points = self
+                .y
+                .iter_mut()
+                .zip(&mut self.velocity)
+                .zip(&mut self.gains);
+            for (((y, velocity), gains), grad) in points.zip(&grad) {
+                for c in 0..2 {
+                    let same_sign = (grad[c] > 0.0) == (velocity[c] > 0.0);
+                    let gain = &mut gains[c];
+                    *gain = if same_sign { *gain * 0.8 } else { *gain + 0.2 };
+                    *gain = gain.max(0.01);
+                    velocity[c] = momentum * velocity[c] - self.rate * *gain * grad[c];
+                    y[c] += velocity[c];
+                }
+            }
+            // Keep the embedding centred.
+            let mean = [0, 1].map(|c| self.y.iter().map(|p| p[c]).sum::<f64>() / n as f64);
+            for p in &mut self.y {
+                p[0] -= mean[0];
+                p[1] -= mean[1];
             }
         }
-        // Keep the embedding centred.
-        let mean = [0, 1].map(|c| y.iter().map(|p| p[c]).sum::<f64>() / n as f64);
-        for p in &mut y {
-            p[0] -= mean[0];
-            p[1] -= mean[1];
-        }
-        if it % 10 == 9 || it + 1 == total {
-            step(progress, it + 1, total)?;
+        self.done = end;
+    }
+
+    /// The embedding as it stands, with its KL divergence.
+    pub fn finish(self) -> Embedding {
+        let kl = match &self.affinities {
+            Affinities::Dense(p) => kl_divergence(p, &self.y),
+            Affinities::Sparse(p) => sparse_kl(p, &self.y),
+        };
+        Embedding {
+            points: self.y,
+            kl,
+            exact: self.exact,
         }
     }
-    let kl = match &affinities {
-        Affinities::Dense(p) => kl_divergence(p, &y),
-        Affinities::Sparse(p) => sparse_kl(p, &y),
-    };
-    Ok(Embedding {
-        points: y,
-        kl,
-        exact,
-    })
 }
 
 enum Affinities {

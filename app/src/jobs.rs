@@ -1,0 +1,246 @@
+//! Background jobs over the whole dataset (evaluation, t-SNE): advanced one batch or a few
+//! iterations per [`Job::step`], so the worker answers the page's other requests in between and
+//! a Cancel stops them at once.
+
+use std::collections::BTreeSet;
+
+use explain_core::data::{ImageSource, Item, Preprocess, prepare_batch};
+use explain_core::embed::tsne::{TsneRun, TsneSettings};
+use explain_core::metrics::{Evaluation, evaluation::argmax};
+use explain_core::{Classifier, Result};
+
+use crate::protocol::{Backend, EvaluationResult, Response, TsneResult};
+
+/// Images per forward pass when streaming a dataset.
+pub const DATASET_BATCH: usize = 64;
+/// t-SNE iterations per step.
+const TSNE_SLICE: usize = 25;
+
+/// How the dataset's class folders map to the model's classes, and what to call them.
+pub struct ClassMapping {
+    /// Model class of each class folder.
+    pub model_class: Vec<usize>,
+    /// One name per model class.
+    pub names: Vec<String>,
+    pub notes: BTreeSet<String>,
+}
+
+/// A job's answer after one step.
+pub enum Step {
+    Progress {
+        task: String,
+        done: usize,
+        total: usize,
+    },
+    Done(Box<Response>),
+}
+
+pub enum Job {
+    Evaluation(Box<EvaluationJob>),
+    Tsne(Box<TsneJob>),
+}
+
+impl Job {
+    pub fn id(&self) -> u64 {
+        match self {
+            Job::Evaluation(j) => j.id,
+            Job::Tsne(j) => j.id,
+        }
+    }
+
+    pub fn is_evaluation(&self) -> bool {
+        matches!(self, Job::Evaluation(_))
+    }
+
+    pub async fn step(
+        &mut self,
+        classifier: &Classifier,
+        source: &mut dyn ImageSource,
+        backend: Backend,
+        now_ms: f64,
+    ) -> Result<Step> {
+        match self {
+            Job::Evaluation(j) => j.step(classifier, source, backend, now_ms).await,
+            Job::Tsne(j) => j.step(classifier, source, now_ms).await,
+        }
+    }
+}
+
+/// Classifies every image of the dataset.
+pub struct EvaluationJob {
+    pub id: u64,
+    pub preprocess: Preprocess,
+    pub items: Vec<Item>,
+    pub classes: ClassMapping,
+    pub evaluation: Evaluation,
+    pub next: usize,
+    pub started_ms: f64,
+}
+
+impl EvaluationJob {
+    pub fn new(
+        id: u64,
+        preprocess: Preprocess,
+        items: Vec<Item>,
+        classes: ClassMapping,
+        now_ms: f64,
+    ) -> Self {
+        Self {
+            id,
+            preprocess,
+            items,
+            evaluation: Evaluation::new(classes.names.clone()),
+            classes,
+            next: 0,
+            started_ms: now_ms,
+        }
+    }
+
+    async fn step(
+        &mut self,
+        classifier: &Classifier,
+        source: &mut dyn ImageSource,
+        backend: Backend,
+        now_ms: f64,
+    ) -> Result<Step> {
+        let end = (self.next + DATASET_BATCH).min(self.items.len());
+        let chunk = &self.items[self.next..end];
+        let batch = prepare_batch(source, chunk, &self.preprocess)?;
+        self.classes.notes.extend(batch.notes);
+        let x = classifier.batch(batch.data, chunk.len())?;
+        let logits = classifier.logits(x)?.to_vec_async().await?;
+        for (item, row) in chunk.iter().zip(logits.chunks(classifier.num_classes())) {
+            self.evaluation
+                .add(&item.path, self.classes.model_class[item.label], row);
+        }
+        self.next = end;
+        if end < self.items.len() {
+            return Ok(Step::Progress {
+                task: "Evaluating the images".into(),
+                done: end,
+                total: self.items.len(),
+            });
+        }
+        Ok(Step::Done(Box::new(Response::Evaluated(
+            EvaluationResult {
+                id: self.id,
+                evaluation: std::mem::replace(&mut self.evaluation, Evaluation::new(Vec::new())),
+                notes: self.classes.notes.iter().cloned().collect(),
+                elapsed_ms: now_ms - self.started_ms,
+                backend,
+            },
+        ))))
+    }
+}
+
+/// Collects a layer's activations over (part of) the dataset, then embeds them with t-SNE.
+pub struct TsneJob {
+    pub id: u64,
+    pub layer: String,
+    pub preprocess: Preprocess,
+    pub items: Vec<Item>,
+    pub classes: ClassMapping,
+    pub settings: TsneSettings,
+    features: Vec<f32>,
+    dim: usize,
+    predicted: Vec<usize>,
+    next: usize,
+    run: Option<TsneRun>,
+    started_ms: f64,
+}
+
+impl TsneJob {
+    pub fn new(
+        id: u64,
+        layer: String,
+        preprocess: Preprocess,
+        items: Vec<Item>,
+        classes: ClassMapping,
+        settings: TsneSettings,
+        now_ms: f64,
+    ) -> Self {
+        Self {
+            id,
+            layer,
+            preprocess,
+            items,
+            classes,
+            settings,
+            features: Vec::new(),
+            dim: 0,
+            predicted: Vec::new(),
+            next: 0,
+            run: None,
+            started_ms: now_ms,
+        }
+    }
+
+    async fn step(
+        &mut self,
+        classifier: &Classifier,
+        source: &mut dyn ImageSource,
+        now_ms: f64,
+    ) -> Result<Step> {
+        if self.next < self.items.len() {
+            let end = (self.next + DATASET_BATCH).min(self.items.len());
+            let chunk = &self.items[self.next..end];
+            let batch = prepare_batch(source, chunk, &self.preprocess)?;
+            let x = classifier.batch(batch.data, chunk.len())?;
+            let forward = classifier.forward(x, &[self.layer.as_str()])?;
+            let logits = forward.logits.to_vec_async().await?;
+            let acts = match forward.taps.first() {
+                Some(t) => t.to_vec_async().await?,
+                None => Vec::new(),
+            };
+            self.dim = acts.len() / chunk.len().max(1);
+            self.features.extend(acts);
+            self.predicted
+                .extend(logits.chunks(classifier.num_classes()).map(argmax));
+            self.next = end;
+            return Ok(Step::Progress {
+                task: format!("Collecting the activations of {}", self.layer),
+                done: end,
+                total: self.items.len(),
+            });
+        }
+        let run = match &mut self.run {
+            Some(run) => run,
+            None => {
+                let run = TsneRun::new(&self.features, self.items.len(), self.dim, &self.settings)?;
+                self.features = Vec::new();
+                self.run.insert(run)
+            }
+        };
+        if !run.is_done() {
+            run.advance(TSNE_SLICE);
+            return Ok(Step::Progress {
+                task: "t-SNE".into(),
+                done: run.iterations_done(),
+                total: run.total_iterations(),
+            });
+        }
+        let Some(run) = self.run.take() else {
+            return Err(explain_core::Error::Settings("t-SNE ended twice".into()));
+        };
+        let embedding = run.finish();
+        Ok(Step::Done(Box::new(Response::Tsne(TsneResult {
+            id: self.id,
+            layer: self.layer.clone(),
+            points: embedding
+                .points
+                .iter()
+                .map(|p| [p[0] as f32, p[1] as f32])
+                .collect(),
+            paths: self.items.iter().map(|i| i.path.clone()).collect(),
+            truth: self
+                .items
+                .iter()
+                .map(|i| self.classes.model_class[i.label])
+                .collect(),
+            predicted: std::mem::take(&mut self.predicted),
+            classes: self.classes.names.clone(),
+            kl: embedding.kl,
+            elapsed_ms: now_ms - self.started_ms,
+        }))))
+    }
+}

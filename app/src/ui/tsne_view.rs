@@ -1,0 +1,311 @@
+//! The t-SNE view: a map of the dataset in which images with similar activations at a chosen
+//! layer sit close together. Points are coloured by true class; misclassified images are drawn
+//! as crosses; the images of the Accuracy view's selection are ringed. Hover shows the image,
+//! a click opens it.
+
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, MouseEvent};
+
+use super::files;
+use super::state::{View, use_session};
+use crate::protocol::TsneResult;
+
+/// Side of the plot, in CSS pixels.
+const SIZE: f64 = 560.0;
+const MARGIN: f64 = 16.0;
+/// Points at most, by default: every N-th image is taken to stay near it.
+const DEFAULT_POINTS: usize = 2000;
+
+/// A colour per class: Tableau's ten, then evenly spaced hues.
+pub fn class_colour(k: usize) -> String {
+    const TAB10: [&str; 10] = [
+        "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+        "#bcbd22", "#17becf",
+    ];
+    TAB10.get(k).map_or_else(
+        || format!("hsl({}, 65%, 45%)", (k * 137) % 360),
+        |c| c.to_string(),
+    )
+}
+
+/// Canvas positions of the points.
+fn layout(points: &[[f32; 2]]) -> Vec<(f64, f64)> {
+    let (mut lo, mut hi) = ([f64::MAX; 2], [f64::MIN; 2]);
+    for p in points {
+        for c in 0..2 {
+            lo[c] = lo[c].min(f64::from(p[c]));
+            hi[c] = hi[c].max(f64::from(p[c]));
+        }
+    }
+    let span = (hi[0] - lo[0]).max(hi[1] - lo[1]).max(1e-12);
+    let scale = (SIZE - 2.0 * MARGIN) / span;
+    points
+        .iter()
+        .map(|p| {
+            (
+                MARGIN + (f64::from(p[0]) - lo[0]) * scale,
+                MARGIN + (f64::from(p[1]) - lo[1]) * scale,
+            )
+        })
+        .collect()
+}
+
+fn draw(
+    canvas: &HtmlCanvasElement,
+    map: &TsneResult,
+    at: &[(f64, f64)],
+    ringed: &[bool],
+) -> Option<()> {
+    let ctx: CanvasRenderingContext2d = canvas.get_context("2d").ok()??.dyn_into().ok()?;
+    ctx.set_fill_style_str("#fff");
+    ctx.fill_rect(0.0, 0.0, SIZE, SIZE);
+    for (i, &(x, y)) in at.iter().enumerate() {
+        let colour = class_colour(map.truth[i]);
+        if map.truth[i] == map.predicted[i] {
+            ctx.set_fill_style_str(&colour);
+            ctx.begin_path();
+            let _ = ctx.arc(x, y, 2.6, 0.0, std::f64::consts::TAU);
+            ctx.fill();
+        } else {
+            ctx.set_stroke_style_str(&colour);
+            ctx.set_line_width(1.6);
+            ctx.begin_path();
+            ctx.move_to(x - 3.5, y - 3.5);
+            ctx.line_to(x + 3.5, y + 3.5);
+            ctx.move_to(x - 3.5, y + 3.5);
+            ctx.line_to(x + 3.5, y - 3.5);
+            ctx.stroke();
+        }
+    }
+    ctx.set_stroke_style_str("#111");
+    ctx.set_line_width(1.5);
+    for (&(x, y), _) in at.iter().zip(ringed).filter(|(_, r)| **r) {
+        ctx.begin_path();
+        let _ = ctx.arc(x, y, 6.0, 0.0, std::f64::consts::TAU);
+        ctx.stroke();
+    }
+    Some(())
+}
+
+/// The layer a t-SNE map is best made of by default: the last non-spatial layer before the
+/// scores (the penultimate features), else the suggested Grad-CAM layer.
+fn default_layer(model: &crate::protocol::ModelSummary) -> Option<String> {
+    let layers = &model.layers.layers;
+    let before_output = layers.len().saturating_sub(1);
+    layers[..before_output]
+        .iter()
+        .rev()
+        .find(|l| !l.spatial && l.shape.len() == 2)
+        .map(|l| l.name.clone())
+        .or_else(|| model.layers.gradcam_layer.clone())
+}
+
+#[component]
+pub fn TsneView() -> impl IntoView {
+    let s = use_session();
+    let layer = RwSignal::new(None::<String>);
+    let perplexity = RwSignal::new(30.0f64);
+    let seed = RwSignal::new(0u64);
+    let every = RwSignal::new(1usize);
+    let excluded = RwSignal::new(Vec::<usize>::new());
+    let hover = RwSignal::new(None::<usize>);
+    let canvas = NodeRef::<leptos::html::Canvas>::new();
+    Effect::new(move |_| layer.set(s.model.get().as_ref().and_then(default_layer)));
+    Effect::new(move |_| {
+        if let Some(d) = s.dataset.get() {
+            every.set(d.items.len().div_ceil(DEFAULT_POINTS).max(1));
+            excluded.set(Vec::new());
+        }
+    });
+    let positions = Memo::new(move |_| s.tsne.get().map(|m| layout(&m.points)).unwrap_or_default());
+    // Which points the Accuracy view's selection holds.
+    let ringed = Memo::new(move |_| {
+        let (Some(map), Some(selection)) = (s.tsne.get(), s.selection.get()) else {
+            return Vec::new();
+        };
+        (0..map.points.len())
+            .map(|i| {
+                let file = explain_core::metrics::FileResult {
+                    path: String::new(),
+                    label: map.truth[i],
+                    pred: map.predicted[i],
+                    score: 0.0,
+                };
+                selection.contains(&file)
+            })
+            .collect::<Vec<_>>()
+    });
+    Effect::new(move |_| {
+        if let (Some(map), Some(c)) = (s.tsne.get(), canvas.get()) {
+            let c: &HtmlCanvasElement = &c;
+            let _ = draw(c, &map, &positions.get(), &ringed.get());
+        }
+    });
+    Effect::new(move |_| {
+        if let (Some(i), Some(map)) = (hover.get(), s.tsne.get_untracked())
+            && let Some(path) = map.paths.get(i)
+        {
+            s.want_thumbnails(vec![path.clone()]);
+        }
+    });
+    let nearest = move |ev: &MouseEvent| {
+        let (x, y) = (f64::from(ev.offset_x()), f64::from(ev.offset_y()));
+        positions
+            .get_untracked()
+            .iter()
+            .enumerate()
+            .map(|(i, &(px, py))| (i, (px - x).powi(2) + (py - y).powi(2)))
+            .filter(|&(_, d)| d <= 64.0)
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(i, _)| i)
+    };
+    let run = move |_| {
+        let Some(l) = layer.get_untracked() else {
+            s.error.set(Some("This model has no layer to map.".into()));
+            return;
+        };
+        let off = excluded.get_untracked();
+        let classes = s.dataset.get_untracked().map(|d| {
+            (0..d.classes.len())
+                .filter(|k| !off.contains(k))
+                .collect::<Vec<_>>()
+        });
+        s.run_tsne(
+            l,
+            perplexity.get_untracked(),
+            seed.get_untracked(),
+            every.get_untracked(),
+            classes,
+        );
+    };
+    let set_every = move |ev| {
+        if let Ok(v) = event_target_value(&ev).parse::<usize>() {
+            every.set(v.max(1));
+        }
+    };
+    let export_png = move |_| {
+        if let Some(c) = canvas.get_untracked() {
+            let c: &HtmlCanvasElement = &c;
+            if let Ok(url) = c.to_data_url() {
+                let bytes = data_url_bytes(&url);
+                files::download("tsne.png", &bytes, "image/png");
+            }
+        }
+    };
+    let export_csv = move |_| {
+        if let Some(map) = s.tsne.get_untracked() {
+            files::download(
+                "tsne.csv",
+                crate::export::tsne_csv(&map).as_bytes(),
+                "text/csv",
+            );
+        }
+    };
+    view! {
+        <section class="panel" id="tsne-view">
+            <h2>"t-SNE map"</h2>
+            <div class="controls tsne-controls">
+                <label>"Layer "
+                    <select id="tsne-layer" on:change=move |ev| layer.set(Some(event_target_value(&ev)))>
+                        {move || {
+                            s.model.get().map(|m| {
+                                m.layers.layers.iter().map(|l| {
+                                    let text = format!("{} {}", l.name, explain_core::onnx::format_shape(&l.shape));
+                                    let selected = layer.get().as_deref() == Some(l.name.as_str());
+                                    view! { <option value=l.name.clone() selected=selected>{text}</option> }
+                                }).collect_view()
+                            })
+                        }}
+                    </select>
+                </label>
+                <label>"Perplexity " <input id="tsne-perplexity" type="number" min="2" step="1" prop:value=move || perplexity.get().to_string()
+                    on:change=move |ev| if let Ok(v) = event_target_value(&ev).parse() { perplexity.set(v) } /></label>
+                <label>"Seed " <input id="tsne-seed" type="number" min="0" step="1" prop:value=move || seed.get().to_string()
+                    on:change=move |ev| if let Ok(v) = event_target_value(&ev).parse() { seed.set(v) } /></label>
+                <label>"Every N-th image " <input id="tsne-every" type="number" min="1" step="1" prop:value=move || every.get().to_string()
+                    on:change=set_every /></label>
+                <button id="tsne-run" on:click=run>"Make the map"</button>
+            </div>
+            <div id="tsne-classes" class="class-toggles">
+                {move || s.dataset.get().map(|d| {
+                    d.classes.iter().enumerate().map(|(k, c)| {
+                        let id = format!("tsne-class-{k}");
+                        let for_id = id.clone();
+                        view! {
+                            <label class="toggle" for=for_id>
+                                <input type="checkbox" id=id data-class=k prop:checked=move || !excluded.get().contains(&k)
+                                    on:change=move |ev| {
+                                        let on = event_target_checked(&ev);
+                                        excluded.update(|x| { x.retain(|&j| j != k); if !on { x.push(k); } });
+                                    } />
+                                <span class="swatch" style=format!("background: {}", class_colour(k))></span>
+                                {c.clone()}
+                            </label>
+                        }
+                    }).collect_view()
+                })}
+            </div>
+            {move || s.tsne.get().map(|map| {
+                let wrong = map.truth.iter().zip(&map.predicted).filter(|(t, p)| t != p).count();
+                let marked = ringed.get().iter().filter(|r| **r).count();
+                let selection = s.selection.get().map(|sel| format!("; ringed: {} ({marked})", sel.describe(&map.classes)));
+                view! {
+                    <p id="tsne-caption" data-points=map.points.len()>
+                        {format!("{} images at {}, {} misclassified (crosses); KL {:.3}, {:.1} s{}", map.points.len(), map.layer, wrong, map.kl, map.elapsed_ms / 1000.0, selection.unwrap_or_default())}
+                    </p>
+                }
+            })}
+            <div class="tsne-body" class:hidden=move || s.tsne.get().is_none()>
+                <canvas
+                    id="tsne-plot"
+                    node_ref=canvas
+                    width=SIZE
+                    height=SIZE
+                    style=format!("width: {SIZE}px; height: {SIZE}px")
+                    on:mousemove=move |ev| hover.set(nearest(&ev))
+                    on:mouseleave=move |_| hover.set(None)
+                    on:click=move |ev| {
+                        if let (Some(i), Some(map)) = (nearest(&ev), s.tsne.get_untracked()) && let Some(path) = map.paths.get(i) {
+                            s.open_dataset_image(path.clone());
+                            s.view.set(View::Predict);
+                        }
+                    }
+                ></canvas>
+                <div class="tsne-side">
+                    <div id="tsne-hover">
+                        {move || {
+                            let i = hover.get()?;
+                            let map = s.tsne.get()?;
+                            let path = map.paths.get(i)?.clone();
+                            let src = s.thumbnails.get().get(&path).cloned().unwrap_or_default();
+                            let name = |k: usize| map.classes.get(k).cloned().unwrap_or_default();
+                            Some(view! {
+                                <img src=src alt="" />
+                                <p>{path.clone()}<br />{format!("true {}, predicted {}", name(map.truth[i]), name(map.predicted[i]))}</p>
+                            })
+                        }}
+                    </div>
+                    <p class="hint">"Hover a point to see its image; click to open it. Dot: predicted right; cross: wrong."</p>
+                    <p class="exports">
+                        "Download: "
+                        <button id="tsne-png" on:click=export_png>"plot (PNG)"</button>
+                        <button id="tsne-csv" on:click=export_csv>"points (CSV)"</button>
+                    </p>
+                </div>
+            </div>
+        </section>
+    }
+}
+
+/// The bytes of a `data:...;base64,` URL.
+fn data_url_bytes(url: &str) -> Vec<u8> {
+    let Some((_, b64)) = url.split_once(',') else {
+        return Vec::new();
+    };
+    let Ok(text) = web_sys::window().map_or(Err(wasm_bindgen::JsValue::NULL), |w| w.atob(b64))
+    else {
+        return Vec::new();
+    };
+    text.chars().map(|c| c as u8).collect()
+}

@@ -1,0 +1,88 @@
+// The t-SNE view on the demo, as a person uses it: pick classes and every N-th image, make the
+// map of the penultimate layer, hover and click a point. The map must keep classes together,
+// mark the images the network got wrong (its predictions equal `unpic eval`'s), ring the
+// confusion cell the user came from, and export as CSV and PNG.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  ROOT, serveDist, launchBrowser, openApp, waitForPrediction, screenshot, cargoBinary,
+} from './harness.mjs';
+
+const DEMO = join(ROOT, 'public/demo');
+let server;
+let url;
+let browser;
+
+before(async () => {
+  ({ server, url } = await serveDist());
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+test('a t-SNE map of the demo keeps classes together, marks errors and opens images', { timeout: 900_000 }, async () => {
+  const expected = JSON.parse(execFileSync(cargoBinary('unpic'), [
+    'eval', '--model', join(DEMO, 'fashion-cnn.onnx'), '--data', join(DEMO, 'fashion-mnist-sample.zip'),
+    '--labels', join(DEMO, 'labels.txt'), '--preset', 'unit', '--json',
+  ], { maxBuffer: 64 << 20 }));
+  const predictedByPath = new Map(expected.files.map((f) => [f.path, expected.classes[f.pred]]));
+
+  const page = await openApp(browser, url, '?backend=cpu');
+  await page.waitForSelector('#accuracy-total', { timeout: 300_000 });
+  // Come from a confusion cell: its points are ringed on the map.
+  await page.click('#confusion td.cell[data-true="6"][data-pred="0"]');
+  await page.click('[data-view=tsne]');
+  assert.equal(await page.$eval('#tsne-layer', (s) => s.value), 'fc1/relu', 'the penultimate layer is the default');
+  await page.uncheck('#tsne-class-1');
+  await page.fill('#tsne-every', '2');
+  await page.dispatchEvent('#tsne-every', 'change');
+  await page.click('#tsne-run');
+  await page.waitForSelector('#tsne-caption', { timeout: 600_000 });
+  assert.equal(Number(await page.getAttribute('#tsne-caption', 'data-points')), 900, '9 classes of 200, every 2nd');
+
+  const [csvFile] = await Promise.all([page.waitForEvent('download'), page.click('#tsne-csv')]);
+  const rows = (await readFile(await csvFile.path(), 'utf8')).trim().split('\n').slice(1).map((line) => {
+    const [path, x, y, truth, predicted] = line.split(',');
+    return { path, x: Number(x), y: Number(y), truth, predicted };
+  });
+  assert.equal(rows.length, 900);
+  assert.ok(rows.every((r) => r.truth !== 'Trouser'), 'an excluded class is left out');
+  for (const r of rows) assert.equal(r.predicted, predictedByPath.get(r.path), `${r.path}: prediction as unpic eval`);
+  const sameClassNeighbour = rows.filter((r, i) => {
+    let best = Infinity; let j = -1;
+    rows.forEach((o, k) => { const d = (o.x - r.x) ** 2 + (o.y - r.y) ** 2; if (k !== i && d < best) { best = d; j = k; } });
+    return rows[j].truth === r.truth;
+  }).length;
+  assert.ok(sameClassNeighbour / rows.length > 0.8, `nearest neighbour of the same class: ${sameClassNeighbour} of ${rows.length}`);
+  const ringed = rows.filter((r) => r.truth === 'Shirt' && r.predicted === 'T-shirt/top').length;
+  assert.match(await page.textContent('#tsne-caption'), new RegExp(`ringed: True Shirt predicted as T-shirt/top \\(${ringed}\\)`));
+  const wrong = rows.filter((r) => r.truth !== r.predicted).length;
+  assert.match(await page.textContent('#tsne-caption'), new RegExp(`, ${wrong} misclassified`));
+
+  const [png] = await Promise.all([page.waitForEvent('download'), page.click('#tsne-png')]);
+  const pngBytes = await readFile(await png.path());
+  assert.deepEqual([...pngBytes.subarray(1, 4)], [0x50, 0x4e, 0x47], 'the plot downloads as a PNG');
+  await screenshot(page, 'tsne.png');
+
+  // Hover a point (placed as the page places them), then click it: it opens in Predict.
+  const xs = rows.map((r) => r.x); const ys = rows.map((r) => r.y);
+  const lo = [Math.min(...xs), Math.min(...ys)];
+  const span = Math.max(Math.max(...xs) - lo[0], Math.max(...ys) - lo[1]);
+  const scale = (560 - 32) / span;
+  const target = rows[0];
+  const box = await page.$eval('#tsne-plot', (c) => { const b = c.getBoundingClientRect(); return { x: b.x + c.clientLeft, y: b.y + c.clientTop }; });
+  const at = { x: box.x + 16 + (target.x - lo[0]) * scale, y: box.y + 16 + (target.y - lo[1]) * scale };
+  await page.mouse.move(at.x, at.y);
+  await page.waitForFunction(() => document.querySelector('#tsne-hover img')?.src.startsWith('blob:'));
+  const hovered = await page.textContent('#tsne-hover p');
+  await page.mouse.click(at.x, at.y);
+  const name = hovered.split(/true /)[0].trim().split('/').pop();
+  await waitForPrediction(page, name);
+  await page.close();
+});
