@@ -5,11 +5,12 @@
 use explain_core::explain::grad_cam::{CamMethod, class_map, pytorch_grad_cam_map};
 use explain_core::explain::integrated_gradients::{IntegratedGradients, integrated_gradients};
 use explain_core::explain::occlusion::{Occlusion, occlusion};
-use explain_core::explain::saliency::saliency;
+use explain_core::explain::saliency::{SmoothGrad, gradient_times_input, saliency, smooth_grad};
 use explain_core::explain::{Silent, Target};
+use explain_core::metrics::faithfulness;
 use explain_core::model::{hwc_to_chw, parse_labels};
 use explain_core::onnx::FloatValue;
-use explain_core::render::{ColourMap, map_overlay};
+use explain_core::render::map_values;
 use explain_core::{Classifier, Device, Layout};
 
 use std::collections::BTreeSet;
@@ -19,17 +20,19 @@ use std::collections::VecDeque;
 use explain_core::data::{FileSet, ImageSource, Item, Preprocess, ZipDataset};
 use explain_core::embed::tsne::TsneSettings;
 
-use crate::jobs::{ClassMapping, EvaluationJob, Job, Step, TsneJob};
+use explain_core::features::activations::{channel_maps, histogram};
+use explain_core::features::deep_dream::{DeepDream, deep_dream, grey_start};
+
+use crate::jobs::{ClassMapping, EvaluationJob, Job, MaxActivationsJob, Step, TsneJob};
 
 use crate::protocol::{
-    Backend, BackendChoice, DatasetSummary, ExplainMethod, ExplanationResult, FileSizes,
-    ImagePurpose, ModelSummary, PredictionResult, Request, Response,
+    ActivationsResult, Backend, BackendChoice, DatasetSummary, DreamResult, ExplainMethod,
+    ExplanationResult, FileSizes, ImagePurpose, ModelSummary, PredictionResult, Request, Response,
 };
 
 /// The last predicted image, kept for explanations.
 struct CurrentImage {
     input: FloatValue,
-    rgba: Vec<u8>,
     top: usize,
 }
 
@@ -111,6 +114,20 @@ impl Engine {
                 vec![self.read_images(id, paths, purpose)]
             }
             Request::Cancel => self.cancel(),
+            Request::Activations { id, layer } => vec![self.activations(id, layer).await],
+            Request::MaxActivations {
+                id,
+                layer,
+                preprocess,
+                k,
+            } => vec![self.start_max_activations(id, layer, preprocess, k)],
+            Request::DeepDream {
+                id,
+                layer,
+                channel,
+                preprocess,
+                iterations,
+            } => vec![self.dream(id, layer, channel, preprocess, iterations).await],
             Request::Tsne {
                 id,
                 layer,
@@ -255,7 +272,6 @@ impl Engine {
         let prediction = explain_core::model::prediction(&logits, classifier.labels(), 5);
         self.current = Some(CurrentImage {
             input: batch,
-            rgba: prepared.rgba.clone(),
             top: prediction.top.first().map_or(0, |c| c.class),
         });
         (
@@ -351,12 +367,8 @@ impl Engine {
 
     /// Queues a job, replacing a queued one of the same kind.
     fn queue(&mut self, job: Job) -> Reply {
-        let evaluation = job.is_evaluation();
-        self.jobs.retain(|j| j.is_evaluation() != evaluation);
-        let (id, total) = match &job {
-            Job::Evaluation(j) => (j.id, j.items.len()),
-            Job::Tsne(j) => (j.id, j.items.len()),
-        };
+        self.jobs.retain(|j| j.kind() != job.kind());
+        let (id, total) = (job.id(), job.size());
         self.jobs.push_back(job);
         progress(id, "Waiting", 0, total)
     }
@@ -432,6 +444,115 @@ impl Engine {
         ))))
     }
 
+    fn start_max_activations(
+        &mut self,
+        id: u64,
+        layer: String,
+        preprocess: Preprocess,
+        k: usize,
+    ) -> Reply {
+        let during = "finding the most activating images";
+        let (_, items) = match self.job_inputs(&preprocess) {
+            Ok(x) => x,
+            Err(e) => return failed(during, e),
+        };
+        let layer = match self.classifier.as_ref().map(|c| c.layer(&layer)) {
+            Some(Ok(l)) if l.channels().is_some() => l,
+            Some(Ok(l)) => return failed(during, format!("'{}' has no channel axis", l.name)),
+            Some(Err(e)) => return failed(during, e),
+            None => return failed(during, "open a model first"),
+        };
+        self.queue(Job::MaxActivations(Box::new(MaxActivationsJob::new(
+            id, layer, preprocess, items, k,
+        ))))
+    }
+
+    /// The current image's activations at `layer`: every channel's map and a histogram.
+    async fn activations(&mut self, id: u64, layer: String) -> Reply {
+        let during = format!("reading the activations of '{layer}'");
+        let (Some(classifier), Some(current)) = (&self.classifier, &self.current) else {
+            return failed(&during, "open a model and an image first");
+        };
+        let result = async {
+            let info = classifier.layer(&layer)?;
+            let forward = classifier.forward(current.input.clone(), &[layer.as_str()])?;
+            let values = match forward.taps.first() {
+                Some(t) => t.to_vec_async().await?,
+                None => Vec::new(),
+            };
+            let channels = info.channels().unwrap_or(1);
+            let all: Vec<usize> = (0..channels).collect();
+            let maps = channel_maps(&info, &values, &all)?;
+            let bytes: Vec<u8> = maps
+                .maps
+                .iter()
+                .flatten()
+                .flat_map(|v| v.to_le_bytes())
+                .collect();
+            Ok::<_, explain_core::Error>((
+                ActivationsResult {
+                    id,
+                    layer: layer.clone(),
+                    channels,
+                    height: maps.height,
+                    width: maps.width,
+                    histogram: histogram(&values, 40),
+                },
+                bytes,
+            ))
+        }
+        .await;
+        match result {
+            Ok((r, bytes)) => (Response::Activations(r), Some(bytes)),
+            Err(e) => failed(&during, e),
+        }
+    }
+
+    /// Deep dream from grey noise; the image comes back as RGBA.
+    async fn dream(
+        &mut self,
+        id: u64,
+        layer: String,
+        channel: Option<usize>,
+        preprocess: Preprocess,
+        iterations: usize,
+    ) -> Reply {
+        let during = format!("dreaming '{layer}'");
+        let Some(classifier) = &self.classifier else {
+            return failed(&during, "open a model first");
+        };
+        let start = now_ms();
+        let result = async {
+            preprocess.check_fits(classifier.input())?;
+            let x = classifier.batch(grey_start(&preprocess, 0), 1)?;
+            let settings = DeepDream {
+                iterations,
+                ..DeepDream::default()
+            };
+            let dreamed = deep_dream(classifier, &layer, channel, &x, &settings, &mut Silent)?;
+            let mut chw = dreamed.to_vec_async().await?;
+            if classifier.input().layout == Layout::Nhwc {
+                chw = hwc_to_chw(&chw, preprocess.channels);
+            }
+            Ok::<_, explain_core::Error>(preprocess.to_rgba(&chw))
+        }
+        .await;
+        match result {
+            Ok(rgba) => (
+                Response::Dream(DreamResult {
+                    id,
+                    layer,
+                    channel,
+                    width: preprocess.width,
+                    height: preprocess.height,
+                    compute_ms: now_ms() - start,
+                }),
+                Some(rgba),
+            ),
+            Err(e) => failed(&during, e),
+        }
+    }
+
     /// Whether a background job has work left.
     pub fn has_job(&self) -> bool {
         !self.jobs.is_empty()
@@ -463,10 +584,10 @@ impl Engine {
                 Some((*response, None))
             }
             Err(e) => {
-                let during = if job.is_evaluation() {
-                    "evaluating the images"
-                } else {
-                    "computing the t-SNE map"
+                let during = match job.kind() {
+                    0 => "evaluating the images",
+                    1 => "computing the t-SNE map",
+                    _ => "finding the most activating images",
                 };
                 self.jobs.pop_front();
                 Some(failed(during, e))
@@ -534,7 +655,8 @@ fn split_files(list: FileSizes, bytes: Vec<u8>) -> Result<Vec<(String, Vec<u8>)>
 }
 
 impl Engine {
-    /// One explanation of the last predicted image: the raw map (as `.npy`) and an overlay.
+    /// One explanation of the last predicted image: the map as values in [0, 1] for the page to
+    /// colour, the raw map (as `.npy`), and its deletion and insertion scores.
     async fn explain(
         &mut self,
         id: u64,
@@ -548,83 +670,98 @@ impl Engine {
         };
         let target = Target::logit(target.unwrap_or(current.top));
         let spec = classifier.input().clone();
-        let layer = match (method, layer) {
-            (ExplainMethod::GradCam, None) => classifier.layer_table().gradcam_layer,
-            (ExplainMethod::GradCam, Some(l)) => Some(l),
-            _ => None,
+        let layer = match (method.uses_layer(), layer) {
+            (true, None) => classifier.layer_table().gradcam_layer,
+            (true, Some(l)) => Some(l),
+            (false, _) => None,
         };
         let start = now_ms();
         let image = &current.input;
-        let map = match method {
-            ExplainMethod::GradCam => match &layer {
-                None => Err(explain_core::Error::Settings(
-                    "this model has no spatial layer for Grad-CAM".into(),
-                )),
-                Some(l) => class_map(
-                    classifier,
-                    image,
-                    target,
-                    l,
-                    CamMethod::GradCam,
-                    &mut Silent,
-                )
-                .and_then(|raw| pytorch_grad_cam_map(&raw, spec.height, spec.width)),
-            },
-            ExplainMethod::Saliency => saliency(classifier, image, target),
-            ExplainMethod::Occlusion(level) => {
-                let settings = Occlusion::preset(level, spec.channels, spec.height, spec.width);
-                occlusion(classifier, image, target, &settings, &mut Silent)
-            }
-            ExplainMethod::IntegratedGradients => integrated_gradients(
-                classifier,
-                image,
-                target,
-                &IntegratedGradients::default(),
-                &mut Silent,
-            ),
-        };
-        let map = match map {
-            Ok(m) => m,
-            Err(e) => return failed(&during, e),
-        };
-        let values = match map.to_vec_async().await {
-            Ok(v) => v,
-            Err(e) => return failed(&during, e),
-        };
-        let compute_ms = now_ms() - start;
-        let dims = map.dims();
-        let area = spec.height * spec.width;
-        let channels = values.len() / area.max(1);
-        let chw = match spec.layout {
-            Layout::Nhwc => hwc_to_chw(&values, channels),
-            Layout::Nchw => values.clone(),
-        };
-        let signed = matches!(method, ExplainMethod::IntegratedGradients);
-        let colours = if signed {
-            ColourMap::Diverging
-        } else {
-            ColourMap::Viridis
-        };
-        let mut bytes = map_overlay(&current.rgba, &chw, channels, signed, colours, 0.5);
-        let rgba_len = bytes.len();
-        match explain_core::npy::write_f32(&values, &dims) {
-            Ok(npy) => bytes.extend(npy),
-            Err(e) => return failed(&during, e),
+        let result = async {
+            let map = compute_map(classifier, image, target, method, layer.as_deref())?;
+            let values = map.to_vec_async().await?;
+            let compute_ms = now_ms() - start;
+            let area = spec.height * spec.width;
+            let channels = values.len() / area.max(1);
+            let chw = match spec.layout {
+                Layout::Nhwc => hwc_to_chw(&values, channels),
+                Layout::Nchw => values.clone(),
+            };
+            let ranking = faithfulness::ranking(&chw, channels, method.signed());
+            let (deletion, insertion) =
+                faithfulness::deletion_and_insertion(classifier, image, target, &ranking)?;
+            let deletion = FloatValue::from_tensor(deletion).to_vec_async().await?;
+            let insertion = FloatValue::from_tensor(insertion).to_vec_async().await?;
+            let mut bytes: Vec<u8> = map_values(&chw, channels, method.signed())
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect();
+            let values_len = bytes.len();
+            bytes.extend(explain_core::npy::write_f32(&values, &map.dims())?);
+            Ok::<_, explain_core::Error>((
+                ExplanationResult {
+                    id,
+                    method,
+                    target: target.class,
+                    target_label: classifier.labels()[target.class].clone(),
+                    layer: layer.clone(),
+                    width: spec.width,
+                    height: spec.height,
+                    values_len,
+                    deletion_auc: faithfulness::area_under_curve(&deletion),
+                    insertion_auc: faithfulness::area_under_curve(&insertion),
+                    compute_ms,
+                },
+                bytes,
+            ))
         }
-        (
-            Response::Explanation(ExplanationResult {
-                id,
-                method,
-                target: target.class,
-                target_label: classifier.labels()[target.class].clone(),
-                layer,
-                width: spec.width,
-                height: spec.height,
-                rgba_len,
-                compute_ms,
-            }),
-            Some(bytes),
-        )
+        .await;
+        match result {
+            Ok((result, bytes)) => (Response::Explanation(result), Some(bytes)),
+            Err(e) => failed(&during, e),
+        }
+    }
+}
+
+/// The raw map of one method for one image (class activation maps at the input's size).
+fn compute_map(
+    classifier: &Classifier,
+    image: &FloatValue,
+    target: Target,
+    method: ExplainMethod,
+    layer: Option<&str>,
+) -> explain_core::Result<FloatValue> {
+    let spec = classifier.input();
+    let cam = |kind: CamMethod| {
+        let layer = layer.ok_or_else(|| {
+            explain_core::Error::Settings("this model has no spatial layer for Grad-CAM".into())
+        })?;
+        let raw = class_map(classifier, image, target, layer, kind, &mut Silent)?;
+        pytorch_grad_cam_map(&raw, spec.height, spec.width)
+    };
+    match method {
+        ExplainMethod::GradCam => cam(CamMethod::GradCam),
+        ExplainMethod::GradCamPlusPlus => cam(CamMethod::GradCamPlusPlus),
+        ExplainMethod::Saliency => saliency(classifier, image, target),
+        ExplainMethod::GradientXInput => gradient_times_input(classifier, image, target),
+        ExplainMethod::SmoothGrad => smooth_grad(
+            classifier,
+            image,
+            target,
+            &SmoothGrad::default(),
+            &mut Silent,
+        ),
+        ExplainMethod::Occlusion(level) => {
+            let settings = Occlusion::preset(level, spec.channels, spec.height, spec.width);
+            occlusion(classifier, image, target, &settings, &mut Silent)
+        }
+        ExplainMethod::IntegratedGradients => integrated_gradients(
+            classifier,
+            image,
+            target,
+            &IntegratedGradients::default(),
+            &mut Silent,
+        ),
     }
 }
 
@@ -789,8 +926,16 @@ mod tests {
             (0, Some("/relu2/Relu_output_0"))
         );
         let bytes = bytes.expect("bytes");
-        assert_eq!(result.rgba_len, 28 * 28 * 4);
-        let map = explain_core::npy::read_f32(&bytes[result.rgba_len..], "map").expect("npy");
+        assert_eq!(result.values_len, 28 * 28 * 4);
+        assert!(
+            (0.0..=1.0).contains(&result.deletion_auc)
+                && (0.0..=1.0).contains(&result.insertion_auc)
+                && result.deletion_auc < result.insertion_auc,
+            "a faithful map: deletion {} < insertion {}",
+            result.deletion_auc,
+            result.insertion_auc
+        );
+        let map = explain_core::npy::read_f32(&bytes[result.values_len..], "map").expect("npy");
         let expected = explain_core::npy::read_f32(
             &fixture("oracle/cases/fashion_tshirt/gradcam_pgc.npy"),
             "gradcam_pgc.npy",
@@ -1015,6 +1160,91 @@ mod tests {
         assert!(
             agree > 320,
             "{agree} of 400 points have a nearest neighbour of their class"
+        );
+    }
+
+    /// The Features view's requests on the demo: the top images of a channel (found batch by
+    /// batch over the dataset) have, when opened one at a time, that channel mean; the
+    /// activations come with every channel and a histogram of all values; a dream comes back as
+    /// an image of the input's size.
+    #[test]
+    fn features_of_the_demo_agree_between_the_dataset_pass_and_one_image() {
+        let (mut engine, summary) = demo_engine();
+        let preprocess = crate::presets::Preset::Unit.apply(&summary.input);
+        let zip = demo("fashion-mnist-sample.zip");
+        open_dataset(&mut engine, None, zip.clone());
+        let request = Request::MaxActivations {
+            id: 3,
+            layer: "block2/relu".into(),
+            preprocess: preprocess.clone(),
+            k: 5,
+        };
+        block_on(engine.handle(request, None));
+        let best = loop {
+            match block_on(engine.step()).map(|r| r.0) {
+                Some(Response::Progress { .. }) => {}
+                Some(Response::MaxActivations(r)) => break r.best,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(best.len(), 64, "one list per channel");
+        assert!(
+            best.iter()
+                .all(|l| l.len() == 5 && l.windows(2).all(|w| w[0].0 >= w[1].0))
+        );
+
+        let channel = 7;
+        let (score, path) = best[channel][0].clone();
+        let mut archive = ZipDataset::from_bytes("sample", zip).expect("zip");
+        let image = archive.read(&path).expect("image");
+        let predict = Request::Predict {
+            id: 4,
+            name: path.clone(),
+            preprocess,
+        };
+        block_on(engine.handle(predict, Some(image)));
+        let (reply, bytes) = block_on(engine.handle(
+            Request::Activations {
+                id: 5,
+                layer: "block2/relu".into(),
+            },
+            None,
+        ))
+        .remove(0);
+        let Response::Activations(acts) = reply else {
+            panic!("{reply:?}")
+        };
+        assert_eq!((acts.channels, acts.height, acts.width), (64, 14, 14));
+        assert_eq!(acts.histogram.counts.iter().sum::<usize>(), 64 * 14 * 14);
+        let values: Vec<f32> = bytes
+            .expect("maps")
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        let area = 14 * 14;
+        let mean = values[channel * area..(channel + 1) * area]
+            .iter()
+            .sum::<f32>()
+            / area as f32;
+        assert!(
+            (mean - score).abs() <= 1e-4 * score.abs().max(1.0),
+            "{mean} vs {score}"
+        );
+
+        let dream = Request::DeepDream {
+            id: 6,
+            layer: "block2/relu".into(),
+            channel: Some(channel),
+            preprocess: crate::presets::Preset::Unit.apply(&summary.input),
+            iterations: 5,
+        };
+        let (reply, rgba) = block_on(engine.handle(dream, None)).remove(0);
+        assert!(matches!(reply, Response::Dream(_)), "{reply:?}");
+        let rgba = rgba.expect("image");
+        assert_eq!(rgba.len(), 28 * 28 * 4);
+        assert!(
+            rgba.chunks(4).any(|p| p[0] != rgba[0]),
+            "the dream is not flat"
         );
     }
 

@@ -6,10 +6,11 @@ use std::collections::BTreeSet;
 
 use explain_core::data::{ImageSource, Item, Preprocess, prepare_batch};
 use explain_core::embed::tsne::{TsneRun, TsneSettings};
+use explain_core::features::max_activations::{TopImages, channel_means};
 use explain_core::metrics::{Evaluation, evaluation::argmax};
 use explain_core::{Classifier, Result};
 
-use crate::protocol::{Backend, EvaluationResult, Response, TsneResult};
+use crate::protocol::{Backend, EvaluationResult, MaxActivationsResult, Response, TsneResult};
 
 /// Images per forward pass when streaming a dataset.
 pub const DATASET_BATCH: usize = 64;
@@ -38,6 +39,7 @@ pub enum Step {
 pub enum Job {
     Evaluation(Box<EvaluationJob>),
     Tsne(Box<TsneJob>),
+    MaxActivations(Box<MaxActivationsJob>),
 }
 
 impl Job {
@@ -45,6 +47,24 @@ impl Job {
         match self {
             Job::Evaluation(j) => j.id,
             Job::Tsne(j) => j.id,
+            Job::MaxActivations(j) => j.id,
+        }
+    }
+
+    /// Jobs of one kind replace each other.
+    pub fn kind(&self) -> u8 {
+        match self {
+            Job::Evaluation(_) => 0,
+            Job::Tsne(_) => 1,
+            Job::MaxActivations(_) => 2,
+        }
+    }
+
+    pub fn size(&self) -> usize {
+        match self {
+            Job::Evaluation(j) => j.items.len(),
+            Job::Tsne(j) => j.items.len(),
+            Job::MaxActivations(j) => j.items.len(),
         }
     }
 
@@ -62,6 +82,7 @@ impl Job {
         match self {
             Job::Evaluation(j) => j.step(classifier, source, backend, now_ms).await,
             Job::Tsne(j) => j.step(classifier, source, now_ms).await,
+            Job::MaxActivations(j) => j.step(classifier, source).await,
         }
     }
 }
@@ -242,5 +263,86 @@ impl TsneJob {
             kl: embedding.kl,
             elapsed_ms: now_ms - self.started_ms,
         }))))
+    }
+}
+
+/// Keeps the top images of every channel of a layer while the dataset streams through.
+pub struct MaxActivationsJob {
+    pub id: u64,
+    pub layer: explain_core::onnx::Layer,
+    pub preprocess: Preprocess,
+    pub items: Vec<Item>,
+    top: TopImages,
+    next: usize,
+}
+
+impl MaxActivationsJob {
+    /// `layer` must have a channel axis.
+    pub fn new(
+        id: u64,
+        layer: explain_core::onnx::Layer,
+        preprocess: Preprocess,
+        items: Vec<Item>,
+        k: usize,
+    ) -> Self {
+        let channels = layer.channels().unwrap_or(1);
+        Self {
+            id,
+            layer,
+            preprocess,
+            items,
+            top: TopImages::new(channels, k.max(1)),
+            next: 0,
+        }
+    }
+
+    async fn step(
+        &mut self,
+        classifier: &Classifier,
+        source: &mut dyn ImageSource,
+    ) -> Result<Step> {
+        let end = (self.next + DATASET_BATCH).min(self.items.len());
+        let chunk = &self.items[self.next..end];
+        let batch = prepare_batch(source, chunk, &self.preprocess)?;
+        let x = classifier.batch(batch.data, chunk.len())?;
+        let forward = classifier.forward(x, &[self.layer.name.as_str()])?;
+        let acts = match forward.taps.first() {
+            Some(t) => t.to_vec_async().await?,
+            None => Vec::new(),
+        };
+        let channels = self.top.best.len();
+        let means = channel_means(
+            &acts,
+            chunk.len(),
+            channels,
+            self.layer.channel_axis == Some(3),
+        );
+        let ids: Vec<usize> = (self.next..end).collect();
+        self.top.add_batch(&ids, &means);
+        self.next = end;
+        if end < self.items.len() {
+            return Ok(Step::Progress {
+                task: format!("Finding the images that excite {}", self.layer.name),
+                done: end,
+                total: self.items.len(),
+            });
+        }
+        let best = self
+            .top
+            .best
+            .iter()
+            .map(|list| {
+                list.iter()
+                    .map(|&(score, i)| (score, self.items[i].path.clone()))
+                    .collect()
+            })
+            .collect();
+        Ok(Step::Done(Box::new(Response::MaxActivations(
+            MaxActivationsResult {
+                id: self.id,
+                layer: self.layer.name.clone(),
+                best,
+            },
+        ))))
     }
 }

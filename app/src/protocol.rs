@@ -93,6 +93,27 @@ pub enum Request {
         every: usize,
         classes: Option<Vec<usize>>,
     },
+    /// The current image's activations at a layer (every channel), with a value histogram.
+    Activations {
+        id: u64,
+        layer: String,
+    },
+    /// The dataset images whose mean activation of each channel of `layer` is highest.
+    MaxActivations {
+        id: u64,
+        layer: String,
+        preprocess: Preprocess,
+        k: usize,
+    },
+    /// An input that excites `channel` of `layer` (the whole layer if `None`), dreamed from
+    /// grey noise.
+    DeepDream {
+        id: u64,
+        layer: String,
+        channel: Option<usize>,
+        preprocess: Preprocess,
+        iterations: usize,
+    },
     /// Stops the running job at its next batch (handled as soon as it arrives, not queued).
     Cancel,
     /// Explains the last predicted image.
@@ -154,34 +175,103 @@ pub struct TsneResult {
     pub elapsed_ms: f64,
 }
 
+/// One image's activations at a layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivationsResult {
+    pub id: u64,
+    pub layer: String,
+    pub channels: usize,
+    /// Map size (1 × 1 for a vector layer).
+    pub height: usize,
+    pub width: usize,
+    /// Every value of the layer.
+    pub histogram: explain_core::features::activations::Histogram,
+}
+
+/// The top images of every channel of a layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MaxActivationsResult {
+    pub id: u64,
+    pub layer: String,
+    /// Per channel: `(mean activation, dataset path)`, best first.
+    pub best: Vec<Vec<(f32, String)>>,
+}
+
+/// A dreamed image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DreamResult {
+    pub id: u64,
+    pub layer: String,
+    pub channel: Option<usize>,
+    pub width: usize,
+    pub height: usize,
+    pub compute_ms: f64,
+}
+
 /// The explanation methods the page offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ExplainMethod {
     GradCam,
+    GradCamPlusPlus,
     Saliency,
+    GradientXInput,
+    SmoothGrad,
     /// Occlusion at a Fast (1) to Detailed (5) preset.
     Occlusion(u8),
     IntegratedGradients,
 }
 
 impl ExplainMethod {
+    /// Every method, for the page's checkboxes (occlusion at the middle preset).
+    pub const ALL: [ExplainMethod; 7] = [
+        ExplainMethod::GradCam,
+        ExplainMethod::GradCamPlusPlus,
+        ExplainMethod::Occlusion(3),
+        ExplainMethod::Saliency,
+        ExplainMethod::GradientXInput,
+        ExplainMethod::SmoothGrad,
+        ExplainMethod::IntegratedGradients,
+    ];
+
     pub fn label(self) -> &'static str {
         match self {
             ExplainMethod::GradCam => "Grad-CAM",
+            ExplainMethod::GradCamPlusPlus => "Grad-CAM++",
             ExplainMethod::Saliency => "Saliency",
+            ExplainMethod::GradientXInput => "Gradient × input",
+            ExplainMethod::SmoothGrad => "SmoothGrad",
             ExplainMethod::Occlusion(_) => "Occlusion",
             ExplainMethod::IntegratedGradients => "Integrated Gradients",
         }
     }
 
-    /// The key used in the page's select and in file names.
+    /// The key used in the page's controls and in file names.
     pub fn key(self) -> &'static str {
         match self {
             ExplainMethod::GradCam => "gradcam",
+            ExplainMethod::GradCamPlusPlus => "gradcampp",
             ExplainMethod::Saliency => "saliency",
+            ExplainMethod::GradientXInput => "gxi",
+            ExplainMethod::SmoothGrad => "smoothgrad",
             ExplainMethod::Occlusion(_) => "occlusion",
             ExplainMethod::IntegratedGradients => "ig",
         }
+    }
+
+    /// Whether the map is signed (evidence for and against the class).
+    pub fn signed(self) -> bool {
+        matches!(
+            self,
+            ExplainMethod::GradientXInput | ExplainMethod::IntegratedGradients
+        )
+    }
+
+    /// Whether it needs a layer (class activation maps).
+    pub fn uses_layer(self) -> bool {
+        matches!(
+            self,
+            ExplainMethod::GradCam | ExplainMethod::GradCamPlusPlus
+        )
     }
 }
 
@@ -192,13 +282,18 @@ pub struct ExplanationResult {
     pub method: ExplainMethod,
     pub target: usize,
     pub target_label: String,
-    /// The layer of a Grad-CAM.
+    /// The layer of a class activation map.
     pub layer: Option<String>,
     pub width: usize,
     pub height: usize,
-    /// The first `rgba_len` bytes are the overlay (RGBA, `width × height`); the rest is the raw
-    /// map as a float32 `.npy` file (the method's own shape and values).
-    pub rgba_len: usize,
+    /// The first `values_len` bytes are the map as one value per pixel in [0, 1] (float32,
+    /// `width × height`; signed maps centred on 0.5), for the page to colour; the rest is the
+    /// raw map as a float32 `.npy` file (the method's own shape and values).
+    pub values_len: usize,
+    /// Area under the deletion curve (lower: the map finds what matters).
+    pub deletion_auc: f64,
+    /// Area under the insertion curve (higher is better).
+    pub insertion_auc: f64,
     pub compute_ms: f64,
 }
 
@@ -258,6 +353,11 @@ pub enum Response {
     },
     Evaluated(EvaluationResult),
     Tsne(TsneResult),
+    /// Bytes: the maps, float32, channel after channel (`height × width` each).
+    Activations(ActivationsResult),
+    MaxActivations(MaxActivationsResult),
+    /// Bytes: the image, RGBA.
+    Dream(DreamResult),
     /// Bytes: the files one after another, `lens` long each.
     Images {
         id: u64,

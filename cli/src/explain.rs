@@ -13,6 +13,7 @@ use explain_core::explain::integrated_gradients::{
 use explain_core::explain::occlusion::{Occlusion, occlusion};
 use explain_core::explain::saliency::{SmoothGrad, gradient_times_input, saliency, smooth_grad};
 use explain_core::explain::{Progress, Target};
+use explain_core::metrics::faithfulness::{area_under_curve, deletion_and_insertion, ranking};
 use explain_core::model::hwc_to_chw;
 use explain_core::npy::write_f32;
 use explain_core::onnx::FloatValue;
@@ -99,6 +100,10 @@ pub struct ExplainArgs {
     pub colour_map: ColourArg,
     #[arg(long, default_value_t = 0.5)]
     pub opacity: f32,
+    /// Also print the map's deletion and insertion curves and their areas as JSON (Petsiuk et
+    /// al. 2018; 20 steps, baseline 0; needs a map at the image's size).
+    #[arg(long)]
+    pub faithfulness: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -111,6 +116,7 @@ pub enum QuadratureArg {
 pub enum ColourArg {
     Viridis,
     Inferno,
+    Turbo,
     Jet,
     Diverging,
     Grey,
@@ -220,7 +226,44 @@ pub fn run(args: ExplainArgs) -> Result<()> {
     if let Some(path) = &args.png {
         write_overlay(&args, &classifier, &values, &dims, path)?;
     }
+    if args.faithfulness {
+        let chw = image_sized(&classifier, &values, &dims)?;
+        let channels = chw.len() / (spec.height * spec.width);
+        let signed = matches!(args.method, Method::Ig | Method::GradientXInput);
+        let ranking = ranking(&chw, channels, signed);
+        let (deletion, insertion) = deletion_and_insertion(&classifier, &image, target, &ranking)?;
+        let deletion = FloatValue::from_tensor(deletion).to_vec()?;
+        let insertion = FloatValue::from_tensor(insertion).to_vec()?;
+        let json = serde_json::json!({
+            "deletion_auc": area_under_curve(&deletion),
+            "insertion_auc": area_under_curve(&insertion),
+            "deletion": deletion,
+            "insertion": insertion,
+        });
+        println!("{json}");
+    }
     Ok(())
+}
+
+/// The map in `[C, H, W]` order at the image's size (an error for a map at a layer's size).
+fn image_sized(
+    classifier: &explain_core::Classifier,
+    values: &[f32],
+    dims: &[usize],
+) -> Result<Vec<f32>> {
+    let spec = classifier.input();
+    let (h, w) = (spec.height, spec.width);
+    let area = h * w;
+    if !values.len().is_multiple_of(area) {
+        bail!(
+            "the map {dims:?} is not at the image's size ({h}x{w}); use --convention pytorch-grad-cam"
+        );
+    }
+    let channels = values.len() / area;
+    Ok(match spec.layout {
+        explain_core::Layout::Nhwc => hwc_to_chw(values, channels),
+        explain_core::Layout::Nchw => values.to_vec(),
+    })
 }
 
 /// The map reduced to `[H, W]`, normalised, coloured and blended over the image.
@@ -236,23 +279,15 @@ fn write_overlay(
     };
     let spec = classifier.input();
     let (h, w) = (spec.height, spec.width);
-    let area = h * w;
-    if !values.len().is_multiple_of(area) {
-        bail!(
-            "the map {dims:?} is not at the image's size ({h}x{w}); use --convention pytorch-grad-cam"
-        );
-    }
-    let channels = values.len() / area;
-    let chw = match spec.layout {
-        explain_core::Layout::Nhwc => hwc_to_chw(values, channels),
-        explain_core::Layout::Nchw => values.to_vec(),
-    };
+    let chw = image_sized(classifier, values, dims)?;
+    let channels = chw.len() / (h * w);
     let signed = matches!(args.method, Method::Ig | Method::GradientXInput);
     let pre = args.input.preprocess.resolve(spec)?;
     let prepared = pre.prepare_bytes(&read(image_path)?, &image_path.display().to_string())?;
     let colour_map = match args.colour_map {
         ColourArg::Viridis => ColourMap::Viridis,
         ColourArg::Inferno => ColourMap::Inferno,
+        ColourArg::Turbo => ColourMap::Turbo,
         ColourArg::Jet => ColourMap::Jet,
         ColourArg::Diverging => ColourMap::Diverging,
         ColourArg::Grey => ColourMap::Grey,

@@ -7,7 +7,7 @@ use clap::Args;
 use explain_core::data::prepare_batch;
 use explain_core::embed::tsne::{TsneMethod, TsneSettings, tsne};
 use explain_core::explain::Progress;
-use explain_core::features::deep_dream::{DeepDream, deep_dream};
+use explain_core::features::deep_dream::{DeepDream, deep_dream, grey_start};
 use explain_core::features::max_activations::{TopImages, channel_means};
 use explain_core::npy::{read_f32, write_f32};
 use explain_core::onnx::FloatValue;
@@ -272,22 +272,7 @@ pub fn deep_dream_run(args: DeepDreamArgs) -> Result<()> {
             pre.prepare_bytes(&read(path)?, &path.display().to_string())?
                 .data
         }
-        None => {
-            // Mid-grey in pixel space, plus ±8 levels of seeded noise, then preprocessed.
-            let mut state = args.seed.wrapping_mul(6364136223846793005) | 1;
-            let area = spec.height * spec.width;
-            (0..spec.channels * area)
-                .map(|i| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    let pixel = 128.0 + (state % 17) as f32 - 8.0;
-                    let c = i / area;
-                    let pick = |v: &[f32]| if v.len() == 1 { v[0] } else { v[c] };
-                    (pixel * pre.scale - pick(&pre.mean)) / pick(&pre.std)
-                })
-                .collect()
-        }
+        None => grey_start(&pre, args.seed),
     };
     let start = classifier.batch(start, 1)?;
     let settings = DeepDream {

@@ -5,8 +5,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
 import {
-  FIXTURES, serveDist, launchBrowser, openApp, openOracleFashion, readNpy, screenshot,
+  FIXTURES, OUT, serveDist, launchBrowser, openApp, openOracleFashion, readNpy, screenshot, cargoBinary,
 } from './harness.mjs';
 
 const CASE = join(FIXTURES, 'oracle/cases/fashion_tshirt');
@@ -24,17 +26,27 @@ after(async () => {
   server?.close();
 });
 
-/** Runs the selected method and returns the downloaded raw map and the caption. */
-async function explain(page, method, previous) {
-  await page.selectOption('#explain-method', method);
+/** Ticks exactly `methods`, runs them, and returns each card's raw map, caption and scores. */
+async function explain(page, methods) {
+  for (const box of await page.$$('#explain-methods input[type=checkbox]')) {
+    const want = methods.includes(await box.getAttribute('value'));
+    if ((await box.isChecked()) !== want) await box.click();
+  }
   await page.click('#explain-run');
-  await page.waitForFunction((prev) => {
-    const c = document.querySelector('#explain-caption');
-    return c && c.textContent && c.textContent !== prev && !document.querySelector('#status .spinner');
-  }, previous, { timeout: 300_000 });
-  const caption = await page.textContent('#explain-caption');
-  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#explain-npy')]);
-  return { caption, map: await readNpy(await download.path()) };
+  await page.waitForFunction((n) => document.querySelectorAll('#explanations figure').length === n
+    && !document.querySelector('#status .spinner'), methods.length, { timeout: 300_000 });
+  const out = {};
+  for (const method of methods) {
+    const card = `#explanations figure[data-method=${method}]`;
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click(`${card} .save-npy`)]);
+    out[method] = {
+      caption: await page.textContent(`${card} figcaption`),
+      deletion: Number(await page.getAttribute(card, 'data-deletion')),
+      insertion: Number(await page.getAttribute(card, 'data-insertion')),
+      map: await readNpy(await download.path()),
+    };
+  }
+  return out;
 }
 
 function assertClose(what, got, expected, tol) {
@@ -45,7 +57,7 @@ function assertClose(what, got, expected, tol) {
 }
 
 for (const backend of ['cpu', 'webgpu']) {
-  test(`Grad-CAM and saliency of an oracle image equal the peers' maps on ${backend}`, { timeout: 900_000 }, async () => {
+  test(`methods side by side on an oracle image: the peers' maps and unpic's deletion/insertion scores on ${backend}`, { timeout: 900_000 }, async () => {
     const page = await openApp(browser, url, `?backend=${backend}`);
     await openOracleFashion(page);
 
@@ -56,14 +68,45 @@ for (const backend of ['cpu', 'webgpu']) {
     assert.ok(suggested[2], 'the suggestion is selected');
     assert.ok(options.some(([, text]) => text.includes('[N, 32, 14, 14]')), 'shapes are shown');
 
-    const cam = await explain(page, 'gradcam', '');
-    assert.match(cam.caption, /Grad-CAM of 'T-shirt\/top' at \/relu2\/Relu_output_0/);
-    assertClose(`${backend} Grad-CAM`, cam.map, await readNpy(join(CASE, 'gradcam_pgc.npy')), 1e-3);
-    await screenshot(page, `explain-gradcam-${backend}.png`);
+    // Grad-CAM and saliency side by side, each equal to its peer's map, each with its deletion
+    // and insertion scores (as `unpic explain --faithfulness` computes them).
+    const maps = await explain(page, ['gradcam', 'saliency']);
+    assert.match(maps.gradcam.caption, /Grad-CAM at \/relu2\/Relu_output_0.*of 'T-shirt\/top'/s);
+    assertClose(`${backend} Grad-CAM`, maps.gradcam.map, await readNpy(join(CASE, 'gradcam_pgc.npy')), 1e-3);
+    assert.match(maps.saliency.caption, /Saliency.*of 'T-shirt\/top'/s);
+    assertClose(`${backend} saliency`, maps.saliency.map, await readNpy(join(CASE, 'saliency.npy')), 1e-3);
+    await mkdir(OUT, { recursive: true });
+    for (const method of ['gradcam', 'saliency']) {
+      const cli = JSON.parse(execFileSync(cargoBinary('unpic'), [
+        'explain', '--model', join(FIXTURES, 'oracle/models/smallcnn_fashion.onnx'), '--image', join(CASE, 'image.png'),
+        '--preset', 'unit', '--method', method, '--out', join(OUT, `${method}-cli.npy`), '--faithfulness',
+      ], { stdio: ['ignore', 'pipe', 'ignore'] }));
+      assert.ok(Math.abs(maps[method].deletion - cli.deletion_auc) < 1e-3, `${method} deletion ${maps[method].deletion} vs ${cli.deletion_auc}`);
+      assert.ok(Math.abs(maps[method].insertion - cli.insertion_auc) < 1e-3, `${method} insertion ${maps[method].insertion} vs ${cli.insertion_auc}`);
+    }
 
-    const sal = await explain(page, 'saliency', cam.caption);
-    assert.match(sal.caption, /Saliency of 'T-shirt\/top'/);
-    assertClose(`${backend} saliency`, sal.map, await readNpy(join(CASE, 'saliency.npy')), 1e-3);
+    // Colour map and opacity change the overlay at once, without recomputing.
+    const pixels = () => page.$eval('#explanations figure[data-method=gradcam] canvas', (c) => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.slice(0, 4000)));
+    const before = await pixels();
+    await page.selectOption('#colour-map', 'turbo');
+    await page.waitForFunction((b) => { const c = document.querySelector('#explanations figure[data-method=gradcam] canvas'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; return d.slice(0, 4000).some((v, i) => v !== b[i]); }, before);
+    await page.fill('#opacity', '0');
+    await page.dispatchEvent('#opacity', 'input');
+    const shown = await page.$eval('#input-view', (c) => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data));
+    await page.waitForFunction((img) => { const c = document.querySelector('#explanations figure[data-method=gradcam] canvas'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; return d.every((v, i) => v === img[i]); }, shown);
+    await page.fill('#opacity', '0.5');
+    await page.dispatchEvent('#opacity', 'input');
+    await screenshot(page, `explain-${backend}.png`);
+
+    // More methods at once (occlusion on the Fast preset, IG): every map comes with its scores.
+    await page.fill('#occlusion-level', '1');
+    await page.dispatchEvent('#occlusion-level', 'input');
+    const more = await explain(page, ['gradcam', 'occlusion', 'ig']);
+    for (const [method, r] of Object.entries(more)) {
+      assert.ok(r.deletion >= 0 && r.deletion <= 1 && r.insertion >= 0 && r.insertion <= 1, `${method}: ${r.deletion}, ${r.insertion}`);
+    }
+    assert.equal(more.occlusion.map.length, 28 * 28, 'occlusion map at the image size');
+    await screenshot(page, `explain-side-by-side-${backend}.png`);
     await page.close();
   });
 }

@@ -182,6 +182,9 @@ pub fn send(request: Request, bytes: Option<Vec<u8>>) {
             | Request::Evaluate { .. }
             | Request::ReadImages { .. }
             | Request::Tsne { .. }
+            | Request::Activations { .. }
+            | Request::MaxActivations { .. }
+            | Request::DeepDream { .. }
             | Request::Cancel => {}
         }
         if client.started {

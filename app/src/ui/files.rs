@@ -73,3 +73,14 @@ pub fn download(name: &str, bytes: &[u8], mime: &str) {
             w.set_timeout_with_callback_and_timeout_and_arguments_0(revoke.unchecked_ref(), 10_000);
     }
 }
+
+/// The bytes of a `data:...;base64,` URL (a canvas's `toDataURL`).
+pub fn data_url_bytes(url: &str) -> Vec<u8> {
+    let Some((_, b64)) = url.split_once(',') else {
+        return Vec::new();
+    };
+    let Some(text) = web_sys::window().and_then(|w| w.atob(b64).ok()) else {
+        return Vec::new();
+    };
+    text.chars().map(|c| c as u8).collect()
+}

@@ -4,6 +4,8 @@ mod accuracy_view;
 mod client;
 mod data_view;
 mod demo;
+mod explain_view;
+mod features_view;
 mod files;
 mod help_view;
 mod panels;
@@ -15,10 +17,12 @@ use leptos::prelude::*;
 use crate::protocol::BackendChoice;
 use accuracy_view::AccuracyView;
 use data_view::DataView;
+use explain_view::ExplainPanel;
+use features_view::FeaturesView;
 use help_view::HelpView;
 use panels::{
-    BackendSwitch, ErrorBanner, ExplainPanel, ImagePanel, ModelPanel, PredictionPanel,
-    PreprocessPanel, StatusLine,
+    BackendSwitch, ErrorBanner, ImagePanel, ModelPanel, PredictionPanel, PreprocessPanel,
+    StatusLine,
 };
 use state::{View, provide_session, use_session};
 use tsne_view::TsneView;
@@ -89,6 +93,7 @@ fn App() -> impl IntoView {
                     <PredictionPanel />
                     <ExplainPanel />
                 </div>
+                <div class:hidden=shown(View::Features)><FeaturesView /></div>
                 <div class:hidden=shown(View::Tsne)><TsneView /></div>
                 <div class:hidden=shown(View::Help)><HelpView /></div>
             </div>

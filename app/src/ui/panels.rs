@@ -10,7 +10,7 @@ use web_sys::{
 use super::files::{first_file, read_file};
 use super::state::{Session, use_session};
 use crate::presets::{Preset, format_floats, parse_floats};
-use crate::protocol::{BackendChoice, ExplainMethod};
+use crate::protocol::BackendChoice;
 
 /// What to do with a file once read.
 type OnFile = fn(Session, String, Vec<u8>);
@@ -279,7 +279,8 @@ pub fn ImagePanel() -> impl IntoView {
     }
 }
 
-fn draw(canvas: &HtmlCanvasElement, rgba: &[u8], width: usize, height: usize) -> Option<()> {
+/// Puts RGBA pixels on a canvas at their own size.
+pub fn draw(canvas: &HtmlCanvasElement, rgba: &[u8], width: usize, height: usize) -> Option<()> {
     canvas.set_width(width as u32);
     canvas.set_height(height as u32);
     let ctx: CanvasRenderingContext2d = canvas.get_context("2d").ok()??.dyn_into().ok()?;
@@ -422,104 +423,5 @@ fn ScoreTable(truth: Signal<Option<usize>>) -> impl IntoView {
                 </table>
             </details>
         })
-    }
-}
-
-/// Explain the shown prediction: a method (Grad-CAM at a chosen layer, saliency, occlusion,
-/// Integrated Gradients), drawn over the image, with the raw map to download as `.npy`.
-#[component]
-pub fn ExplainPanel() -> impl IntoView {
-    let s = use_session();
-    let method = RwSignal::new("gradcam".to_string());
-    let layer = RwSignal::new(None::<String>);
-    let canvas = NodeRef::<leptos::html::Canvas>::new();
-    let npy_url = RwSignal::new(None::<String>);
-    Effect::new(move |_| {
-        if let (Some(e), Some(c)) = (s.explanation.get(), canvas.get()) {
-            let c: &HtmlCanvasElement = &c;
-            let _ = draw(c, &e.rgba, e.result.width, e.result.height);
-            let url = super::files::blob_url(&e.npy, "application/octet-stream");
-            if let Some(old) = npy_url.get_untracked() {
-                let _ = web_sys::Url::revoke_object_url(&old);
-            }
-            npy_url.set(url);
-        }
-    });
-    // A new model: start from its suggested Grad-CAM layer.
-    Effect::new(move |_| layer.set(s.model.get().and_then(|m| m.layers.gradcam_layer)));
-    let spatial_layers = move || {
-        s.model
-            .get()
-            .map(|m| {
-                m.layers
-                    .layers
-                    .into_iter()
-                    .filter(|l| l.spatial)
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default()
-    };
-    let run = move |_| {
-        let m = match method.get_untracked().as_str() {
-            "saliency" => ExplainMethod::Saliency,
-            "occlusion" => ExplainMethod::Occlusion(3),
-            "ig" => ExplainMethod::IntegratedGradients,
-            _ => ExplainMethod::GradCam,
-        };
-        s.explain(m, layer.get_untracked());
-    };
-    view! {
-        <section class="panel explain">
-            <h2>"Explain"</h2>
-            <div class="controls">
-                <label for="explain-method">"Method "</label>
-                <select id="explain-method" on:change=move |ev| method.set(event_target_value(&ev))>
-                    <option value="gradcam" selected=true>"Grad-CAM"</option>
-                    <option value="saliency">"Saliency |gradient|"</option>
-                    <option value="occlusion">"Occlusion"</option>
-                    <option value="ig">"Integrated Gradients"</option>
-                </select>
-                <span class="layer-picker" class:hidden=move || method.get() != "gradcam">
-                    <label for="explain-layer">" Layer "</label>
-                    <select id="explain-layer" on:change=move |ev| layer.set(Some(event_target_value(&ev)))>
-                        {move || {
-                            let suggested = s.model.get().and_then(|m| m.layers.gradcam_layer);
-                            spatial_layers()
-                                .into_iter()
-                                .map(|l| {
-                                    let mark = if suggested.as_deref() == Some(l.name.as_str()) { " (suggested)" } else { "" };
-                                    let text = format!("{} {}{mark}", l.name, explain_core::onnx::format_shape(&l.shape));
-                                    let selected = layer.get().as_deref() == Some(l.name.as_str());
-                                    view! { <option value=l.name.clone() selected=selected>{text}</option> }
-                                })
-                                .collect_view()
-                        }}
-                    </select>
-                </span>
-                <button id="explain-run" on:click=run>"Explain"</button>
-            </div>
-            <figure>
-                <canvas id="explain-view" node_ref=canvas width="1" height="1"></canvas>
-                <figcaption id="explain-caption">
-                    {move || {
-                        s.explanation.get().map(|e| {
-                            let at = e.result.layer.map(|l| format!(" at {l}")).unwrap_or_default();
-                            format!(
-                                "{} of '{}'{at} ({:.0} ms)",
-                                e.result.method.label(),
-                                e.result.target_label,
-                                e.result.compute_ms
-                            )
-                        })
-                    }}
-                </figcaption>
-            </figure>
-            {move || {
-                let e = s.explanation.get()?;
-                let url = npy_url.get()?;
-                let file = format!("{}.npy", e.result.method.key());
-                Some(view! { <a id="explain-npy" href=url download=file>"Download the raw map (.npy)"</a> })
-            }}
-        </section>
     }
 }

@@ -9,8 +9,9 @@ use leptos::prelude::*;
 use super::{client, files};
 use crate::presets::Preset;
 use crate::protocol::{
-    Backend, BackendChoice, DatasetSummary, EvaluationResult, ExplainMethod, ExplanationResult,
-    FileSizes, ImagePurpose, ModelSummary, PredictionResult, Request, Response, TsneResult,
+    ActivationsResult, Backend, BackendChoice, DatasetSummary, DreamResult, EvaluationResult,
+    ExplainMethod, ExplanationResult, FileSizes, ImagePurpose, MaxActivationsResult, ModelSummary,
+    PredictionResult, Request, Response, TsneResult,
 };
 
 /// The views of the page, one shown at a time.
@@ -19,15 +20,17 @@ pub enum View {
     Data,
     Accuracy,
     Predict,
+    Features,
     Tsne,
     Help,
 }
 
 impl View {
-    pub const ALL: [View; 5] = [
+    pub const ALL: [View; 6] = [
         View::Data,
         View::Accuracy,
         View::Predict,
+        View::Features,
         View::Tsne,
         View::Help,
     ];
@@ -37,6 +40,7 @@ impl View {
             View::Data => "Image data",
             View::Accuracy => "Accuracy",
             View::Predict => "Predict & explain",
+            View::Features => "Features",
             View::Tsne => "t-SNE",
             View::Help => "Help",
         }
@@ -47,6 +51,7 @@ impl View {
             View::Data => "data",
             View::Accuracy => "accuracy",
             View::Predict => "predict",
+            View::Features => "features",
             View::Tsne => "tsne",
             View::Help => "help",
         }
@@ -112,13 +117,18 @@ pub struct Shown {
     pub rgba: Vec<u8>,
 }
 
-/// An explanation of the shown image: the overlay and the raw map as `.npy` bytes.
+/// An explanation of the shown image: the map as one value per pixel in [0, 1] (coloured by
+/// the page with the chosen colour map and opacity) and the raw map as `.npy` bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShownExplanation {
     pub result: ExplanationResult,
-    pub rgba: Vec<u8>,
+    pub values: Vec<f32>,
     pub npy: Vec<u8>,
 }
+
+/// Explanation ids: `batch * EXPLAIN_BATCH + i`, so the maps of one click are told apart from
+/// those of an earlier one.
+const EXPLAIN_BATCH: u64 = 1000;
 
 #[derive(Clone, Copy)]
 pub struct Session {
@@ -131,8 +141,11 @@ pub struct Session {
     pub preprocess: RwSignal<Option<Preprocess>>,
     pub image: RwSignal<Option<ImageFile>>,
     pub shown: RwSignal<Option<Shown>>,
-    /// The explanation of the shown image, if one was asked for.
-    pub explanation: RwSignal<Option<ShownExplanation>>,
+    /// The explanations of the shown image, in the order they were asked for.
+    pub explanations: RwSignal<Vec<ShownExplanation>>,
+    explain_batch: RwSignal<u64>,
+    /// How many maps the last click asked for.
+    explain_expected: RwSignal<usize>,
     /// What the engine is doing now, for the status line.
     pub busy: RwSignal<Option<String>>,
     pub error: RwSignal<Option<String>>,
@@ -146,6 +159,14 @@ pub struct Session {
     /// The last t-SNE map, and the id of the one asked for.
     pub tsne: RwSignal<Option<TsneResult>>,
     latest_tsne: RwSignal<u64>,
+    /// The shown image's activations at the Features view's layer, and their maps.
+    pub activations: RwSignal<Option<(ActivationsResult, Vec<f32>)>>,
+    /// The top dataset images of every channel of a layer.
+    pub max_activations: RwSignal<Option<MaxActivationsResult>>,
+    latest_max: RwSignal<u64>,
+    /// The last deep dream and its RGBA pixels.
+    pub dream: RwSignal<Option<(DreamResult, Vec<u8>)>>,
+    latest_feature_request: RwSignal<u64>,
     /// Dataset path -> `blob:` URL of the image, filled as galleries ask for them.
     pub thumbnails: RwSignal<HashMap<String, String>>,
     /// The images the Accuracy view's gallery shows.
@@ -163,7 +184,9 @@ pub fn provide_session(choice: BackendChoice) -> Session {
         preprocess: RwSignal::new(None),
         image: RwSignal::new(None),
         shown: RwSignal::new(None),
-        explanation: RwSignal::new(None),
+        explanations: RwSignal::new(Vec::new()),
+        explain_batch: RwSignal::new(0),
+        explain_expected: RwSignal::new(0),
         busy: RwSignal::new(None),
         error: RwSignal::new(None),
         latest_request: RwSignal::new(0),
@@ -174,6 +197,11 @@ pub fn provide_session(choice: BackendChoice) -> Session {
         latest_evaluation: RwSignal::new(0),
         tsne: RwSignal::new(None),
         latest_tsne: RwSignal::new(0),
+        activations: RwSignal::new(None),
+        max_activations: RwSignal::new(None),
+        latest_max: RwSignal::new(0),
+        dream: RwSignal::new(None),
+        latest_feature_request: RwSignal::new(0),
         thumbnails: RwSignal::new(HashMap::new()),
         selection: RwSignal::new(None),
     };
@@ -236,6 +264,7 @@ impl Session {
         self.dataset.set(None);
         self.evaluation.set(None);
         self.tsne.set(None);
+        self.max_activations.set(None);
         self.selection.set(None);
         self.thumbnails.update(|t| {
             for url in t.values() {
@@ -307,7 +336,75 @@ impl Session {
         self.latest_evaluation
             .get_untracked()
             .max(self.latest_tsne.get_untracked())
+            .max(self.latest_max.get_untracked())
             + 1
+    }
+
+    fn is_wanted_job(self, id: u64) -> bool {
+        id == self.latest_evaluation.get_untracked()
+            || id == self.latest_tsne.get_untracked()
+            || id == self.latest_max.get_untracked()
+    }
+
+    /// Asks for the shown image's activations at `layer`.
+    pub fn show_activations(self, layer: String) {
+        if self.shown.get_untracked().is_none() {
+            return;
+        }
+        let id = self.latest_feature_request.get_untracked() + 1;
+        self.latest_feature_request.set(id);
+        client::send(Request::Activations { id, layer }, None);
+    }
+
+    /// Finds the dataset images that excite each channel of `layer` most (a background job).
+    pub fn find_max_activations(self, layer: String) {
+        let (Some(preprocess), Some(dataset)) = (
+            self.preprocess.get_untracked(),
+            self.dataset.get_untracked(),
+        ) else {
+            self.error
+                .set(Some("Open a model and a folder of images first.".into()));
+            return;
+        };
+        let id = self.next_job_id();
+        self.latest_max.set(id);
+        self.max_activations.set(None);
+        self.progress.set(Some(JobProgress {
+            id,
+            task: "Finding the most activating images".into(),
+            done: 0,
+            total: dataset.items.len(),
+            started_ms: js_sys::Date::now(),
+        }));
+        client::send(
+            Request::MaxActivations {
+                id,
+                layer,
+                preprocess,
+                k: 9,
+            },
+            None,
+        );
+    }
+
+    /// Dreams an input that excites `channel` of `layer`.
+    pub fn dream_of(self, layer: String, channel: Option<usize>) {
+        let Some(preprocess) = self.preprocess.get_untracked() else {
+            return;
+        };
+        let id = self.latest_feature_request.get_untracked() + 1;
+        self.latest_feature_request.set(id);
+        self.busy.set(Some(format!("Dreaming {layer}…")));
+        client::send(
+            Request::DeepDream {
+                id,
+                layer,
+                channel,
+                preprocess,
+                iterations: 10,
+            },
+            None,
+        );
     }
 
     /// Asks for a t-SNE map of `layer` over the dataset.
@@ -374,31 +471,42 @@ impl Session {
         self.evaluate();
     }
 
-    /// Classifies the current image with the current model and preprocessing, if all are set.
-    /// Explains the shown image with `method` (Grad-CAM at `layer`, or the suggested one).
-    pub fn explain(self, method: ExplainMethod, layer: Option<String>) {
+    /// Explains the shown image with each of `methods` (class activation maps at `layer`, or
+    /// the suggested one); the maps replace the previous ones and arrive one by one.
+    pub fn explain(self, methods: Vec<ExplainMethod>, layer: Option<String>) {
         if self.shown.get_untracked().is_none() {
             self.error.set(Some(
                 "Open a model and an image first, then explain it.".into(),
             ));
             return;
         }
-        let id = self.latest_request.get_untracked() + 1;
-        self.latest_request.set(id);
+        if methods.is_empty() {
+            self.error
+                .set(Some("Tick at least one method to explain with.".into()));
+            return;
+        }
+        let batch = self.explain_batch.get_untracked() + 1;
+        self.explain_batch.set(batch);
+        self.explain_expected.set(methods.len());
+        self.explanations.set(Vec::new());
         self.error.set(None);
+        let names: Vec<&str> = methods.iter().map(|m| m.label()).collect();
         self.busy
-            .set(Some(format!("Computing {}…", method.label())));
-        client::send(
-            Request::Explain {
-                id,
-                method,
-                target: None,
-                layer,
-            },
-            None,
-        );
+            .set(Some(format!("Computing {}…", names.join(", "))));
+        for (i, method) in methods.into_iter().enumerate() {
+            client::send(
+                Request::Explain {
+                    id: batch * EXPLAIN_BATCH + i as u64,
+                    method,
+                    target: None,
+                    layer: layer.clone(),
+                },
+                None,
+            );
+        }
     }
 
+    /// Classifies the current image with the current model and preprocessing, if all are set.
     pub fn predict(self) {
         let (Some(_), Some(preprocess), Some(image)) = (
             self.model.get_untracked(),
@@ -504,17 +612,33 @@ impl Session {
                         result,
                         rgba: bytes.unwrap_or_default(),
                     }));
-                    // A new image: an old map no longer applies.
-                    self.explanation.set(None);
+                    // A new image: old maps no longer apply.
+                    self.explain_batch.update(|b| *b += 1);
+                    self.explanations.set(Vec::new());
                 }
             }
             Response::Explanation(result) => {
-                if result.id == self.latest_request.get_untracked() {
-                    self.busy.set(None);
-                    let mut rgba = bytes.unwrap_or_default();
-                    let npy = rgba.split_off(result.rgba_len.min(rgba.len()));
-                    self.explanation
-                        .set(Some(ShownExplanation { result, rgba, npy }));
+                if result.id / EXPLAIN_BATCH == self.explain_batch.get_untracked() {
+                    let mut values = bytes.unwrap_or_default();
+                    let npy = values.split_off(result.values_len.min(values.len()));
+                    let values = values
+                        .chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                        .collect();
+                    self.explanations.update(|list| {
+                        list.push(ShownExplanation {
+                            result,
+                            values,
+                            npy,
+                        });
+                        list.sort_by_key(|e| e.result.id);
+                    });
+                    // The status line clears when the last map of the click is in.
+                    if self.explanations.get_untracked().len()
+                        == self.explain_expected.get_untracked()
+                    {
+                        self.busy.set(None);
+                    }
                 }
             }
             Response::DatasetLoaded(summary) => {
@@ -534,9 +658,7 @@ impl Session {
                 done,
                 total,
             } => {
-                let wanted = id == self.latest_evaluation.get_untracked()
-                    || id == self.latest_tsne.get_untracked();
-                if wanted {
+                if self.is_wanted_job(id) {
                     self.progress.update(|p| {
                         // A new job (or a new phase of one) restarts the clock of the estimate.
                         let restart = p.as_ref().is_none_or(|p| p.id != id || p.task != task);
@@ -552,6 +674,34 @@ impl Session {
                             started_ms,
                         });
                     });
+                }
+            }
+            Response::Activations(result) => {
+                if result.id == self.latest_feature_request.get_untracked() {
+                    let maps = bytes
+                        .unwrap_or_default()
+                        .chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                        .collect();
+                    self.activations.set(Some((result, maps)));
+                }
+            }
+            Response::MaxActivations(result) => {
+                if result.id == self.latest_max.get_untracked() {
+                    if self
+                        .progress
+                        .get_untracked()
+                        .is_some_and(|p| p.id == result.id)
+                    {
+                        self.progress.set(None);
+                    }
+                    self.max_activations.set(Some(result));
+                }
+            }
+            Response::Dream(result) => {
+                if result.id == self.latest_feature_request.get_untracked() {
+                    self.busy.set(None);
+                    self.dream.set(Some((result, bytes.unwrap_or_default())));
                 }
             }
             Response::Tsne(result) => {
@@ -591,7 +741,10 @@ impl Session {
             } => self.on_images(id, paths, lens, purpose, bytes.unwrap_or_default()),
             Response::Failed { during, message } => {
                 self.busy.set(None);
-                if during.starts_with("evaluating") || during.contains("t-SNE") {
+                if during.starts_with("evaluating")
+                    || during.contains("t-SNE")
+                    || during.contains("activating")
+                {
                     self.progress.set(None);
                 }
                 self.error

@@ -188,7 +188,7 @@ pub fn TsneView() -> impl IntoView {
         if let Some(c) = canvas.get_untracked() {
             let c: &HtmlCanvasElement = &c;
             if let Ok(url) = c.to_data_url() {
-                let bytes = data_url_bytes(&url);
+                let bytes = files::data_url_bytes(&url);
                 files::download("tsne.png", &bytes, "image/png");
             }
         }
@@ -296,16 +296,4 @@ pub fn TsneView() -> impl IntoView {
             </div>
         </section>
     }
-}
-
-/// The bytes of a `data:...;base64,` URL.
-fn data_url_bytes(url: &str) -> Vec<u8> {
-    let Some((_, b64)) = url.split_once(',') else {
-        return Vec::new();
-    };
-    let Ok(text) = web_sys::window().map_or(Err(wasm_bindgen::JsValue::NULL), |w| w.atob(b64))
-    else {
-        return Vec::new();
-    };
-    text.chars().map(|c| c as u8).collect()
 }

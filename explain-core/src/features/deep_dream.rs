@@ -42,6 +42,24 @@ impl Default for DeepDream {
     }
 }
 
+/// The usual start of a dream: mid-grey in pixel space plus ±8 levels of seeded noise,
+/// preprocessed with `pre` (CHW, one image).
+pub fn grey_start(pre: &crate::data::Preprocess, seed: u64) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(6364136223846793005) | 1;
+    let area = pre.height * pre.width;
+    (0..pre.channels * area)
+        .map(|i| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let pixel = 128.0 + (state % 17) as f32 - 8.0;
+            let c = i / area;
+            let pick = |v: &[f32]| if v.len() == 1 { v[0] } else { v[c] };
+            (pixel * pre.scale - pick(&pre.mean)) / pick(&pre.std)
+        })
+        .collect()
+}
+
 /// The objective: one channel's mean activation, or the layer's mean square.
 pub fn objective(
     value: &FloatValue,

@@ -126,6 +126,45 @@ pub fn curve(
     Ok(Tensor::cat(scores, 0))
 }
 
+/// The pixel ranking of an explanation map `[C, H, W]`: for signed maps the sum over channels
+/// (evidence for the class first), else the channel maximum.
+pub fn ranking(map_chw: &[f32], channels: usize, signed: bool) -> Vec<f32> {
+    let reduce = if signed {
+        crate::render::ChannelReduce::Sum
+    } else {
+        crate::render::ChannelReduce::Max
+    };
+    crate::render::reduce_channels(map_chw, channels.max(1), reduce)
+}
+
+/// Deletion and insertion curves (20 steps each, baseline 0) of one ranking, on the device:
+/// what the app shows beside each map and `unpic explain --faithfulness` prints.
+pub fn deletion_and_insertion(
+    classifier: &Classifier,
+    image: &FloatValue,
+    target: Target,
+    ranking: &[f32],
+) -> Result<(Tensor<1>, Tensor<1>)> {
+    let mut silent = crate::explain::Silent;
+    let deletion = curve(
+        classifier,
+        image,
+        target,
+        ranking,
+        &Faithfulness::new(Mode::Deletion),
+        &mut silent,
+    )?;
+    let insertion = curve(
+        classifier,
+        image,
+        target,
+        ranking,
+        &Faithfulness::new(Mode::Insertion),
+        &mut silent,
+    )?;
+    Ok((deletion, insertion))
+}
+
 /// Trapezoidal area under a curve sampled at equal steps over [0, 1].
 pub fn area_under_curve(curve: &[f32]) -> f64 {
     if curve.len() < 2 {

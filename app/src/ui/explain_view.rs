@@ -1,0 +1,223 @@
+//! The Explain panel: any methods side by side on the shown prediction, each map coloured with
+//! one shared colour map and opacity (changed instantly, without recomputing), each with its
+//! deletion and insertion scores, the raw map (.npy) and the overlay (.png) to download.
+
+use explain_core::render::{ColourMap, colour, overlay};
+use leptos::prelude::*;
+use web_sys::HtmlCanvasElement;
+
+use super::files;
+use super::panels::draw;
+use super::state::{ShownExplanation, use_session};
+use crate::protocol::ExplainMethod;
+
+const COLOUR_MAPS: [(&str, &str, ColourMap); 5] = [
+    ("viridis", "Viridis", ColourMap::Viridis),
+    ("turbo", "Turbo", ColourMap::Turbo),
+    ("inferno", "Inferno", ColourMap::Inferno),
+    ("grey", "Grey", ColourMap::Grey),
+    ("jet", "Jet (not perceptual)", ColourMap::Jet),
+];
+
+/// The colour bar of a map: `width` pixels from 0 to 1, 12 rows.
+fn colour_bar(map: ColourMap, width: usize) -> Vec<u8> {
+    (0..12)
+        .flat_map(|_| {
+            (0..width).flat_map(move |x| {
+                let [r, g, b] = colour(map, x as f32 / (width - 1) as f32);
+                [r, g, b, 255]
+            })
+        })
+        .collect()
+}
+
+#[component]
+pub fn ExplainPanel() -> impl IntoView {
+    let s = use_session();
+    let chosen = RwSignal::new(vec![
+        ExplainMethod::GradCam,
+        ExplainMethod::Occlusion(3),
+        ExplainMethod::Saliency,
+    ]);
+    let level = RwSignal::new(3u8);
+    let layer = RwSignal::new(None::<String>);
+    let colours = RwSignal::new(ColourMap::Viridis);
+    let opacity = RwSignal::new(0.5f32);
+    // A new model: start from its suggested Grad-CAM layer.
+    Effect::new(move |_| layer.set(s.model.get().and_then(|m| m.layers.gradcam_layer)));
+    let spatial_layers = move || {
+        s.model
+            .get()
+            .map(|m| {
+                m.layers
+                    .layers
+                    .into_iter()
+                    .filter(|l| l.spatial)
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    let run = move |_| {
+        let methods = chosen
+            .get_untracked()
+            .into_iter()
+            .map(|m| match m {
+                ExplainMethod::Occlusion(_) => ExplainMethod::Occlusion(level.get_untracked()),
+                m => m,
+            })
+            .collect();
+        s.explain(methods, layer.get_untracked());
+    };
+    let bar = NodeRef::<leptos::html::Canvas>::new();
+    Effect::new(move |_| {
+        if let Some(c) = bar.get() {
+            let c: &HtmlCanvasElement = &c;
+            let _ = draw(c, &colour_bar(colours.get(), 160), 160, 12);
+        }
+    });
+    view! {
+        <section class="panel explain">
+            <h2>"Explain"</h2>
+            <div class="controls" id="explain-methods">
+                {ExplainMethod::ALL
+                    .into_iter()
+                    .map(|m| {
+                        let id = format!("explain-{}", m.key());
+                        let for_id = id.clone();
+                        view! {
+                            <label class="toggle" for=for_id>
+                                <input type="checkbox" id=id value=m.key()
+                                    prop:checked=move || chosen.get().iter().any(|c| c.key() == m.key())
+                                    on:change=move |ev| {
+                                        let on = event_target_checked(&ev);
+                                        chosen.update(|list| {
+                                            list.retain(|c| c.key() != m.key());
+                                            if on {
+                                                list.push(m);
+                                                list.sort_by_key(|c| ExplainMethod::ALL.iter().position(|a| a.key() == c.key()));
+                                            }
+                                        });
+                                    } />
+                                {m.label()}
+                            </label>
+                        }
+                    })
+                    .collect_view()}
+            </div>
+            <div class="controls">
+                <span class="layer-picker" class:hidden=move || !chosen.get().iter().any(|m| m.uses_layer())>
+                    <label for="explain-layer">"Layer "</label>
+                    <select id="explain-layer" on:change=move |ev| layer.set(Some(event_target_value(&ev)))>
+                        {move || {
+                            let suggested = s.model.get().and_then(|m| m.layers.gradcam_layer);
+                            spatial_layers()
+                                .into_iter()
+                                .map(|l| {
+                                    let mark = if suggested.as_deref() == Some(l.name.as_str()) { " (suggested)" } else { "" };
+                                    let text = format!("{} {}{mark}", l.name, explain_core::onnx::format_shape(&l.shape));
+                                    let selected = layer.get().as_deref() == Some(l.name.as_str());
+                                    view! { <option value=l.name.clone() selected=selected>{text}</option> }
+                                })
+                                .collect_view()
+                        }}
+                    </select>
+                </span>
+                <label class:hidden=move || !chosen.get().iter().any(|m| matches!(m, ExplainMethod::Occlusion(_)))>
+                    " Occlusion: Fast "
+                    <input id="occlusion-level" type="range" min="1" max="5" step="1" prop:value=move || level.get().to_string()
+                        on:input=move |ev| if let Ok(v) = event_target_value(&ev).parse() { level.set(v) } />
+                    " Detailed"
+                </label>
+                <button id="explain-run" on:click=run>"Explain"</button>
+            </div>
+            <div class="controls">
+                <label>"Colours "
+                    <select id="colour-map" on:change=move |ev| {
+                        let key = event_target_value(&ev);
+                        if let Some((_, _, m)) = COLOUR_MAPS.iter().find(|(k, _, _)| *k == key) { colours.set(*m) }
+                    }>
+                        {COLOUR_MAPS.iter().map(|(key, label, _)| view! { <option value=*key>{*label}</option> }).collect_view()}
+                    </select>
+                </label>
+                <canvas class="colour-bar" node_ref=bar width="160" height="12"></canvas>
+                <span class="hint">"least → most important (signed maps: blue against, red for the class)"</span>
+                <label>" Opacity "
+                    <input id="opacity" type="range" min="0" max="1" step="0.05" prop:value=move || opacity.get().to_string()
+                        on:input=move |ev| if let Ok(v) = event_target_value(&ev).parse() { opacity.set(v) } />
+                </label>
+            </div>
+            <div id="explanations" class="explanations">
+                <For each=move || s.explanations.get() key=|e| e.result.id let:e>
+                    <ExplanationCard explanation=e colours=colours opacity=opacity />
+                </For>
+            </div>
+        </section>
+    }
+}
+
+/// One map over the image, with its scores and downloads.
+#[component]
+fn ExplanationCard(
+    explanation: ShownExplanation,
+    colours: RwSignal<ColourMap>,
+    opacity: RwSignal<f32>,
+) -> impl IntoView {
+    let s = use_session();
+    let canvas = NodeRef::<leptos::html::Canvas>::new();
+    let e = explanation.result.clone();
+    let (w, h) = (e.width, e.height);
+    let values = explanation.values.clone();
+    let signed = e.method.signed();
+    Effect::new(move |_| {
+        let (Some(shown), Some(c)) = (s.shown.get(), canvas.get()) else {
+            return;
+        };
+        let map = if signed {
+            ColourMap::Diverging
+        } else {
+            colours.get()
+        };
+        let rgba = overlay(&shown.rgba, &values, map, opacity.get());
+        let c: &HtmlCanvasElement = &c;
+        let _ = draw(c, &rgba, w, h);
+    });
+    let key = e.method.key();
+    let npy = explanation.npy.clone();
+    let save_npy =
+        move |_| files::download(&format!("{key}.npy"), &npy, "application/octet-stream");
+    let save_png = move |_| {
+        if let Some(c) = canvas.get_untracked() {
+            let c: &HtmlCanvasElement = &c;
+            if let Ok(url) = c.to_data_url() {
+                files::download(
+                    &format!("{key}.png"),
+                    &files::data_url_bytes(&url),
+                    "image/png",
+                );
+            }
+        }
+    };
+    let at = e
+        .layer
+        .as_ref()
+        .map(|l| format!(" at {l}"))
+        .unwrap_or_default();
+    let caption = format!("{}{at} ({:.0} ms)", e.method.label(), e.compute_ms);
+    view! {
+        <figure class="explanation" data-method=key data-deletion=format!("{}", e.deletion_auc) data-insertion=format!("{}", e.insertion_auc)>
+            <canvas node_ref=canvas width="1" height="1"></canvas>
+            <figcaption>
+                <strong>{caption}</strong>
+                <br />
+                {format!("of '{}'", e.target_label)}
+                <br />
+                <span class="scores" title="Deletion: probability as the most important pixels are removed (lower is better). Insertion: as they are revealed (higher is better).">
+                    {format!("deletion {:.3} · insertion {:.3}", e.deletion_auc, e.insertion_auc)}
+                </span>
+                <br />
+                <button class="save-npy" on:click=save_npy>".npy"</button>
+                <button class="save-png" on:click=save_png>".png"</button>
+            </figcaption>
+        </figure>
+    }
+}
