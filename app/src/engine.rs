@@ -104,7 +104,15 @@ impl Engine {
                 method,
                 target,
                 layer,
-            } => vec![self.explain(id, method, target, layer).await],
+                probability,
+            } => {
+                let score = if probability {
+                    explain_core::Score::Probability
+                } else {
+                    explain_core::Score::Logit
+                };
+                vec![self.explain(id, method, target, layer, score).await]
+            }
             Request::LoadDataset { name, files } => match bytes {
                 Some(bytes) => vec![self.load_dataset(name, files, bytes)],
                 None => vec![failed("opening the images", "no file data arrived")],
@@ -663,12 +671,16 @@ impl Engine {
         method: ExplainMethod,
         target: Option<usize>,
         layer: Option<String>,
+        score: explain_core::Score,
     ) -> Reply {
         let during = format!("computing {}", method.label());
         let (Some(classifier), Some(current)) = (&self.classifier, &self.current) else {
             return failed(&during, "open a model and an image first");
         };
-        let target = Target::logit(target.unwrap_or(current.top));
+        let target = Target {
+            class: target.unwrap_or(current.top),
+            score,
+        };
         let spec = classifier.input().clone();
         let layer = match (method.uses_layer(), layer) {
             (true, None) => classifier.layer_table().gradcam_layer,
@@ -903,6 +915,7 @@ mod tests {
             method: ExplainMethod::GradCam,
             target: None,
             layer: None,
+            probability: false,
         };
         let (early, _) = block_on(engine.handle(explain.clone(), None)).remove(0);
         assert!(

@@ -124,6 +124,8 @@ pub enum Request {
         target: Option<usize>,
         /// The layer for Grad-CAM (`None`: the suggested one).
         layer: Option<String>,
+        /// Explain the softmax probability instead of the logit (which does not saturate).
+        probability: bool,
     },
 }
 

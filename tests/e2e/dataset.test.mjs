@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import {
-  ROOT, FIXTURES, serveDist, launchBrowser, openApp, waitForDemo, screenshot, cargoBinary, writeOut,
+  ROOT, FIXTURES, serveDist, launchBrowser, openApp, waitForDemo, screenshot, cargoBinary, writeOut, clickMs,
 } from './harness.mjs';
 
 const DEMO = join(ROOT, 'public/demo');
@@ -30,17 +30,6 @@ after(async () => {
 function chromiumRssMiB() {
   const out = execFileSync('ps', ['-C', 'chromium', '-o', 'rss=']).toString();
   return out.split('\n').map(Number).filter((n) => n > 0).reduce((a, b) => a + b, 0) / 1024;
-}
-
-/** Clicks a view's tab and returns the milliseconds until the page has drawn the change. */
-async function clickMs(page, view) {
-  return page.evaluate(async (v) => {
-    const start = performance.now();
-    document.querySelector(`[data-view=${v}]`).click();
-    await new Promise((ok) => requestAnimationFrame(() => setTimeout(ok, 0)));
-    if (!document.querySelector(`[data-view=${v}]`).classList.contains('active')) throw new Error(`${v} did not open`);
-    return performance.now() - start;
-  }, view);
 }
 
 test('10,000 images open and evaluate in the browser while the page stays responsive', { timeout: 900_000 }, async () => {

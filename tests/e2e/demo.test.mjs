@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  ROOT, serveDist, launchBrowser, openApp, readTop5, waitForPrediction, screenshot, cargoBinary, writeOut,
+  ROOT, serveDist, launchBrowser, openApp, readTop5, waitForPrediction, screenshot, cargoBinary, writeOut, clickMs,
 } from './harness.mjs';
 
 const DEMO = join(ROOT, 'public/demo');
@@ -48,7 +48,18 @@ async function readConfusion(page) {
 test('the page opens on the demo and shows the accuracy and confusion matrix of unpic eval', { timeout: 900_000 }, async () => {
   const expected = unpicEval();
   const page = await openApp(browser, url, '?backend=cpu');
-  // No clicks: the Accuracy view is the first one shown, and fills in by itself.
+  // While the demo is evaluated (in the worker), the page answers clicks within 100 ms.
+  await page.waitForSelector('#progress', { timeout: 120_000 });
+  const clicks = [];
+  for (const view of ['help', 'data', 'predict', 'tsne', 'help', 'data']) {
+    if (!(await page.$('#progress'))) break;
+    clicks.push(await clickMs(page, view));
+  }
+  assert.ok(clicks.length >= 1, 'a click was measured during the evaluation');
+  for (const ms of clicks) assert.ok(ms < 100, `a click took ${ms.toFixed(1)} ms while the demo was evaluated (${clicks})`);
+  await page.click('[data-view=accuracy]');
+  await writeOut('demo-clicks.json', JSON.stringify({ click_ms: clicks }));
+  // No other action: the Accuracy view fills in by itself.
   await page.waitForSelector('#accuracy-total', { timeout: 300_000 });
   const accuracy = Number(await page.getAttribute('#accuracy-total', 'data-accuracy'));
   assert.equal(accuracy, expected.accuracy, 'total accuracy');

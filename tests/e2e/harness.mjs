@@ -114,6 +114,17 @@ export function cargoBinary(name) {
   return join(process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target'), 'debug', name);
 }
 
+/** Clicks a view's tab and returns the milliseconds until the page has drawn the change. */
+export async function clickMs(page, view) {
+  return page.evaluate(async (v) => {
+    const start = performance.now();
+    document.querySelector(`[data-view=${v}]`).click();
+    await new Promise((ok) => requestAnimationFrame(() => setTimeout(ok, 0)));
+    if (!document.querySelector(`[data-view=${v}]`).classList.contains('active')) throw new Error(`${v} did not open`);
+    return performance.now() - start;
+  }, view);
+}
+
 /** Waits for the error banner and returns its text. */
 export async function waitForError(page, timeout = 120_000) {
   const banner = await page.waitForSelector('#error', { timeout });

@@ -43,6 +43,7 @@ pub fn ExplainPanel() -> impl IntoView {
     let layer = RwSignal::new(None::<String>);
     let colours = RwSignal::new(ColourMap::Viridis);
     let opacity = RwSignal::new(0.5f32);
+    let probability = RwSignal::new(false);
     // A new model: start from its suggested Grad-CAM layer.
     Effect::new(move |_| layer.set(s.model.get().and_then(|m| m.layers.gradcam_layer)));
     let spatial_layers = move || {
@@ -66,7 +67,7 @@ pub fn ExplainPanel() -> impl IntoView {
                 m => m,
             })
             .collect();
-        s.explain(methods, layer.get_untracked());
+        s.explain(methods, layer.get_untracked(), probability.get_untracked());
     };
     let bar = NodeRef::<leptos::html::Canvas>::new();
     Effect::new(move |_| {
@@ -127,6 +128,12 @@ pub fn ExplainPanel() -> impl IntoView {
                     <input id="occlusion-level" type="range" min="1" max="5" step="1" prop:value=move || level.get().to_string()
                         on:input=move |ev| if let Ok(v) = event_target_value(&ev).parse() { level.set(v) } />
                     " Detailed"
+                </label>
+                <label>" Score "
+                    <select id="explain-score" on:change=move |ev| probability.set(event_target_value(&ev) == "probability")>
+                        <option value="logit" selected=true>"logit (does not saturate)"</option>
+                        <option value="probability">"softmax probability"</option>
+                    </select>
                 </label>
                 <button id="explain-run" on:click=run>"Explain"</button>
             </div>

@@ -47,7 +47,7 @@ pub fn FeaturesView() -> impl IntoView {
     Effect::new(move |_| layer.set(s.model.get().and_then(|m| m.layers.gradcam_layer)));
     // The shown image's activations follow the image and the layer.
     Effect::new(move |_| {
-        let shown = s.shown.get().is_some();
+        let shown = s.shown.with(Option::is_some);
         if let Some(l) = layer.get()
             && shown
         {
@@ -155,7 +155,7 @@ pub fn FeaturesView() -> impl IntoView {
                 }
             })}
             <div id="tiles" class="tiles">{tiles}</div>
-            <div class="channel-panel" class:hidden=move || s.activations.get().is_none()>
+            <div class="channel-panel" class:hidden=move || s.activations.with(Option::is_none)>
                 <h3 id="channel-title">{move || format!("Channel {}", channel.get())}</h3>
                 {move || channel_histogram().map(|h| view! { <Bars id="channel-histogram" histogram=h /> })}
                 <div class="controls">
@@ -167,7 +167,7 @@ pub fn FeaturesView() -> impl IntoView {
                     </button>
                 </div>
                 <div id="max-images" class="thumbs">{top_images}</div>
-                <figure class:hidden=move || s.dream.get().is_none()>
+                <figure class:hidden=move || s.dream.with(Option::is_none)>
                     <canvas id="dream-view" node_ref=dream_canvas width="1" height="1"></canvas>
                     <figcaption id="dream-caption">{move || s.dream.get().map(|(d, _)| format!(
                         "dreamed for {} channel {} ({:.0} ms)", d.layer, d.channel.map_or("all".into(), |c| c.to_string()), d.compute_ms))}</figcaption>

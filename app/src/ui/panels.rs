@@ -301,15 +301,16 @@ pub fn PredictionPanel() -> impl IntoView {
         }
     });
     // The true class of an image from the dataset, once the dataset is evaluated.
-    let true_class = move || {
-        let path = s.image.get()?.dataset_path?;
-        let result = s.evaluation.get()?;
-        let file = result.evaluation.files.iter().find(|f| f.path == path)?;
-        Some((
-            file.label,
-            result.evaluation.classes.get(file.label)?.clone(),
-        ))
-    };
+    // (Read in place: the evaluation holds every file, and this runs for each bar.)
+    let true_class = Memo::new(move |_| {
+        let path = s.image.with(|i| i.as_ref()?.dataset_path.clone())?;
+        s.evaluation.with(|r| {
+            let e = &r.as_ref()?.evaluation;
+            let file = e.files.iter().find(|f| f.path == path)?;
+            Some((file.label, e.classes.get(file.label)?.clone()))
+        })
+    });
+    let true_class = move || true_class.get();
     view! {
         <section class="panel prediction">
             <h2>"Prediction"</h2>

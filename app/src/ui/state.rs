@@ -473,7 +473,7 @@ impl Session {
 
     /// Explains the shown image with each of `methods` (class activation maps at `layer`, or
     /// the suggested one); the maps replace the previous ones and arrive one by one.
-    pub fn explain(self, methods: Vec<ExplainMethod>, layer: Option<String>) {
+    pub fn explain(self, methods: Vec<ExplainMethod>, layer: Option<String>, probability: bool) {
         if self.shown.get_untracked().is_none() {
             self.error.set(Some(
                 "Open a model and an image first, then explain it.".into(),
@@ -500,6 +500,7 @@ impl Session {
                     method,
                     target: None,
                     layer: layer.clone(),
+                    probability,
                 },
                 None,
             );

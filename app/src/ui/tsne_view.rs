@@ -256,7 +256,7 @@ pub fn TsneView() -> impl IntoView {
                     </p>
                 }
             })}
-            <div class="tsne-body" class:hidden=move || s.tsne.get().is_none()>
+            <div class="tsne-body" class:hidden=move || s.tsne.with(Option::is_none)>
                 <canvas
                     id="tsne-plot"
                     node_ref=canvas

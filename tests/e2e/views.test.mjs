@@ -1,0 +1,76 @@
+// The Image data and Help views, as a person uses them: a picked folder of class folders opens
+// (with the demo's labels, folders are matched to classes by name) and is evaluated to
+// `unpic eval`'s numbers; Help explains every method with its paper.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  ROOT, serveDist, launchBrowser, openApp, waitForDemo, screenshot, cargoBinary,
+} from './harness.mjs';
+
+const DEMO = join(ROOT, 'public/demo');
+let server;
+let url;
+let browser;
+let folder;
+
+before(async () => {
+  ({ server, url } = await serveDist());
+  browser = await launchBrowser();
+  // Three classes of the demo's images, as a folder on disk.
+  const tmp = await mkdtemp(join(tmpdir(), 'unpic-folder-'));
+  execFileSync('python3', ['-c', `
+import sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+names = [n for n in z.namelist() if n.split('/')[1] in ('2_pullover', '4_coat', '6_shirt') and n.endswith('.png')]
+for n in names: z.extract(n, sys.argv[2])
+`, join(DEMO, 'fashion-mnist-sample.zip'), tmp]);
+  folder = { tmp, path: join(tmp, 'fashion-mnist-sample') };
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+  if (folder) await rm(folder.tmp, { recursive: true, force: true });
+});
+
+test('a picked folder of class folders opens and evaluates like unpic eval', { timeout: 600_000 }, async () => {
+  const expected = JSON.parse(execFileSync(cargoBinary('unpic'), [
+    'eval', '--model', join(DEMO, 'fashion-cnn.onnx'), '--data', folder.path, '--labels', join(DEMO, 'labels.txt'),
+    '--preset', 'unit', '--json',
+  ], { maxBuffer: 64 << 20 }));
+  const page = await openApp(browser, url, '?backend=cpu');
+  await waitForDemo(page);
+  await page.waitForSelector('#accuracy-total', { timeout: 300_000 });
+  await page.click('[data-view=data]');
+  await page.setInputFiles('#folder-input', folder.path);
+  await page.waitForFunction(() => /600 images in 3 classes/.test(document.querySelector('#dataset-summary')?.textContent ?? ''), null, { timeout: 120_000 });
+  const rows = await page.$$eval('#class-table tbody tr', (r) => r.map((x) => [x.dataset.class, Number(x.dataset.count)]));
+  assert.deepEqual(rows, [['2_pullover', 200], ['4_coat', 200], ['6_shirt', 200]]);
+  await page.waitForFunction(() => document.querySelectorAll('#class-table .thumb img[src^="blob:"]').length === 24);
+  await screenshot(page, 'data-folder.png');
+
+  await page.click('[data-view=accuracy]');
+  await page.waitForSelector('#accuracy-total', { timeout: 300_000 });
+  assert.equal(Number(await page.getAttribute('#accuracy-total', 'data-accuracy')), expected.accuracy);
+  const cells = await page.$$eval('#confusion td.cell', (tds) => tds.map((td) => Number(td.dataset.count)));
+  assert.deepEqual(cells, expected.confusion.flat(), 'all ten classes of the model, three with images');
+  await page.close();
+});
+
+test('Help describes every method with its paper', async () => {
+  const page = await openApp(browser, url, '?backend=cpu&demo=off');
+  await page.click('[data-view=help]');
+  const terms = await page.$$eval('#help-view dt', (d) => d.map((x) => x.textContent));
+  for (const method of ['Occlusion sensitivity', 'Grad-CAM', 'Grad-CAM++', 'Score-CAM', 'Integrated Gradients', 'SmoothGrad', 'Deletion and insertion scores', 't-SNE', 'Deep dream']) {
+    assert.ok(terms.includes(method), `${method} in ${terms}`);
+  }
+  const links = await page.$$eval('#help-view dd a', (a) => a.map((x) => x.href));
+  assert.equal(links.length, terms.length, 'one paper per method');
+  assert.ok(links.every((l) => l.startsWith('https://')));
+  await screenshot(page, 'help.png');
+  await page.close();
+});
