@@ -2,29 +2,17 @@
 // opened in the Image data view and evaluated in the browser. The page must answer clicks within
 // 100 ms while the set is evaluated (the work is in the worker), not run out of memory, and end
 // with `unpic eval`'s numbers. Time and peak memory are written to out/dataset-10k.json.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import {
-  ROOT, FIXTURES, serveDist, launchBrowser, openApp, waitForDemo, screenshot, cargoBinary, writeOut, clickMs,
+  ROOT, FIXTURES, withApp, openApp, waitForDemo, screenshot, unpicEval, writeOut, clickMs,
 } from './harness.mjs';
 
 const DEMO = join(ROOT, 'public/demo');
 const ZIP = join(FIXTURES, 'fashion-mnist-test.zip');
-let server;
-let url;
-let browser;
-
-before(async () => {
-  ({ server, url } = await serveDist());
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
+const app = withApp();
 
 /** Resident memory of all of Chromium's processes, in MiB. */
 function chromiumRssMiB() {
@@ -33,12 +21,9 @@ function chromiumRssMiB() {
 }
 
 test('10,000 images open and evaluate in the browser while the page stays responsive', { timeout: 900_000 }, async () => {
-  const expected = JSON.parse(execFileSync(cargoBinary('unpic'), [
-    'eval', '--model', join(DEMO, 'fashion-cnn.onnx'), '--data', ZIP, '--labels', join(DEMO, 'labels.txt'),
-    '--preset', 'unit', '--json',
-  ], { maxBuffer: 64 << 20 }));
+  const expected = unpicEval(join(DEMO, 'fashion-cnn.onnx'), ZIP, join(DEMO, 'labels.txt'));
 
-  const page = await openApp(browser, url, '?backend=cpu');
+  const page = await openApp(app.browser, app.url, '?backend=cpu');
   await waitForDemo(page);
   await page.waitForSelector('#accuracy-total', { timeout: 300_000 });
   const before = chromiumRssMiB();

@@ -2,38 +2,16 @@
 // and a sample of Fashion-MNIST's test images, evaluates them, and shows the same accuracy and
 // confusion matrix as `unpic eval` on the same files. A confusion cell opens its images, and an
 // image opens in the Predict view.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  ROOT, serveDist, launchBrowser, openApp, readTop5, waitForPrediction, screenshot, cargoBinary, writeOut, clickMs,
+  ROOT, withApp, openApp, readTop5, waitForPrediction, screenshot, unpicEval, writeOut, clickMs,
 } from './harness.mjs';
 
 const DEMO = join(ROOT, 'public/demo');
-let server;
-let url;
-let browser;
-
-before(async () => {
-  ({ server, url } = await serveDist());
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
-
-/** `unpic eval --json` on the demo's own files. */
-function unpicEval() {
-  const out = execFileSync(cargoBinary('unpic'), [
-    'eval', '--model', join(DEMO, 'fashion-cnn.onnx'), '--data', join(DEMO, 'fashion-mnist-sample.zip'),
-    '--labels', join(DEMO, 'labels.txt'), '--preset', 'unit', '--json',
-  ], { maxBuffer: 64 << 20 });
-  return JSON.parse(out);
-}
+const app = withApp();
 
 /** The confusion matrix as the page shows it (counts), rebuilt from its cells. */
 async function readConfusion(page) {
@@ -46,8 +24,8 @@ async function readConfusion(page) {
 }
 
 test('the page opens on the demo and shows the accuracy and confusion matrix of unpic eval', { timeout: 900_000 }, async () => {
-  const expected = unpicEval();
-  const page = await openApp(browser, url, '?backend=cpu');
+  const expected = unpicEval(join(DEMO, 'fashion-cnn.onnx'), join(DEMO, 'fashion-mnist-sample.zip'), join(DEMO, 'labels.txt'));
+  const page = await openApp(app.browser, app.url, '?backend=cpu');
   // While the demo is evaluated (in the worker), the page answers clicks within 100 ms.
   await page.waitForSelector('#progress', { timeout: 120_000 });
   const clicks = [];

@@ -2,29 +2,17 @@
 // T-shirt image, Grad-CAM at the suggested layer and saliency of the shown prediction, on the CPU
 // and on WebGPU. The raw maps the page offers for download must equal pytorch-grad-cam's and
 // Captum's (tests/fixtures/oracle, fashion_tshirt).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import {
-  FIXTURES, OUT, serveDist, launchBrowser, openApp, openOracleFashion, readNpy, screenshot, cargoBinary,
+  FIXTURES, OUT, withApp, openApp, openOracleFashion, readNpy, screenshot, cargoBinary,
 } from './harness.mjs';
 
 const CASE = join(FIXTURES, 'oracle/cases/fashion_tshirt');
-let server;
-let url;
-let browser;
-
-before(async () => {
-  ({ server, url } = await serveDist());
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
+const app = withApp();
 
 /** Ticks exactly `methods`, runs them, and returns each card's raw map, caption and scores. */
 async function explain(page, methods) {
@@ -58,7 +46,7 @@ function assertClose(what, got, expected, tol) {
 
 for (const backend of ['cpu', 'webgpu']) {
   test(`methods side by side on an oracle image: the peers' maps and unpic's deletion/insertion scores on ${backend}`, { timeout: 900_000 }, async () => {
-    const page = await openApp(browser, url, `?backend=${backend}`);
+    const page = await openApp(app.browser, app.url, `?backend=${backend}`);
     await openOracleFashion(page);
 
     // The layer picker lists the spatial layers with their shapes and marks the suggestion.

@@ -1,28 +1,16 @@
 // The Features view on the demo, as a person uses it: the shown image's activations at the
 // suggested layer as tiles with histograms, a channel's most exciting dataset images (equal to
 // `unpic max-activations`), and its deep dream.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import {
-  ROOT, serveDist, launchBrowser, openApp, waitForPrediction, screenshot, cargoBinary,
+  ROOT, withApp, openApp, waitForPrediction, screenshot, cargoBinary,
 } from './harness.mjs';
 
 const DEMO = join(ROOT, 'public/demo');
-let server;
-let url;
-let browser;
-
-before(async () => {
-  ({ server, url } = await serveDist());
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
+const app = withApp();
 
 test('the Features view shows activations, histograms, the most exciting images and a dream', { timeout: 900_000 }, async () => {
   const CHANNEL = 5;
@@ -31,7 +19,7 @@ test('the Features view shows activations, histograms, the most exciting images 
     '--layer', 'block3/relu', '--preset', 'unit', '--top', '9', '--only-channels', String(CHANNEL), '--json',
   ], { maxBuffer: 64 << 20 }));
 
-  const page = await openApp(browser, url, '?backend=cpu');
+  const page = await openApp(app.browser, app.url, '?backend=cpu');
   await page.waitForSelector('#accuracy-total', { timeout: 300_000 });
   // The demo's first image is the shown one.
   await page.click('[data-view=predict]');

@@ -1,6 +1,8 @@
 // Shared set-up for the browser tests: a static server for dist/, Debian's Chromium through
 // playwright-core, and helpers that drive the page as a person would.
 import { createServer } from 'node:http';
+import { execFileSync } from 'node:child_process';
+import { before, after } from 'node:test';
 import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import { basename, extname, join, normalize, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -30,6 +32,28 @@ export async function serveDist() {
   });
   await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
   return { server, url: `http://127.0.0.1:${server.address().port}` };
+}
+
+/** Registers a test file's set-up: a static server for dist/ and one browser, closed after the
+ *  file's tests. Returns an object whose `url` and `browser` are set once the set-up ran. */
+export function withApp() {
+  const app = {};
+  before(async () => {
+    ({ server: app.server, url: app.url } = await serveDist());
+    app.browser = await launchBrowser();
+  });
+  after(async () => {
+    await app.browser?.close();
+    app.server?.close();
+  });
+  return app;
+}
+
+/** `unpic eval --json` (the debug binary `cargo test` built) on a model and a dataset. */
+export function unpicEval(model, data, labels) {
+  const args = ['eval', '--model', model, '--data', data, '--preset', 'unit', '--json'];
+  if (labels) args.push('--labels', labels);
+  return JSON.parse(execFileSync(cargoBinary('unpic'), args, { maxBuffer: 64 << 20 }));
 }
 
 /** Debian's Chromium, headless, with a software WebGPU adapter available. Playwright gives each

@@ -2,29 +2,17 @@
 // model and an image, and reads the top-5; on the CPU (flex) and on WebGPU (SwiftShader here).
 // The numbers must equal onnxruntime's (tests/fixtures/oracle). Run by `npm test` after
 // `trunk build --release` (see .ci/run).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  FIXTURES, serveDist, launchBrowser, openApp, readTop5, predictImage, openOracleFashion, waitForError,
+  FIXTURES, withApp, openApp, readTop5, predictImage, openOracleFashion, waitForError,
   dismissError, readNpy, softmax, topK, screenshot, writeOut,
 } from './harness.mjs';
 
 const ORACLE = join(FIXTURES, 'oracle');
-let server;
-let url;
-let browser;
-
-before(async () => {
-  ({ server, url } = await serveDist());
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
+const app = withApp();
 
 /** Asserts the page's top-5 equals softmax(oracle logits)'s top-5 within `tol`. */
 async function assertTop5MatchesOracle(page, caseName, tol = 1e-4) {
@@ -48,7 +36,7 @@ async function warmForwardMs(page, imagePath, runs = 3) {
 
 for (const backend of ['cpu', 'webgpu']) {
   test(`an oracle model and image give onnxruntime's top-5 on ${backend}`, { timeout: 900_000 }, async () => {
-    const page = await openApp(browser, url, `?backend=${backend}`);
+    const page = await openApp(app.browser, app.url, `?backend=${backend}`);
     const active = await page.textContent('#backend-active');
     assert.equal(active, backend === 'cpu' ? 'CPU (flex)' : 'WebGPU', `active backend (logs: ${page.logs.join('\n')})`);
 
@@ -79,7 +67,7 @@ for (const backend of ['cpu', 'webgpu']) {
 // the logits right to about 1e-4 relative.
 test('a mid-size ImageNet model gives onnxruntime\'s top-5 on webgpu', { timeout: 900_000 }, async () => {
   // Without the demo: its images would be evaluated with this network in the background.
-  const page = await openApp(browser, url, '?backend=webgpu&demo=off');
+  const page = await openApp(app.browser, app.url, '?backend=webgpu&demo=off');
   assert.equal(await page.textContent('#backend-active'), 'WebGPU');
   await page.click('[data-view=predict]');
   await page.setInputFiles('#model-file', join(ORACLE, 'models/squeezenet1_1.onnx'));
@@ -94,7 +82,7 @@ test('a mid-size ImageNet model gives onnxruntime\'s top-5 on webgpu', { timeout
 });
 
 test('every error a user can cause shows one clear message and the app keeps working', { timeout: 600_000 }, async () => {
-  const page = await openApp(browser, url, '?backend=cpu');
+  const page = await openApp(app.browser, app.url, '?backend=cpu');
   await openOracleFashion(page);
   const fer = await readFile(join(ORACLE, 'models/fer_minixception.onnx'));
   const stillWorks = async (name) => {

@@ -2,38 +2,22 @@
 // map of the penultimate layer, hover and click a point. The map must keep classes together,
 // mark the images the network got wrong (its predictions equal `unpic eval`'s), ring the
 // confusion cell the user came from, and export as CSV and PNG.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  ROOT, serveDist, launchBrowser, openApp, waitForPrediction, screenshot, cargoBinary,
+  ROOT, withApp, openApp, waitForPrediction, screenshot, unpicEval,
 } from './harness.mjs';
 
 const DEMO = join(ROOT, 'public/demo');
-let server;
-let url;
-let browser;
-
-before(async () => {
-  ({ server, url } = await serveDist());
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
+const app = withApp();
 
 test('a t-SNE map of the demo keeps classes together, marks errors and opens images', { timeout: 900_000 }, async () => {
-  const expected = JSON.parse(execFileSync(cargoBinary('unpic'), [
-    'eval', '--model', join(DEMO, 'fashion-cnn.onnx'), '--data', join(DEMO, 'fashion-mnist-sample.zip'),
-    '--labels', join(DEMO, 'labels.txt'), '--preset', 'unit', '--json',
-  ], { maxBuffer: 64 << 20 }));
+  const expected = unpicEval(join(DEMO, 'fashion-cnn.onnx'), join(DEMO, 'fashion-mnist-sample.zip'), join(DEMO, 'labels.txt'));
   const predictedByPath = new Map(expected.files.map((f) => [f.path, expected.classes[f.pred]]));
 
-  const page = await openApp(browser, url, '?backend=cpu');
+  const page = await openApp(app.browser, app.url, '?backend=cpu');
   await page.waitForSelector('#accuracy-total', { timeout: 300_000 });
   // Come from a confusion cell: its points are ringed on the map.
   await page.click('#confusion td.cell[data-true="6"][data-pred="0"]');

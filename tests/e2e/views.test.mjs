@@ -8,18 +8,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  ROOT, serveDist, launchBrowser, openApp, waitForDemo, screenshot, cargoBinary,
+  ROOT, withApp, openApp, waitForDemo, screenshot, unpicEval,
 } from './harness.mjs';
 
 const DEMO = join(ROOT, 'public/demo');
-let server;
-let url;
-let browser;
+const app = withApp();
 let folder;
 
 before(async () => {
-  ({ server, url } = await serveDist());
-  browser = await launchBrowser();
   // Three classes of the demo's images, as a folder on disk.
   const tmp = await mkdtemp(join(tmpdir(), 'unpic-folder-'));
   execFileSync('python3', ['-c', `
@@ -32,17 +28,12 @@ for n in names: z.extract(n, sys.argv[2])
 });
 
 after(async () => {
-  await browser?.close();
-  server?.close();
   if (folder) await rm(folder.tmp, { recursive: true, force: true });
 });
 
 test('a picked folder of class folders opens and evaluates like unpic eval', { timeout: 600_000 }, async () => {
-  const expected = JSON.parse(execFileSync(cargoBinary('unpic'), [
-    'eval', '--model', join(DEMO, 'fashion-cnn.onnx'), '--data', folder.path, '--labels', join(DEMO, 'labels.txt'),
-    '--preset', 'unit', '--json',
-  ], { maxBuffer: 64 << 20 }));
-  const page = await openApp(browser, url, '?backend=cpu');
+  const expected = unpicEval(join(DEMO, 'fashion-cnn.onnx'), folder.path, join(DEMO, 'labels.txt'));
+  const page = await openApp(app.browser, app.url, '?backend=cpu');
   await waitForDemo(page);
   await page.waitForSelector('#accuracy-total', { timeout: 300_000 });
   await page.click('[data-view=data]');
@@ -62,7 +53,7 @@ test('a picked folder of class folders opens and evaluates like unpic eval', { t
 });
 
 test('Help describes every method with its paper', async () => {
-  const page = await openApp(browser, url, '?backend=cpu&demo=off');
+  const page = await openApp(app.browser, app.url, '?backend=cpu&demo=off');
   await page.click('[data-view=help]');
   const terms = await page.$$eval('#help-view dt', (d) => d.map((x) => x.textContent));
   for (const method of ['Occlusion sensitivity', 'Grad-CAM', 'Grad-CAM++', 'Score-CAM', 'Integrated Gradients', 'SmoothGrad', 'Deletion and insertion scores', 't-SNE', 'Deep dream']) {

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use web_sys::HtmlCanvasElement;
 
 use super::files;
+use super::layer_select::LayerSelect;
 use super::panels::draw;
 use super::state::{ShownExplanation, use_session};
 use crate::protocol::ExplainMethod;
@@ -46,18 +47,6 @@ pub fn ExplainPanel() -> impl IntoView {
     let probability = RwSignal::new(false);
     // A new model: start from its suggested Grad-CAM layer.
     Effect::new(move |_| layer.set(s.model.get().and_then(|m| m.layers.gradcam_layer)));
-    let spatial_layers = move || {
-        s.model
-            .get()
-            .map(|m| {
-                m.layers
-                    .layers
-                    .into_iter()
-                    .filter(|l| l.spatial)
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default()
-    };
     let run = move |_| {
         let methods = chosen
             .get_untracked()
@@ -108,20 +97,7 @@ pub fn ExplainPanel() -> impl IntoView {
             <div class="controls">
                 <span class="layer-picker" class:hidden=move || !chosen.get().iter().any(|m| m.uses_layer())>
                     <label for="explain-layer">"Layer "</label>
-                    <select id="explain-layer" on:change=move |ev| layer.set(Some(event_target_value(&ev)))>
-                        {move || {
-                            let suggested = s.model.get().and_then(|m| m.layers.gradcam_layer);
-                            spatial_layers()
-                                .into_iter()
-                                .map(|l| {
-                                    let mark = if suggested.as_deref() == Some(l.name.as_str()) { " (suggested)" } else { "" };
-                                    let text = format!("{} {}{mark}", l.name, explain_core::onnx::format_shape(&l.shape));
-                                    let selected = layer.get().as_deref() == Some(l.name.as_str());
-                                    view! { <option value=l.name.clone() selected=selected>{text}</option> }
-                                })
-                                .collect_view()
-                        }}
-                    </select>
+                    <LayerSelect id="explain-layer" layer=layer keep=|l| l.spatial />
                 </span>
                 <label class:hidden=move || !chosen.get().iter().any(|m| matches!(m, ExplainMethod::Occlusion(_)))>
                     " Occlusion: Fast "

@@ -8,6 +8,7 @@ use explain_core::render::{ColourMap, heatmap};
 use leptos::prelude::*;
 use web_sys::HtmlCanvasElement;
 
+use super::layer_select::LayerSelect;
 use super::panels::draw;
 use super::state::{View, use_session};
 
@@ -132,15 +133,7 @@ pub fn FeaturesView() -> impl IntoView {
             <h2>"Features"</h2>
             <div class="controls">
                 <label>"Layer "
-                    <select id="features-layer" on:change=move |ev| layer.set(Some(event_target_value(&ev)))>
-                        {move || s.model.get().map(|m| {
-                            m.layers.layers.iter().filter(|l| l.channel_axis.is_some() || l.shape.len() == 2).map(|l| {
-                                let text = format!("{} {}", l.name, explain_core::onnx::format_shape(&l.shape));
-                                let selected = layer.get().as_deref() == Some(l.name.as_str());
-                                view! { <option value=l.name.clone() selected=selected>{text}</option> }
-                            }).collect_view()
-                        })}
-                    </select>
+                    <LayerSelect id="features-layer" layer=layer keep=|l| l.channel_axis.is_some() || l.shape.len() == 2 />
                 </label>
                 <span class="hint">{move || s.shown.get().map(|x| format!(" activations of {}", x.result.name))}</span>
             </div>

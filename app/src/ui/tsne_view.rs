@@ -8,6 +8,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, MouseEvent};
 
 use super::files;
+use super::layer_select::LayerSelect;
 use super::state::{View, use_session};
 use crate::protocol::TsneResult;
 
@@ -207,17 +208,7 @@ pub fn TsneView() -> impl IntoView {
             <h2>"t-SNE map"</h2>
             <div class="controls tsne-controls">
                 <label>"Layer "
-                    <select id="tsne-layer" on:change=move |ev| layer.set(Some(event_target_value(&ev)))>
-                        {move || {
-                            s.model.get().map(|m| {
-                                m.layers.layers.iter().map(|l| {
-                                    let text = format!("{} {}", l.name, explain_core::onnx::format_shape(&l.shape));
-                                    let selected = layer.get().as_deref() == Some(l.name.as_str());
-                                    view! { <option value=l.name.clone() selected=selected>{text}</option> }
-                                }).collect_view()
-                            })
-                        }}
-                    </select>
+                    <LayerSelect id="tsne-layer" layer=layer keep=|_| true />
                 </label>
                 <label>"Perplexity " <input id="tsne-perplexity" type="number" min="2" step="1" prop:value=move || perplexity.get().to_string()
                     on:change=move |ev| if let Ok(v) = event_target_value(&ev).parse() { perplexity.set(v) } /></label>
