@@ -135,7 +135,11 @@ impl Engine {
                 channel,
                 preprocess,
                 iterations,
-            } => vec![self.dream(id, layer, channel, preprocess, iterations).await],
+                levels,
+            } => vec![
+                self.dream(id, layer, channel, preprocess, iterations, levels)
+                    .await,
+            ],
             Request::Tsne {
                 id,
                 layer,
@@ -524,6 +528,7 @@ impl Engine {
         channel: Option<usize>,
         preprocess: Preprocess,
         iterations: usize,
+        levels: usize,
     ) -> Reply {
         let during = format!("dreaming '{layer}'");
         let Some(classifier) = &self.classifier else {
@@ -535,6 +540,7 @@ impl Engine {
             let x = classifier.batch(grey_start(&preprocess, 0), 1)?;
             let settings = DeepDream {
                 iterations,
+                levels,
                 ..DeepDream::default()
             };
             let dreamed = deep_dream(classifier, &layer, channel, &x, &settings, &mut Silent)?;
@@ -1250,6 +1256,7 @@ mod tests {
             channel: Some(channel),
             preprocess: crate::presets::Preset::Unit.apply(&summary.input),
             iterations: 5,
+            levels: 2,
         };
         let (reply, rgba) = block_on(engine.handle(dream, None)).remove(0);
         assert!(matches!(reply, Response::Dream(_)), "{reply:?}");

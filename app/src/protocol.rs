@@ -113,6 +113,8 @@ pub enum Request {
         channel: Option<usize>,
         preprocess: Preprocess,
         iterations: usize,
+        /// Pyramid levels (octaves).
+        levels: usize,
     },
     /// Stops the running job at its next batch (handled as soon as it arrives, not queued).
     Cancel,

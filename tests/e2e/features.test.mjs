@@ -40,6 +40,10 @@ test('the Features view shows activations, histograms, the most exciting images 
   const shown = await page.$$eval('#max-images .thumb', (b) => b.map((x) => x.dataset.path));
   assert.deepEqual(shown, expected[0].images.map((i) => i.path), 'the top images equal unpic max-activations');
 
+  await page.fill('#dream-iterations', '6');
+  await page.dispatchEvent('#dream-iterations', 'change');
+  await page.fill('#dream-levels', '1');
+  await page.dispatchEvent('#dream-levels', 'change');
   await page.click('#dream-run');
   await page.waitForSelector('#dream-caption:not(:empty)', { timeout: 300_000 });
   assert.match(await page.textContent('#dream-caption'), new RegExp(`block3/relu channel ${CHANNEL}`));

@@ -23,6 +23,12 @@ test('a t-SNE map of the demo keeps classes together, marks errors and opens ima
   await page.click('#confusion td.cell[data-true="6"][data-pred="0"]');
   await page.click('[data-view=tsne]');
   assert.equal(await page.$eval('#tsne-layer', (s) => s.value), 'fc1/relu', 'the penultimate layer is the default');
+  // Every 2nd class, then all but the trousers.
+  await page.fill('#tsne-every-class', '2');
+  await page.dispatchEvent('#tsne-every-class', 'change');
+  const ticked = await page.$$eval('#tsne-classes input', (b) => b.map((x) => x.checked));
+  assert.deepEqual(ticked, [true, false, true, false, true, false, true, false, true, false]);
+  for (const k of [1, 3, 5, 7, 9]) await page.check(`#tsne-class-${k}`);
   await page.uncheck('#tsne-class-1');
   await page.fill('#tsne-every', '2');
   await page.dispatchEvent('#tsne-every', 'change');

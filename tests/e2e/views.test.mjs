@@ -65,3 +65,41 @@ test('Help describes every method with its paper', async () => {
   await screenshot(page, 'help.png');
   await page.close();
 });
+
+test('random images of a class, a random image to predict, and any class to explain', { timeout: 600_000 }, async () => {
+  const page = await openApp(app.browser, app.url, '?backend=cpu');
+  await waitForDemo(page);
+  await page.waitForSelector('#accuracy-total', { timeout: 300_000 });
+
+  // Image data: N random images of a class, at the network's input size (28 px, shown at 56).
+  await page.click('[data-view=data]');
+  await page.selectOption('#data-class', { label: '6_shirt' });
+  await page.fill('#data-count', '9');
+  await page.dispatchEvent('#data-count', 'change');
+  await page.waitForFunction(() => document.querySelectorAll('#random-images .thumb img[src^="blob:"]').length === 9);
+  const first = await page.$$eval('#random-images .thumb', (b) => b.map((x) => x.dataset.path));
+  assert.ok(first.every((p) => p.startsWith('6_shirt/')), `${first}`);
+  assert.equal(new Set(first).size, 9, 'no image twice');
+  assert.equal(await page.$eval('#random-images img', (i) => i.getBoundingClientRect().width), 56);
+  await page.click('#data-shuffle');
+  await page.waitForFunction((old) => {
+    const now = Array.from(document.querySelectorAll('#random-images .thumb')).map((x) => x.dataset.path);
+    return now.length === 9 && now.join() !== old.join();
+  }, first);
+  await screenshot(page, 'data-random.png');
+
+  // Predict: a random image of a class; its true class is shown.
+  await page.selectOption('#random-class', { label: '8_bag' });
+  await page.click('#random-image');
+  await page.click('[data-view=predict]');
+  await page.waitForFunction(() => document.querySelector('#true-class')?.textContent.includes('Bag'));
+
+  // Explain another class than the top one.
+  for (const box of await page.$$('#explain-methods input[type=checkbox]')) {
+    if ((await box.isChecked()) !== ((await box.getAttribute('value')) === 'gradcam')) await box.click();
+  }
+  await page.selectOption('#explain-target', '6');
+  await page.click('#explain-run');
+  await page.waitForFunction(() => document.querySelector('#explanations figure[data-method=gradcam]')?.textContent.includes("of 'Shirt'"));
+  await page.close();
+});

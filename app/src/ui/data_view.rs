@@ -9,7 +9,7 @@ use web_sys::{File, HtmlInputElement};
 use super::demo::open_demo_in_background;
 use super::files::read_file;
 use super::panels::DropZone;
-use super::state::{Session, use_session};
+use super::state::{Session, View, random_pick, use_session};
 
 /// Images of each class shown in the overview.
 const SAMPLES_PER_CLASS: usize = 8;
@@ -87,6 +87,72 @@ pub fn DataView() -> impl IntoView {
             s.want_thumbnails(paths);
         }
     });
+    // Random images of one class, as many as asked for.
+    let class = RwSignal::new(0usize);
+    let count = RwSignal::new(16usize);
+    let sample = RwSignal::new(Vec::<String>::new());
+    let shuffle = move || {
+        let k = class.get_untracked();
+        let paths = s.dataset.with_untracked(|d| {
+            d.as_ref()
+                .map(|d| {
+                    d.items
+                        .iter()
+                        .filter(|i| i.label == k)
+                        .map(|i| i.path.clone())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        });
+        let picked = random_pick(&paths, count.get_untracked());
+        s.want_thumbnails(picked.clone());
+        sample.set(picked);
+    };
+    Effect::new(move |_| {
+        let _ = (
+            s.dataset.with(|d| d.as_ref().map(|d| d.items.len())),
+            class.get(),
+            count.get(),
+        );
+        shuffle();
+    });
+    Effect::new(move |_| {
+        let _ = s.dataset.with(|d| d.as_ref().map(|d| d.name.clone()));
+        class.set(0);
+    });
+    let set_count = move |ev| {
+        if let Ok(v) = event_target_value(&ev).parse::<usize>() {
+            count.set(v.clamp(1, 64));
+        }
+    };
+    // Shown at the network's input size (scaled up by a whole factor to at least 56 px).
+    let side = move || {
+        let n = s
+            .model
+            .with(|m| m.as_ref().map_or(56, |m| m.input.width.max(m.input.height)))
+            .max(1);
+        n * 56usize.div_ceil(n).max(1)
+    };
+    let random_grid = move || {
+        let thumbs = s.thumbnails.get();
+        let px = side();
+        sample
+            .get()
+            .into_iter()
+            .map(|path| {
+                let src = thumbs.get(&path).cloned().unwrap_or_default();
+                let target = path.clone();
+                view! {
+                    <button class="thumb" data-path=path.clone() title=path on:click=move |_| {
+                        s.open_dataset_image(target.clone());
+                        s.view.set(View::Predict);
+                    }>
+                        <img src=src alt="" style=format!("width: {px}px; height: {px}px") />
+                    </button>
+                }
+            })
+            .collect_view()
+    };
     view! {
         <section class="panel" id="data-view">
             <h2>"Image data"</h2>
@@ -132,7 +198,7 @@ pub fn DataView() -> impl IntoView {
                                     view! {
                                         <button class="thumb" title=path.clone() on:click=move |_| {
                                             s.open_dataset_image(path.clone());
-                                            s.view.set(super::state::View::Predict);
+                                            s.view.set(View::Predict);
                                         }>
                                             <img src=src alt="" />
                                         </button>
@@ -162,6 +228,19 @@ pub fn DataView() -> impl IntoView {
                     }
                 })
             }}
+            <div class="controls random-row" class:hidden=move || s.dataset.with(Option::is_none)>
+                <h3>"Random images"</h3>
+                <label>"Class "
+                    <select id="data-class" on:change=move |ev| if let Ok(k) = event_target_value(&ev).parse() { class.set(k) }>
+                        {move || s.dataset.with(|d| d.as_ref().map(|d| {
+                            d.classes.iter().enumerate().map(|(k, c)| view! { <option value=k selected=move || class.get() == k>{c.clone()}</option> }).collect_view()
+                        }))}
+                    </select>
+                </label>
+                <label>" Number to show " <input id="data-count" type="number" min="1" max="64" prop:value=move || count.get().to_string() on:change=set_count /></label>
+                <button id="data-shuffle" on:click=move |_| shuffle()>"Other random images"</button>
+            </div>
+            <div id="random-images" class="thumbs">{random_grid}</div>
         </section>
     }
 }

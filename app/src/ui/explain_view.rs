@@ -45,6 +45,12 @@ pub fn ExplainPanel() -> impl IntoView {
     let colours = RwSignal::new(ColourMap::Viridis);
     let opacity = RwSignal::new(0.5f32);
     let probability = RwSignal::new(false);
+    // The class to explain: `None` is the top prediction; a new image resets it.
+    let target = RwSignal::new(None::<usize>);
+    Effect::new(move |_| {
+        let _ = s.shown.with(|x| x.as_ref().map(|x| x.result.id));
+        target.set(None);
+    });
     // A new model: start from its suggested Grad-CAM layer.
     Effect::new(move |_| layer.set(s.model.get().and_then(|m| m.layers.gradcam_layer)));
     let run = move |_| {
@@ -56,7 +62,12 @@ pub fn ExplainPanel() -> impl IntoView {
                 m => m,
             })
             .collect();
-        s.explain(methods, layer.get_untracked(), probability.get_untracked());
+        s.explain(
+            methods,
+            layer.get_untracked(),
+            target.get_untracked(),
+            probability.get_untracked(),
+        );
     };
     let bar = NodeRef::<leptos::html::Canvas>::new();
     Effect::new(move |_| {
@@ -104,6 +115,16 @@ pub fn ExplainPanel() -> impl IntoView {
                     <input id="occlusion-level" type="range" min="1" max="5" step="1" prop:value=move || level.get().to_string()
                         on:input=move |ev| if let Ok(v) = event_target_value(&ev).parse() { level.set(v) } />
                     " Detailed"
+                </label>
+                <label>" Class "
+                    <select id="explain-target" on:change=move |ev| target.set(event_target_value(&ev).parse().ok())>
+                        <option value="" selected=move || target.get().is_none()>"the top prediction"</option>
+                        {move || s.model.with(|m| m.as_ref().map(|m| {
+                            m.labels.iter().enumerate().map(|(k, label)| view! {
+                                <option value=k selected=move || target.get() == Some(k)>{format!("{k}: {label}")}</option>
+                            }).collect_view()
+                        }))}
+                    </select>
                 </label>
                 <label>" Score "
                     <select id="explain-score" on:change=move |ev| probability.set(event_target_value(&ev) == "probability")>

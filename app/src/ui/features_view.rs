@@ -45,6 +45,8 @@ pub fn FeaturesView() -> impl IntoView {
     let s = use_session();
     let layer = RwSignal::new(None::<String>);
     let channel = RwSignal::new(0usize);
+    let iterations = RwSignal::new(10usize);
+    let levels = RwSignal::new(2usize);
     Effect::new(move |_| layer.set(s.model.get().and_then(|m| m.layers.gradcam_layer)));
     // The shown image's activations follow the image and the layer.
     Effect::new(move |_| {
@@ -121,6 +123,16 @@ pub fn FeaturesView() -> impl IntoView {
                 .collect_view(),
         )
     };
+    let set_iterations = move |ev| {
+        if let Ok(v) = event_target_value(&ev).parse::<usize>() {
+            iterations.set(v.clamp(1, 500));
+        }
+    };
+    let set_levels = move |ev| {
+        if let Ok(v) = event_target_value(&ev).parse::<usize>() {
+            levels.set(v.clamp(1, 100));
+        }
+    };
     let dream_canvas = NodeRef::<leptos::html::Canvas>::new();
     Effect::new(move |_| {
         if let (Some((d, rgba)), Some(c)) = (s.dream.get(), dream_canvas.get()) {
@@ -155,7 +167,11 @@ pub fn FeaturesView() -> impl IntoView {
                     <button id="max-run" on:click=move |_| if let Some(l) = layer.get_untracked() { s.find_max_activations(l) }>
                         "Find the images that excite it most"
                     </button>
-                    <button id="dream-run" on:click=move |_| if let Some(l) = layer.get_untracked() { s.dream_of(l, Some(channel.get_untracked())) }>
+                    <label>" Iterations " <input id="dream-iterations" type="number" min="1" max="500" prop:value=move || iterations.get().to_string()
+                        on:change=set_iterations /></label>
+                    <label>" Levels " <input id="dream-levels" type="number" min="1" max="100" prop:value=move || levels.get().to_string()
+                        on:change=set_levels /></label>
+                    <button id="dream-run" on:click=move |_| if let Some(l) = layer.get_untracked() { s.dream_of(l, Some(channel.get_untracked()), iterations.get_untracked(), levels.get_untracked()) }>
                         "Deep dream"
                     </button>
                 </div>

@@ -270,11 +270,23 @@ pub fn PreprocessPanel() -> impl IntoView {
 
 #[component]
 pub fn ImagePanel() -> impl IntoView {
+    let s = use_session();
+    let class = RwSignal::new(None::<usize>);
     view! {
         <section class="panel">
             <h2>"Image"</h2>
             <DropZone id="image-file" label="Open an image (or drop it here)" accept="image/*" on_file=open_image />
-            <p class="hint">"Or pick one from the Image data or Accuracy views."</p>
+            <div class="controls random-row" class:hidden=move || s.dataset.with(Option::is_none)>
+                <button id="random-image" on:click=move |_| s.open_random_image(class.get_untracked())>"Random image"</button>
+                " of "
+                <select id="random-class" on:change=move |ev| class.set(event_target_value(&ev).parse().ok())>
+                    <option value="">"any class"</option>
+                    {move || s.dataset.with(|d| d.as_ref().map(|d| {
+                        d.classes.iter().enumerate().map(|(k, c)| view! { <option value=k>{c.clone()}</option> }).collect_view()
+                    }))}
+                </select>
+            </div>
+            <p class="hint">"Or pick one in the Image data, Accuracy, Features or t-SNE views."</p>
         </section>
     }
 }

@@ -289,6 +289,26 @@ impl Session {
         );
     }
 
+    /// Opens a random image of the dataset (of folder class `class`, if given).
+    pub fn open_random_image(self, class: Option<usize>) {
+        let Some(paths) = self.dataset.with(|d| {
+            d.as_ref().map(|d| {
+                d.items
+                    .iter()
+                    .filter(|i| class.is_none_or(|c| i.label == c))
+                    .map(|i| i.path.clone())
+                    .collect::<Vec<_>>()
+            })
+        }) else {
+            self.error
+                .set(Some("Open a folder of images first.".into()));
+            return;
+        };
+        if let Some(path) = random_pick(&paths, 1).into_iter().next() {
+            self.open_dataset_image(path);
+        }
+    }
+
     /// Asks for the images of `paths` not yet in [`Session::thumbnails`].
     pub fn want_thumbnails(self, paths: Vec<String>) {
         let have = self.thumbnails.get_untracked();
@@ -388,7 +408,7 @@ impl Session {
     }
 
     /// Dreams an input that excites `channel` of `layer`.
-    pub fn dream_of(self, layer: String, channel: Option<usize>) {
+    pub fn dream_of(self, layer: String, channel: Option<usize>, iterations: usize, levels: usize) {
         let Some(preprocess) = self.preprocess.get_untracked() else {
             return;
         };
@@ -401,7 +421,8 @@ impl Session {
                 layer,
                 channel,
                 preprocess,
-                iterations: 10,
+                iterations,
+                levels,
             },
             None,
         );
@@ -473,7 +494,13 @@ impl Session {
 
     /// Explains the shown image with each of `methods` (class activation maps at `layer`, or
     /// the suggested one); the maps replace the previous ones and arrive one by one.
-    pub fn explain(self, methods: Vec<ExplainMethod>, layer: Option<String>, probability: bool) {
+    pub fn explain(
+        self,
+        methods: Vec<ExplainMethod>,
+        layer: Option<String>,
+        target: Option<usize>,
+        probability: bool,
+    ) {
         if self.shown.get_untracked().is_none() {
             self.error.set(Some(
                 "Open a model and an image first, then explain it.".into(),
@@ -498,7 +525,7 @@ impl Session {
                 Request::Explain {
                     id: batch * EXPLAIN_BATCH + i as u64,
                     method,
-                    target: None,
+                    target,
                     layer: layer.clone(),
                     probability,
                 },
@@ -753,4 +780,17 @@ impl Session {
             }
         }
     }
+}
+
+/// `n` distinct elements of `items` at random (all of them, shuffled, if there are fewer).
+pub fn random_pick<T: Clone>(items: &[T], n: usize) -> Vec<T> {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    // A partial Fisher-Yates shuffle with the browser's random numbers.
+    let len = order.len();
+    for i in 0..n.min(len) {
+        let j = i + (js_sys::Math::random() * (len - i) as f64) as usize;
+        order.swap(i, j.min(len - 1));
+    }
+    order.truncate(n);
+    order.into_iter().map(|i| items[i].clone()).collect()
 }

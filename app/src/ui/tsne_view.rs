@@ -180,6 +180,16 @@ pub fn TsneView() -> impl IntoView {
             classes,
         );
     };
+    // Includes classes 0, n, 2n, ... (unticks the others).
+    let every_class = move |ev| {
+        let Ok(n) = event_target_value(&ev).parse::<usize>() else {
+            return;
+        };
+        let total = s
+            .dataset
+            .with_untracked(|d| d.as_ref().map_or(0, |d| d.classes.len()));
+        excluded.set((0..total).filter(|k| k % n.max(1) != 0).collect());
+    };
     let set_every = move |ev| {
         if let Ok(v) = event_target_value(&ev).parse::<usize>() {
             every.set(v.max(1));
@@ -216,6 +226,7 @@ pub fn TsneView() -> impl IntoView {
                     on:change=move |ev| if let Ok(v) = event_target_value(&ev).parse() { seed.set(v) } /></label>
                 <label>"Every N-th image " <input id="tsne-every" type="number" min="1" step="1" prop:value=move || every.get().to_string()
                     on:change=set_every /></label>
+                <label>"Every N-th class " <input id="tsne-every-class" type="number" min="1" step="1" value="1" on:change=every_class /></label>
                 <button id="tsne-run" on:click=run>"Make the map"</button>
             </div>
             <div id="tsne-classes" class="class-toggles">
