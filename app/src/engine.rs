@@ -693,6 +693,17 @@ impl Engine {
             (true, Some(l)) => Some(l),
             (false, _) => None,
         };
+        // Occlusion without a mask size takes the middle preset; the result says which.
+        let method = match method {
+            ExplainMethod::Occlusion { mask, stride } if mask == 0 || stride == 0 => {
+                let preset = Occlusion::preset(3, spec.channels, spec.height, spec.width);
+                ExplainMethod::Occlusion {
+                    mask: preset.window[1],
+                    stride: preset.stride[1],
+                }
+            }
+            m => m,
+        };
         let start = now_ms();
         let image = &current.input;
         let result = async {
@@ -760,6 +771,9 @@ fn compute_map(
     match method {
         ExplainMethod::GradCam => cam(CamMethod::GradCam),
         ExplainMethod::GradCamPlusPlus => cam(CamMethod::GradCamPlusPlus),
+        ExplainMethod::HiResCam => cam(CamMethod::HiResCam),
+        ExplainMethod::LayerCam => cam(CamMethod::LayerCam),
+        ExplainMethod::ScoreCam => cam(CamMethod::ScoreCam),
         ExplainMethod::Saliency => saliency(classifier, image, target),
         ExplainMethod::GradientXInput => gradient_times_input(classifier, image, target),
         ExplainMethod::SmoothGrad => smooth_grad(
@@ -769,8 +783,12 @@ fn compute_map(
             &SmoothGrad::default(),
             &mut Silent,
         ),
-        ExplainMethod::Occlusion(level) => {
-            let settings = Occlusion::preset(level, spec.channels, spec.height, spec.width);
+        ExplainMethod::Occlusion { mask, stride } => {
+            let settings = Occlusion {
+                window: [spec.channels, mask, mask],
+                stride: [spec.channels, stride, stride],
+                ..Occlusion::preset(3, spec.channels, spec.height, spec.width)
+            };
             occlusion(classifier, image, target, &settings, &mut Silent)
         }
         ExplainMethod::IntegratedGradients => integrated_gradients(
@@ -1266,6 +1284,45 @@ mod tests {
             rgba.chunks(4).any(|p| p[0] != rgba[0]),
             "the dream is not flat"
         );
+    }
+
+    /// Occlusion takes the mask and stride the page shows; without them, the middle preset,
+    /// and the answer says which were used.
+    #[test]
+    fn occlusion_uses_the_mask_and_stride_asked_for() {
+        let (mut engine, summary) = demo_engine();
+        let preprocess = crate::presets::Preset::Unit.apply(&summary.input);
+        let image = fixture("oracle/cases/fashion_tshirt/image.png");
+        let predict = Request::Predict {
+            id: 1,
+            name: "t.png".into(),
+            preprocess,
+        };
+        block_on(engine.handle(predict, Some(image)));
+        let explain = |mask, stride| Request::Explain {
+            id: 2,
+            method: ExplainMethod::Occlusion { mask, stride },
+            target: None,
+            layer: None,
+            probability: false,
+        };
+        for ((mask, stride), used) in [((0, 0), (4, 2)), ((7, 7), (7, 7))] {
+            let (reply, bytes) = block_on(engine.handle(explain(mask, stride), None)).remove(0);
+            let Response::Explanation(result) = reply else {
+                panic!("{reply:?}")
+            };
+            assert_eq!(
+                result.method,
+                ExplainMethod::Occlusion {
+                    mask: used.0,
+                    stride: used.1
+                }
+            );
+            let map =
+                explain_core::npy::read_f32(&bytes.expect("bytes")[result.values_len..], "map")
+                    .expect("npy");
+            assert_eq!(map.data.len(), 28 * 28);
+        }
     }
 
     #[test]

@@ -217,20 +217,29 @@ pub struct DreamResult {
 pub enum ExplainMethod {
     GradCam,
     GradCamPlusPlus,
+    HiResCam,
+    LayerCam,
+    ScoreCam,
     Saliency,
     GradientXInput,
     SmoothGrad,
-    /// Occlusion at a Fast (1) to Detailed (5) preset.
-    Occlusion(u8),
+    /// Occlusion with a square mask of `mask` pixels moved by `stride` (0: the middle preset).
+    Occlusion {
+        mask: usize,
+        stride: usize,
+    },
     IntegratedGradients,
 }
 
 impl ExplainMethod {
-    /// Every method, for the page's checkboxes (occlusion at the middle preset).
-    pub const ALL: [ExplainMethod; 7] = [
+    /// Every method, for the page's checkboxes.
+    pub const ALL: [ExplainMethod; 10] = [
         ExplainMethod::GradCam,
         ExplainMethod::GradCamPlusPlus,
-        ExplainMethod::Occlusion(3),
+        ExplainMethod::HiResCam,
+        ExplainMethod::LayerCam,
+        ExplainMethod::ScoreCam,
+        ExplainMethod::Occlusion { mask: 0, stride: 0 },
         ExplainMethod::Saliency,
         ExplainMethod::GradientXInput,
         ExplainMethod::SmoothGrad,
@@ -241,10 +250,13 @@ impl ExplainMethod {
         match self {
             ExplainMethod::GradCam => "Grad-CAM",
             ExplainMethod::GradCamPlusPlus => "Grad-CAM++",
+            ExplainMethod::HiResCam => "HiResCAM",
+            ExplainMethod::LayerCam => "LayerCAM",
+            ExplainMethod::ScoreCam => "Score-CAM",
             ExplainMethod::Saliency => "Saliency",
             ExplainMethod::GradientXInput => "Gradient × input",
             ExplainMethod::SmoothGrad => "SmoothGrad",
-            ExplainMethod::Occlusion(_) => "Occlusion",
+            ExplainMethod::Occlusion { .. } => "Occlusion",
             ExplainMethod::IntegratedGradients => "Integrated Gradients",
         }
     }
@@ -254,10 +266,13 @@ impl ExplainMethod {
         match self {
             ExplainMethod::GradCam => "gradcam",
             ExplainMethod::GradCamPlusPlus => "gradcampp",
+            ExplainMethod::HiResCam => "hirescam",
+            ExplainMethod::LayerCam => "layercam",
+            ExplainMethod::ScoreCam => "scorecam",
             ExplainMethod::Saliency => "saliency",
             ExplainMethod::GradientXInput => "gxi",
             ExplainMethod::SmoothGrad => "smoothgrad",
-            ExplainMethod::Occlusion(_) => "occlusion",
+            ExplainMethod::Occlusion { .. } => "occlusion",
             ExplainMethod::IntegratedGradients => "ig",
         }
     }
@@ -274,7 +289,11 @@ impl ExplainMethod {
     pub fn uses_layer(self) -> bool {
         matches!(
             self,
-            ExplainMethod::GradCam | ExplainMethod::GradCamPlusPlus
+            ExplainMethod::GradCam
+                | ExplainMethod::GradCamPlusPlus
+                | ExplainMethod::HiResCam
+                | ExplainMethod::LayerCam
+                | ExplainMethod::ScoreCam
         )
     }
 }

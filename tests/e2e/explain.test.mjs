@@ -89,7 +89,10 @@ for (const backend of ['cpu', 'webgpu']) {
     // More methods at once (occlusion on the Fast preset, IG): every map comes with its scores.
     await page.fill('#occlusion-level', '1');
     await page.dispatchEvent('#occlusion-level', 'input');
-    const more = await explain(page, ['gradcam', 'occlusion', 'ig']);
+    assert.equal(await page.inputValue('#occlusion-mask'), '9', 'Fast: a third of 28 pixels');
+    assert.equal(await page.inputValue('#occlusion-stride'), '5');
+    const more = await explain(page, ['gradcam', 'scorecam', 'occlusion', 'ig']);
+    assert.match(more.occlusion.caption, /Occlusion, mask 9, stride 5/);
     for (const [method, r] of Object.entries(more)) {
       assert.ok(r.deletion >= 0 && r.deletion <= 1 && r.insertion >= 0 && r.insertion <= 1, `${method}: ${r.deletion}, ${r.insertion}`);
     }

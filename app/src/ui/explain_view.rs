@@ -11,6 +11,7 @@ use super::layer_select::LayerSelect;
 use super::panels::draw;
 use super::state::{ShownExplanation, use_session};
 use crate::protocol::ExplainMethod;
+use explain_core::explain::occlusion::Occlusion;
 
 const COLOUR_MAPS: [(&str, &str, ColourMap); 5] = [
     ("viridis", "Viridis", ColourMap::Viridis),
@@ -37,10 +38,28 @@ pub fn ExplainPanel() -> impl IntoView {
     let s = use_session();
     let chosen = RwSignal::new(vec![
         ExplainMethod::GradCam,
-        ExplainMethod::Occlusion(3),
+        ExplainMethod::Occlusion { mask: 0, stride: 0 },
         ExplainMethod::Saliency,
     ]);
+    // Occlusion: the Fast ↔ Detailed slider sets the mask and stride, which can then be edited.
     let level = RwSignal::new(3u8);
+    let mask = RwSignal::new(0usize);
+    let stride = RwSignal::new(0usize);
+    let apply_level = move |l: u8| {
+        level.set(l);
+        if let Some(input) = s
+            .model
+            .with_untracked(|m| m.as_ref().map(|m| m.input.clone()))
+        {
+            let preset = Occlusion::preset(l, input.channels, input.height, input.width);
+            mask.set(preset.window[1]);
+            stride.set(preset.stride[1]);
+        }
+    };
+    Effect::new(move |_| {
+        let _ = s.model.with(|m| m.as_ref().map(|m| m.input.clone()));
+        apply_level(level.get_untracked());
+    });
     let layer = RwSignal::new(None::<String>);
     let colours = RwSignal::new(ColourMap::Viridis);
     let opacity = RwSignal::new(0.5f32);
@@ -58,7 +77,10 @@ pub fn ExplainPanel() -> impl IntoView {
             .get_untracked()
             .into_iter()
             .map(|m| match m {
-                ExplainMethod::Occlusion(_) => ExplainMethod::Occlusion(level.get_untracked()),
+                ExplainMethod::Occlusion { .. } => ExplainMethod::Occlusion {
+                    mask: mask.get_untracked(),
+                    stride: stride.get_untracked(),
+                },
                 m => m,
             })
             .collect();
@@ -77,86 +99,91 @@ pub fn ExplainPanel() -> impl IntoView {
         }
     });
     view! {
-        <section class="panel explain">
-            <h2>"Explain"</h2>
-            <div class="controls" id="explain-methods">
-                {ExplainMethod::ALL
-                    .into_iter()
-                    .map(|m| {
-                        let id = format!("explain-{}", m.key());
-                        let for_id = id.clone();
-                        view! {
-                            <label class="toggle" for=for_id>
-                                <input type="checkbox" id=id value=m.key()
-                                    prop:checked=move || chosen.get().iter().any(|c| c.key() == m.key())
-                                    on:change=move |ev| {
-                                        let on = event_target_checked(&ev);
-                                        chosen.update(|list| {
-                                            list.retain(|c| c.key() != m.key());
-                                            if on {
-                                                list.push(m);
-                                                list.sort_by_key(|c| ExplainMethod::ALL.iter().position(|a| a.key() == c.key()));
-                                            }
-                                        });
-                                    } />
-                                {m.label()}
-                            </label>
-                        }
-                    })
-                    .collect_view()}
-            </div>
-            <div class="controls">
-                <span class="layer-picker" class:hidden=move || !chosen.get().iter().any(|m| m.uses_layer())>
-                    <label for="explain-layer">"Layer "</label>
-                    <LayerSelect id="explain-layer" layer=layer keep=|l| l.spatial />
-                </span>
-                <label class:hidden=move || !chosen.get().iter().any(|m| matches!(m, ExplainMethod::Occlusion(_)))>
-                    " Occlusion: Fast "
-                    <input id="occlusion-level" type="range" min="1" max="5" step="1" prop:value=move || level.get().to_string()
-                        on:input=move |ev| if let Ok(v) = event_target_value(&ev).parse() { level.set(v) } />
-                    " Detailed"
-                </label>
-                <label>" Class "
-                    <select id="explain-target" on:change=move |ev| target.set(event_target_value(&ev).parse().ok())>
-                        <option value="" selected=move || target.get().is_none()>"the top prediction"</option>
-                        {move || s.model.with(|m| m.as_ref().map(|m| {
-                            m.labels.iter().enumerate().map(|(k, label)| view! {
-                                <option value=k selected=move || target.get() == Some(k)>{format!("{k}: {label}")}</option>
-                            }).collect_view()
-                        }))}
-                    </select>
-                </label>
-                <label>" Score "
-                    <select id="explain-score" on:change=move |ev| probability.set(event_target_value(&ev) == "probability")>
-                        <option value="logit" selected=true>"logit (does not saturate)"</option>
-                        <option value="probability">"softmax probability"</option>
-                    </select>
-                </label>
-                <button id="explain-run" on:click=run>"Explain"</button>
-            </div>
-            <div class="controls">
-                <label>"Colours "
-                    <select id="colour-map" on:change=move |ev| {
-                        let key = event_target_value(&ev);
-                        if let Some((_, _, m)) = COLOUR_MAPS.iter().find(|(k, _, _)| *k == key) { colours.set(*m) }
-                    }>
-                        {COLOUR_MAPS.iter().map(|(key, label, _)| view! { <option value=*key>{*label}</option> }).collect_view()}
-                    </select>
-                </label>
-                <canvas class="colour-bar" node_ref=bar width="160" height="12"></canvas>
-                <span class="hint">"least → most important (signed maps: blue against, red for the class)"</span>
-                <label>" Opacity "
-                    <input id="opacity" type="range" min="0" max="1" step="0.05" prop:value=move || opacity.get().to_string()
-                        on:input=move |ev| if let Ok(v) = event_target_value(&ev).parse() { opacity.set(v) } />
-                </label>
-            </div>
-            <div id="explanations" class="explanations">
-                <For each=move || s.explanations.get() key=|e| e.result.id let:e>
-                    <ExplanationCard explanation=e colours=colours opacity=opacity />
-                </For>
-            </div>
-        </section>
-    }
+            <section class="panel explain">
+                <h2>"Explain"</h2>
+                <div class="controls" id="explain-methods">
+                    {ExplainMethod::ALL
+                        .into_iter()
+                        .map(|m| {
+                            let id = format!("explain-{}", m.key());
+                            let for_id = id.clone();
+                            view! {
+                                <label class="toggle" for=for_id>
+                                    <input type="checkbox" id=id value=m.key()
+                                        prop:checked=move || chosen.get().iter().any(|c| c.key() == m.key())
+                                        on:change=move |ev| {
+                                            let on = event_target_checked(&ev);
+                                            chosen.update(|list| {
+                                                list.retain(|c| c.key() != m.key());
+                                                if on {
+                                                    list.push(m);
+                                                    list.sort_by_key(|c| ExplainMethod::ALL.iter().position(|a| a.key() == c.key()));
+                                                }
+                                            });
+                                        } />
+                                    {m.label()}
+                                </label>
+                            }
+                        })
+                        .collect_view()}
+                </div>
+                <div class="controls">
+                    <span class="layer-picker" class:hidden=move || !chosen.get().iter().any(|m| m.uses_layer())>
+                        <label for="explain-layer">"Layer "</label>
+                        <LayerSelect id="explain-layer" layer=layer keep=|l| l.spatial />
+                    </span>
+    <span class:hidden=move || !chosen.get().iter().any(|m| matches!(m, ExplainMethod::Occlusion { .. }))>
+                        <label class="inline">" Occlusion: Fast "
+                            <input id="occlusion-level" type="range" min="1" max="5" step="1" prop:value=move || level.get().to_string()
+                                on:input=move |ev| if let Ok(v) = event_target_value(&ev).parse() { apply_level(v) } />
+                            " Detailed"
+                        </label>
+                        <label class="inline">" mask " <input id="occlusion-mask" class="narrow" type="number" min="1" prop:value=move || mask.get().to_string()
+                            on:change=move |ev| if let Ok(v) = event_target_value(&ev).parse() { mask.set(v) } /></label>
+                        <label class="inline">" stride " <input id="occlusion-stride" class="narrow" type="number" min="1" prop:value=move || stride.get().to_string()
+                            on:change=move |ev| if let Ok(v) = event_target_value(&ev).parse() { stride.set(v) } /></label>
+                    </span>
+                    <label>" Class "
+                        <select id="explain-target" on:change=move |ev| target.set(event_target_value(&ev).parse().ok())>
+                            <option value="" selected=move || target.get().is_none()>"the top prediction"</option>
+                            {move || s.model.with(|m| m.as_ref().map(|m| {
+                                m.labels.iter().enumerate().map(|(k, label)| view! {
+                                    <option value=k selected=move || target.get() == Some(k)>{format!("{k}: {label}")}</option>
+                                }).collect_view()
+                            }))}
+                        </select>
+                    </label>
+                    <label>" Score "
+                        <select id="explain-score" on:change=move |ev| probability.set(event_target_value(&ev) == "probability")>
+                            <option value="logit" selected=true>"logit (does not saturate)"</option>
+                            <option value="probability">"softmax probability"</option>
+                        </select>
+                    </label>
+                    <button id="explain-run" on:click=run>"Explain"</button>
+                </div>
+                <div class="controls">
+                    <label>"Colours "
+                        <select id="colour-map" on:change=move |ev| {
+                            let key = event_target_value(&ev);
+                            if let Some((_, _, m)) = COLOUR_MAPS.iter().find(|(k, _, _)| *k == key) { colours.set(*m) }
+                        }>
+                            {COLOUR_MAPS.iter().map(|(key, label, _)| view! { <option value=*key>{*label}</option> }).collect_view()}
+                        </select>
+                    </label>
+                    <canvas class="colour-bar" node_ref=bar width="160" height="12"></canvas>
+                    <span class="hint">"least → most important (signed maps: blue against, red for the class)"</span>
+                    <label>" Opacity "
+                        <input id="opacity" type="range" min="0" max="1" step="0.05" prop:value=move || opacity.get().to_string()
+                            on:input=move |ev| if let Ok(v) = event_target_value(&ev).parse() { opacity.set(v) } />
+                    </label>
+                </div>
+                <div id="explanations" class="explanations">
+                    <For each=move || s.explanations.get() key=|e| e.result.id let:e>
+                        <ExplanationCard explanation=e colours=colours opacity=opacity />
+                    </For>
+                </div>
+            </section>
+        }
 }
 
 /// One map over the image, with its scores and downloads.
@@ -206,7 +233,15 @@ fn ExplanationCard(
         .as_ref()
         .map(|l| format!(" at {l}"))
         .unwrap_or_default();
-    let caption = format!("{}{at} ({:.0} ms)", e.method.label(), e.compute_ms);
+    let settings = match e.method {
+        ExplainMethod::Occlusion { mask, stride } => format!(", mask {mask}, stride {stride}"),
+        _ => String::new(),
+    };
+    let caption = format!(
+        "{}{at}{settings} ({:.0} ms)",
+        e.method.label(),
+        e.compute_ms
+    );
     view! {
         <figure class="explanation" data-method=key data-deletion=format!("{}", e.deletion_auc) data-insertion=format!("{}", e.insertion_auc)>
             <canvas node_ref=canvas width="1" height="1"></canvas>
