@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -101,5 +101,23 @@ test('random images of a class, a random image to predict, and any class to expl
   await page.selectOption('#explain-target', '6');
   await page.click('#explain-run');
   await page.waitForFunction(() => document.querySelector('#explanations figure[data-method=gradcam]')?.textContent.includes("of 'Shirt'"));
+  await page.close();
+});
+
+test('a zip of class folders dropped on the Image data view opens', { timeout: 300_000 }, async () => {
+  const page = await openApp(app.browser, app.url, '?backend=cpu');
+  await waitForDemo(page);
+  await page.click('[data-view=data]');
+  const zip = (await readFile(join(DEMO, 'fashion-mnist-sample.zip'))).toString('base64');
+  await page.evaluate((b64) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([bytes], 'dropped.zip', { type: 'application/zip' }));
+    const panel = document.querySelector('#data-view');
+    for (const type of ['dragover', 'drop']) {
+      panel.dispatchEvent(new DragEvent(type, { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    }
+  }, zip);
+  await page.waitForFunction(() => /^dropped\.zip: 2000 images in 10 classes/.test(document.querySelector('#dataset-summary')?.textContent ?? ''));
   await page.close();
 });

@@ -7,7 +7,7 @@ use wasm_bindgen::JsValue;
 use web_sys::{File, HtmlInputElement};
 
 use super::demo::open_demo_in_background;
-use super::files::read_file;
+use super::files::{dropped_entries, read_file, walk_entries};
 use super::panels::DropZone;
 use super::state::{Session, View, random_pick, use_session};
 
@@ -27,27 +27,22 @@ fn relative_path(file: &File) -> String {
         .unwrap_or_else(|| file.name())
 }
 
-/// Reads every file of a picked folder and sends them to the worker as one dataset.
-fn open_folder(s: Session, files: Vec<File>) {
+/// Reads every file of a picked or dropped folder (`(path, file)`, paths under the folder's
+/// name) and sends them to the worker as one dataset.
+fn open_folder(s: Session, files: Vec<(String, File)>) {
     spawn_local(async move {
         let name = files
             .first()
-            .map(|f| {
-                relative_path(f)
-                    .split('/')
-                    .next()
-                    .unwrap_or_default()
-                    .to_string()
-            })
+            .map(|(p, _)| p.split('/').next().unwrap_or_default().to_string())
             .unwrap_or_else(|| "folder".into());
         s.busy
             .set(Some(format!("Reading {} files of {name}…", files.len())));
         let mut list = Vec::with_capacity(files.len());
         let mut bytes = Vec::new();
-        for file in &files {
+        for (path, file) in &files {
             match read_file(file).await {
                 Ok(b) => {
-                    list.push((relative_path(file), b.len()));
+                    list.push((path.clone(), b.len()));
                     bytes.extend(b);
                 }
                 Err(e) => {
@@ -58,6 +53,33 @@ fn open_folder(s: Session, files: Vec<File>) {
             }
         }
         s.open_dataset(name, Some(list), bytes);
+    });
+}
+
+/// A drop on the Image data view: a folder (walked), or a zip of one.
+fn on_drop(s: Session, transfer: web_sys::DataTransfer) {
+    let entries = dropped_entries(&transfer);
+    let zip = transfer
+        .files()
+        .and_then(|f| f.get(0))
+        .filter(|f| f.name().to_lowercase().ends_with(".zip"));
+    if let (Some(file), false) = (zip, entries.iter().any(|e| e.is_directory())) {
+        spawn_local(async move {
+            match read_file(&file).await {
+                Ok(bytes) => s.open_dataset(file.name(), None, bytes),
+                Err(e) => s.error.set(Some(e)),
+            }
+        });
+        return;
+    }
+    spawn_local(async move {
+        match walk_entries(entries).await {
+            Ok(files) if !files.is_empty() => open_folder(s, files),
+            Ok(_) => s.error.set(Some(
+                "Nothing to open was dropped: drop a folder with one subfolder per class, or a zip of one.".into(),
+            )),
+            Err(e) => s.error.set(Some(format!("Error while opening the dropped folder: {e}"))),
+        }
     });
 }
 
@@ -153,12 +175,29 @@ pub fn DataView() -> impl IntoView {
             })
             .collect_view()
     };
+    let hover = RwSignal::new(false);
     view! {
-        <section class="panel" id="data-view">
+        <section
+            class="panel"
+            class:hover=move || hover.get()
+            id="data-view"
+            on:dragover=move |ev: web_sys::DragEvent| {
+                ev.prevent_default();
+                hover.set(true);
+            }
+            on:dragleave=move |_| hover.set(false)
+            on:drop=move |ev: web_sys::DragEvent| {
+                ev.prevent_default();
+                hover.set(false);
+                if let Some(t) = ev.data_transfer() {
+                    on_drop(s, t);
+                }
+            }
+        >
             <h2>"Image data"</h2>
             <div class="open-row">
                 <label class="drop-zone">
-                    <span>"Open a folder of images, one subfolder per class"</span>
+                    <span>"Open a folder of images, one subfolder per class (or drop it on this panel)"</span>
                     <input
                         type="file"
                         id="folder-input"
@@ -167,7 +206,10 @@ pub fn DataView() -> impl IntoView {
                         on:change=move |ev| {
                             let input: HtmlInputElement = event_target(&ev);
                             if let Some(list) = input.files() {
-                                let files = (0..list.length()).filter_map(|i| list.get(i)).collect();
+                                let files = (0..list.length())
+                                    .filter_map(|i| list.get(i))
+                                    .map(|f| (relative_path(&f), f))
+                                    .collect();
                                 open_folder(s, files);
                             }
                             input.set_value("");

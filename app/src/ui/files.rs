@@ -84,3 +84,75 @@ pub fn data_url_bytes(url: &str) -> Vec<u8> {
     };
     text.chars().map(|c| c as u8).collect()
 }
+
+/// The entries of a drop (files and folders), taken while the drop event lasts (the browser
+/// empties the list afterwards).
+pub fn dropped_entries(transfer: &web_sys::DataTransfer) -> Vec<web_sys::FileSystemEntry> {
+    let items = transfer.items();
+    (0..items.length())
+        .filter_map(|i| items.get(i))
+        .filter_map(|item| item.webkit_get_as_entry().ok().flatten())
+        .collect()
+}
+
+/// Every file under the dropped entries, folders walked, with its path from the drop
+/// (`folder/class/image.png`).
+pub async fn walk_entries(
+    entries: Vec<web_sys::FileSystemEntry>,
+) -> Result<Vec<(String, File)>, String> {
+    let mut out = Vec::new();
+    let mut stack = entries;
+    while let Some(entry) = stack.pop() {
+        if entry.is_directory() {
+            let reader = entry
+                .unchecked_ref::<web_sys::FileSystemDirectoryEntry>()
+                .create_reader();
+            // readEntries answers in pieces: call it until it gives nothing.
+            loop {
+                let piece = callback_promise(|ok, err| {
+                    reader
+                        .read_entries_with_callback_and_callback(ok, err)
+                        .map_err(|e| format!("{e:?}"))
+                })
+                .await
+                .map_err(|e| format!("cannot list the folder '{}': {e}", entry.name()))?;
+                let piece: js_sys::Array = piece.unchecked_into();
+                if piece.length() == 0 {
+                    break;
+                }
+                stack.extend(
+                    piece
+                        .iter()
+                        .map(|v| v.unchecked_into::<web_sys::FileSystemEntry>()),
+                );
+            }
+        } else if entry.is_file() {
+            let file = callback_promise(|ok, err| {
+                entry
+                    .unchecked_ref::<web_sys::FileSystemFileEntry>()
+                    .file_with_callback_and_callback(ok, err);
+                Ok(())
+            })
+            .await
+            .map_err(|e| format!("cannot read '{}': {e}", entry.full_path()))?;
+            let path = entry.full_path().trim_start_matches('/').to_string();
+            out.push((path, file.unchecked_into::<File>()));
+        }
+    }
+    Ok(out)
+}
+
+/// Awaits a callback-style browser API: `start` gets the success and error callbacks.
+async fn callback_promise(
+    start: impl FnOnce(&js_sys::Function, &js_sys::Function) -> Result<(), String>,
+) -> Result<wasm_bindgen::JsValue, String> {
+    let mut started = Ok(());
+    let mut start = Some(start);
+    let promise = js_sys::Promise::new(&mut |ok, err| {
+        if let Some(start) = start.take() {
+            started = start(&ok, &err);
+        }
+    });
+    started?;
+    JsFuture::from(promise).await.map_err(|e| format!("{e:?}"))
+}

@@ -62,6 +62,8 @@ pub fn DropZone(
             on:dragleave=move |_| hover.set(false)
             on:drop=move |ev: DragEvent| {
                 ev.prevent_default();
+                // Handled here: a panel around this zone must not open the file again.
+                ev.stop_propagation();
                 hover.set(false);
                 if let Some(file) = first_file(ev.data_transfer().and_then(|d| d.files())) {
                     read_then(session, file, on_file);
