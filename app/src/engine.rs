@@ -6,7 +6,7 @@ use explain_core::explain::grad_cam::{CamMethod, class_map, pytorch_grad_cam_map
 use explain_core::explain::integrated_gradients::{IntegratedGradients, integrated_gradients};
 use explain_core::explain::occlusion::{Occlusion, occlusion};
 use explain_core::explain::saliency::{SmoothGrad, gradient_times_input, saliency, smooth_grad};
-use explain_core::explain::{Silent, Target};
+use explain_core::explain::{Progress, Target};
 use explain_core::metrics::faithfulness;
 use explain_core::model::{hwc_to_chw, parse_labels};
 use explain_core::onnx::FloatValue;
@@ -53,6 +53,8 @@ pub struct Engine {
     dataset: Option<Box<dyn ImageSource>>,
     /// Dataset jobs (evaluation, t-SNE), advanced a step at a time between requests.
     jobs: VecDeque<Job>,
+    /// Sends progress while a request runs in one go (an explanation, a dream).
+    notify: Box<dyn Fn(Reply)>,
 }
 
 impl Default for Engine {
@@ -68,6 +70,7 @@ impl Default for Engine {
             current: None,
             dataset: None,
             jobs: VecDeque::new(),
+            notify: Box::new(|_| {}),
         }
     }
 }
@@ -83,6 +86,11 @@ fn failed(during: &str, message: impl ToString) -> Reply {
 }
 
 impl Engine {
+    /// Where progress of one-go requests goes (the worker posts it to the page at once).
+    pub fn set_notify(&mut self, notify: Box<dyn Fn(Reply)>) {
+        self.notify = notify;
+    }
+
     pub async fn handle(&mut self, request: Request, bytes: Option<Vec<u8>>) -> Vec<Reply> {
         match request {
             Request::SetBackend(choice) => self.set_backend(choice).await,
@@ -380,9 +388,9 @@ impl Engine {
     /// Queues a job, replacing a queued one of the same kind.
     fn queue(&mut self, job: Job) -> Reply {
         self.jobs.retain(|j| j.kind() != job.kind());
-        let (id, total) = (job.id(), job.size());
+        let (id, total, task) = (job.id(), job.size(), job.task());
         self.jobs.push_back(job);
-        progress(id, "Waiting", 0, total)
+        progress(id, &task, 0, total)
     }
 
     /// Starts classifying every image of the dataset; [`Engine::step`] advances it.
@@ -543,7 +551,12 @@ impl Engine {
                 levels,
                 ..DeepDream::default()
             };
-            let dreamed = deep_dream(classifier, &layer, channel, &x, &settings, &mut Silent)?;
+            let notify = &self.notify;
+            let mut report = |done: usize, total: usize| {
+                notify(progress(id, "Deep dream", done, total));
+                true
+            };
+            let dreamed = deep_dream(classifier, &layer, channel, &x, &settings, &mut report)?;
             let mut chw = dreamed.to_vec_async().await?;
             if classifier.input().layout == Layout::Nhwc {
                 chw = hwc_to_chw(&chw, preprocess.channels);
@@ -706,8 +719,20 @@ impl Engine {
         };
         let start = now_ms();
         let image = &current.input;
+        let notify = &self.notify;
+        let mut report = |done: usize, total: usize| {
+            notify(progress(id, method.label(), done, total));
+            true
+        };
         let result = async {
-            let map = compute_map(classifier, image, target, method, layer.as_deref())?;
+            let map = compute_map(
+                classifier,
+                image,
+                target,
+                method,
+                layer.as_deref(),
+                &mut report,
+            )?;
             let values = map.to_vec_async().await?;
             let compute_ms = now_ms() - start;
             let area = spec.height * spec.width;
@@ -759,44 +784,41 @@ fn compute_map(
     target: Target,
     method: ExplainMethod,
     layer: Option<&str>,
+    progress: &mut dyn Progress,
 ) -> explain_core::Result<FloatValue> {
     let spec = classifier.input();
-    let cam = |kind: CamMethod| {
+    let cam = |kind: CamMethod, progress: &mut dyn Progress| {
         let layer = layer.ok_or_else(|| {
             explain_core::Error::Settings("this model has no spatial layer for Grad-CAM".into())
         })?;
-        let raw = class_map(classifier, image, target, layer, kind, &mut Silent)?;
+        let raw = class_map(classifier, image, target, layer, kind, progress)?;
         pytorch_grad_cam_map(&raw, spec.height, spec.width)
     };
     match method {
-        ExplainMethod::GradCam => cam(CamMethod::GradCam),
-        ExplainMethod::GradCamPlusPlus => cam(CamMethod::GradCamPlusPlus),
-        ExplainMethod::HiResCam => cam(CamMethod::HiResCam),
-        ExplainMethod::LayerCam => cam(CamMethod::LayerCam),
-        ExplainMethod::ScoreCam => cam(CamMethod::ScoreCam),
+        ExplainMethod::GradCam => cam(CamMethod::GradCam, progress),
+        ExplainMethod::GradCamPlusPlus => cam(CamMethod::GradCamPlusPlus, progress),
+        ExplainMethod::HiResCam => cam(CamMethod::HiResCam, progress),
+        ExplainMethod::LayerCam => cam(CamMethod::LayerCam, progress),
+        ExplainMethod::ScoreCam => cam(CamMethod::ScoreCam, progress),
         ExplainMethod::Saliency => saliency(classifier, image, target),
         ExplainMethod::GradientXInput => gradient_times_input(classifier, image, target),
-        ExplainMethod::SmoothGrad => smooth_grad(
-            classifier,
-            image,
-            target,
-            &SmoothGrad::default(),
-            &mut Silent,
-        ),
+        ExplainMethod::SmoothGrad => {
+            smooth_grad(classifier, image, target, &SmoothGrad::default(), progress)
+        }
         ExplainMethod::Occlusion { mask, stride } => {
             let settings = Occlusion {
                 window: [spec.channels, mask, mask],
                 stride: [spec.channels, stride, stride],
                 ..Occlusion::preset(3, spec.channels, spec.height, spec.width)
             };
-            occlusion(classifier, image, target, &settings, &mut Silent)
+            occlusion(classifier, image, target, &settings, progress)
         }
         ExplainMethod::IntegratedGradients => integrated_gradients(
             classifier,
             image,
             target,
             &IntegratedGradients::default(),
-            &mut Silent,
+            progress,
         ),
     }
 }

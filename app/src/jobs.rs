@@ -60,6 +60,15 @@ impl Job {
         }
     }
 
+    /// What the status line says while it waits for its first step.
+    pub fn task(&self) -> String {
+        match self {
+            Job::Evaluation(_) => "Evaluating the images".into(),
+            Job::Tsne(j) => format!("Collecting the activations of {}", j.layer),
+            Job::MaxActivations(j) => format!("Finding the images that excite {}", j.layer.name),
+        }
+    }
+
     pub fn size(&self) -> usize {
         match self {
             Job::Evaluation(j) => j.items.len(),

@@ -58,6 +58,8 @@ pub fn start() {
     let loop_scope = scope.clone();
     wasm_bindgen_futures::spawn_local(async move {
         let mut engine = Engine::default();
+        let notify_scope = loop_scope.clone();
+        engine.set_notify(Box::new(move |reply| post(&notify_scope, reply)));
         loop {
             if cancel.replace(false) {
                 for reply in engine.cancel() {

@@ -118,7 +118,9 @@ fn spawn(handler: std::rc::Rc<Handler>, replay: Replay) -> Result<(), String> {
     Ok(())
 }
 
-fn restart() {
+/// Stops the worker at once (whatever it is computing) and starts a new one with the same
+/// backend, labels, model and images: how a computation that runs in one go is cancelled.
+pub fn restart() {
     let old = CLIENT.with(|c| c.borrow_mut().take());
     if let Some(old) = old {
         old.worker.terminate();

@@ -99,6 +99,8 @@ pub struct JobProgress {
     pub total: usize,
     /// When the page asked for it (`Date.now()`, ms), for the estimate of time left.
     pub started_ms: f64,
+    /// Computed in one go by the worker (an explanation, a dream): cancelled by restarting it.
+    pub one_go: bool,
 }
 
 /// An image file the user picked (or the demo's).
@@ -126,9 +128,18 @@ pub struct ShownExplanation {
     pub npy: Vec<u8>,
 }
 
-/// Explanation ids: `batch * EXPLAIN_BATCH + i`, so the maps of one click are told apart from
-/// those of an earlier one.
+/// Explanation ids: `EXPLAIN_IDS + batch * EXPLAIN_BATCH + i`, so the maps of one click are
+/// told apart from those of an earlier one, and from job ids.
 const EXPLAIN_BATCH: u64 = 1000;
+const EXPLAIN_IDS: u64 = 1 << 40;
+
+fn explain_id(batch: u64, i: u64) -> u64 {
+    EXPLAIN_IDS + batch * EXPLAIN_BATCH + i
+}
+
+fn explain_batch_of(id: u64) -> Option<u64> {
+    id.checked_sub(EXPLAIN_IDS).map(|x| x / EXPLAIN_BATCH)
+}
 
 #[derive(Clone, Copy)]
 pub struct Session {
@@ -166,6 +177,7 @@ pub struct Session {
     latest_max: RwSignal<u64>,
     /// The last deep dream and its RGBA pixels.
     pub dream: RwSignal<Option<(DreamResult, Vec<u8>)>>,
+    latest_dream: RwSignal<u64>,
     latest_feature_request: RwSignal<u64>,
     /// Dataset path -> `blob:` URL of the image, filled as galleries ask for them.
     pub thumbnails: RwSignal<HashMap<String, String>>,
@@ -201,6 +213,7 @@ pub fn provide_session(choice: BackendChoice) -> Session {
         max_activations: RwSignal::new(None),
         latest_max: RwSignal::new(0),
         dream: RwSignal::new(None),
+        latest_dream: RwSignal::new(0),
         latest_feature_request: RwSignal::new(0),
         thumbnails: RwSignal::new(HashMap::new()),
         selection: RwSignal::new(None),
@@ -346,6 +359,7 @@ impl Session {
             done: 0,
             total: dataset.items.len(),
             started_ms: js_sys::Date::now(),
+            one_go: false,
         }));
         // The worker replaces an evaluation under way with the new one.
         client::send(Request::Evaluate { id, preprocess }, None);
@@ -357,6 +371,7 @@ impl Session {
             .get_untracked()
             .max(self.latest_tsne.get_untracked())
             .max(self.latest_max.get_untracked())
+            .max(self.latest_dream.get_untracked())
             + 1
     }
 
@@ -364,6 +379,8 @@ impl Session {
         id == self.latest_evaluation.get_untracked()
             || id == self.latest_tsne.get_untracked()
             || id == self.latest_max.get_untracked()
+            || id == self.latest_dream.get_untracked()
+            || explain_batch_of(id) == Some(self.explain_batch.get_untracked())
     }
 
     /// Asks for the shown image's activations at `layer`.
@@ -395,6 +412,7 @@ impl Session {
             done: 0,
             total: dataset.items.len(),
             started_ms: js_sys::Date::now(),
+            one_go: false,
         }));
         client::send(
             Request::MaxActivations {
@@ -412,9 +430,16 @@ impl Session {
         let Some(preprocess) = self.preprocess.get_untracked() else {
             return;
         };
-        let id = self.latest_feature_request.get_untracked() + 1;
-        self.latest_feature_request.set(id);
-        self.busy.set(Some(format!("Dreaming {layer}…")));
+        let id = self.next_job_id();
+        self.latest_dream.set(id);
+        self.progress.set(Some(JobProgress {
+            id,
+            task: "Deep dream".into(),
+            done: 0,
+            total: iterations * levels,
+            started_ms: js_sys::Date::now(),
+            one_go: true,
+        }));
         client::send(
             Request::DeepDream {
                 id,
@@ -456,6 +481,7 @@ impl Session {
                 done: 0,
                 total: dataset.items.len(),
                 started_ms: js_sys::Date::now(),
+                one_go: false,
             }));
         }
         client::send(
@@ -474,7 +500,20 @@ impl Session {
 
     /// Stops the running job.
     pub fn cancel(self) {
-        client::send(Request::Cancel, None);
+        if self.progress.get_untracked().is_some_and(|p| p.one_go) {
+            // An explanation or a dream runs in one go: only a new worker stops it.
+            self.progress.set(None);
+            self.busy.set(None);
+            self.explain_batch.update(|b| *b += 1);
+            self.latest_dream.update(|d| *d += 1);
+            client::restart();
+            // Jobs queued behind it are gone with the old worker: ask again for the evaluation.
+            if self.evaluation.with_untracked(Option::is_none) {
+                self.evaluate();
+            }
+        } else {
+            client::send(Request::Cancel, None);
+        }
     }
 
     pub fn set_preset(self, preset: Preset) {
@@ -523,7 +562,7 @@ impl Session {
         for (i, method) in methods.into_iter().enumerate() {
             client::send(
                 Request::Explain {
-                    id: batch * EXPLAIN_BATCH + i as u64,
+                    id: explain_id(batch, i as u64),
                     method,
                     target,
                     layer: layer.clone(),
@@ -646,7 +685,7 @@ impl Session {
                 }
             }
             Response::Explanation(result) => {
-                if result.id / EXPLAIN_BATCH == self.explain_batch.get_untracked() {
+                if explain_batch_of(result.id) == Some(self.explain_batch.get_untracked()) {
                     let mut values = bytes.unwrap_or_default();
                     let npy = values.split_off(result.values_len.min(values.len()));
                     let values = values
@@ -694,12 +733,15 @@ impl Session {
                             Some(p) if !restart => p.started_ms,
                             _ => js_sys::Date::now(),
                         };
+                        let one_go = explain_batch_of(id).is_some()
+                            || id == self.latest_dream.get_untracked();
                         *p = Some(JobProgress {
                             id,
                             task,
                             done,
                             total,
                             started_ms,
+                            one_go,
                         });
                     });
                 }
@@ -727,8 +769,14 @@ impl Session {
                 }
             }
             Response::Dream(result) => {
-                if result.id == self.latest_feature_request.get_untracked() {
-                    self.busy.set(None);
+                if result.id == self.latest_dream.get_untracked() {
+                    if self
+                        .progress
+                        .get_untracked()
+                        .is_some_and(|p| p.id == result.id)
+                    {
+                        self.progress.set(None);
+                    }
                     self.dream.set(Some((result, bytes.unwrap_or_default())));
                 }
             }
@@ -770,6 +818,8 @@ impl Session {
             Response::Failed { during, message } => {
                 self.busy.set(None);
                 if during.starts_with("evaluating")
+                    || during.starts_with("computing")
+                    || during.starts_with("dreaming")
                     || during.contains("t-SNE")
                     || during.contains("activating")
                 {
