@@ -20,6 +20,8 @@ struct Replay {
     backend: Option<BackendChoice>,
     labels: Option<String>,
     model: Option<(String, Vec<u8>)>,
+    /// The last image predicted: explanations and features of a new worker need it.
+    predict: Option<(Request, Option<Vec<u8>>)>,
     /// The last dataset: name, file list (for a folder) and bytes.
     dataset: Option<(String, Option<FileSizes>, Vec<u8>)>,
 }
@@ -104,6 +106,9 @@ fn spawn(handler: std::rc::Rc<Handler>, replay: Replay) -> Result<(), String> {
             Some(bytes.clone()),
         ));
     }
+    if let Some((request, bytes)) = &replay.predict {
+        queue.push((request.clone(), bytes.clone()));
+    }
     CLIENT.with(|c| {
         *c.borrow_mut() = Some(Client {
             worker,
@@ -179,8 +184,10 @@ pub fn send(request: Request, bytes: Option<Vec<u8>>) {
             // A Cancel must reach the worker even while it starts (it is never queued behind
             // the job it stops).
             Request::Cancel if !client.started => return,
-            Request::Predict { .. }
-            | Request::Explain { .. }
+            Request::Predict { .. } => {
+                client.replay.predict = Some((request.clone(), bytes.clone()))
+            }
+            Request::Explain { .. }
             | Request::Evaluate { .. }
             | Request::ReadImages { .. }
             | Request::Tsne { .. }
