@@ -10,7 +10,7 @@ use explain_core::explain::{Progress, Target};
 use explain_core::metrics::faithfulness;
 use explain_core::model::{hwc_to_chw, parse_labels};
 use explain_core::onnx::FloatValue;
-use explain_core::render::map_values;
+use explain_core::render::{ChannelReduce, normalise, reduce_channels};
 use explain_core::{Classifier, Device, Layout};
 
 use std::collections::BTreeSet;
@@ -113,13 +113,17 @@ impl Engine {
                 target,
                 layer,
                 probability,
+                sum_channels,
             } => {
                 let score = if probability {
                     explain_core::Score::Probability
                 } else {
                     explain_core::Score::Logit
                 };
-                vec![self.explain(id, method, target, layer, score).await]
+                vec![
+                    self.explain(id, method, target, layer, score, sum_channels)
+                        .await,
+                ]
             }
             Request::LoadDataset { name, files } => match bytes {
                 Some(bytes) => vec![self.load_dataset(name, files, bytes)],
@@ -691,6 +695,7 @@ impl Engine {
         target: Option<usize>,
         layer: Option<String>,
         score: explain_core::Score,
+        sum_channels: bool,
     ) -> Reply {
         let during = format!("computing {}", method.label());
         let (Some(classifier), Some(current)) = (&self.classifier, &self.current) else {
@@ -741,12 +746,18 @@ impl Engine {
                 Layout::Nhwc => hwc_to_chw(&values, channels),
                 Layout::Nchw => values.clone(),
             };
-            let ranking = faithfulness::ranking(&chw, channels, method.signed());
+            // One value per pixel: channels summed (signed maps, or when asked) or maxed.
+            let reduce = if method.signed() || sum_channels {
+                ChannelReduce::Sum
+            } else {
+                ChannelReduce::Max
+            };
+            let ranking = reduce_channels(&chw, channels, reduce);
             let (deletion, insertion) =
                 faithfulness::deletion_and_insertion(classifier, image, target, &ranking)?;
             let deletion = FloatValue::from_tensor(deletion).to_vec_async().await?;
             let insertion = FloatValue::from_tensor(insertion).to_vec_async().await?;
-            let mut bytes: Vec<u8> = map_values(&chw, channels, method.signed())
+            let mut bytes: Vec<u8> = normalise(&ranking, method.signed())
                 .iter()
                 .flat_map(|v| v.to_le_bytes())
                 .collect();
@@ -962,6 +973,7 @@ mod tests {
             target: None,
             layer: None,
             probability: false,
+            sum_channels: false,
         };
         let (early, _) = block_on(engine.handle(explain.clone(), None)).remove(0);
         assert!(
@@ -1327,6 +1339,7 @@ mod tests {
             target: None,
             layer: None,
             probability: false,
+            sum_channels: false,
         };
         for ((mask, stride), used) in [((0, 0), (4, 2)), ((7, 7), (7, 7))] {
             let (reply, bytes) = block_on(engine.handle(explain(mask, stride), None)).remove(0);

@@ -128,6 +128,8 @@ pub enum Request {
         layer: Option<String>,
         /// Explain the softmax probability instead of the logit (which does not saturate).
         probability: bool,
+        /// Sum a colour map's channels (else their maximum; signed maps are always summed).
+        sum_channels: bool,
     },
 }
 

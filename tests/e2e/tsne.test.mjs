@@ -22,7 +22,9 @@ test('a t-SNE map of the demo keeps classes together, marks errors and opens ima
   // Come from a confusion cell: its points are ringed on the map.
   await page.click('#confusion td.cell[data-true="6"][data-pred="0"]');
   await page.click('[data-view=tsne]');
-  assert.equal(await page.$eval('#tsne-layer', (s) => s.value), 'fc1/relu', 'the penultimate layer is the default');
+  assert.equal(await page.$eval('#tsne-layer', (s) => s.value), 'logits', 'the class scores first');
+  assert.match(await page.textContent('#tsne-view'), /penultimate layer \(fc1\/relu\)/);
+  await page.selectOption('#tsne-layer', 'fc1/relu');
   // Every 2nd class, then all but the trousers.
   await page.fill('#tsne-every-class', '2');
   await page.dispatchEvent('#tsne-every-class', 'change');

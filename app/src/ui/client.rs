@@ -184,8 +184,16 @@ pub fn send(request: Request, bytes: Option<Vec<u8>>) {
             // A Cancel must reach the worker even while it starts (it is never queued behind
             // the job it stops).
             Request::Cancel if !client.started => return,
-            Request::Predict { .. } => {
-                client.replay.predict = Some((request.clone(), bytes.clone()))
+            // Replayed with id 0: it restores the worker's image, the page's stays as it is.
+            Request::Predict {
+                name, preprocess, ..
+            } => {
+                let replay = Request::Predict {
+                    id: 0,
+                    name: name.clone(),
+                    preprocess: preprocess.clone(),
+                };
+                client.replay.predict = Some((replay, bytes.clone()))
             }
             Request::Explain { .. }
             | Request::Evaluate { .. }

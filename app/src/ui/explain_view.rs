@@ -64,6 +64,7 @@ pub fn ExplainPanel() -> impl IntoView {
     let colours = RwSignal::new(ColourMap::Viridis);
     let opacity = RwSignal::new(0.5f32);
     let probability = RwSignal::new(false);
+    let sum_channels = RwSignal::new(false);
     // The class to explain: `None` is the top prediction; a new image resets it.
     let target = RwSignal::new(None::<usize>);
     Effect::new(move |_| {
@@ -89,6 +90,7 @@ pub fn ExplainPanel() -> impl IntoView {
             layer.get_untracked(),
             target.get_untracked(),
             probability.get_untracked(),
+            sum_channels.get_untracked(),
         );
     };
     let bar = NodeRef::<leptos::html::Canvas>::new();
@@ -159,7 +161,13 @@ pub fn ExplainPanel() -> impl IntoView {
                             <option value="probability">"softmax probability"</option>
                         </select>
                     </label>
-                    <button id="explain-run" on:click=run>"Explain"</button>
+                    <label class:hidden=move || s.model.with(|m| m.as_ref().is_none_or(|m| m.input.channels < 2))>" Colour channels "
+                    <select id="explain-channels" on:change=move |ev| sum_channels.set(event_target_value(&ev) == "sum")>
+                        <option value="max" selected=true>"maximum"</option>
+                        <option value="sum">"sum"</option>
+                    </select>
+                </label>
+                <button id="explain-run" on:click=run>"Explain"</button>
                 </div>
                 <div class="controls">
                     <label>"Colours "

@@ -1,12 +1,12 @@
 //! The Features view: what a layer computes. The shown image's activations as one tile per
-//! channel (on one shared scale, so strong and weak channels compare), the histogram of the
-//! layer's values and of the chosen channel's, the dataset images that excite the channel
-//! most, and a deep dream of it.
+//! channel (on one shared scale, so strong and weak channels compare) and the histogram of the
+//! layer's values; for the selected channels (click a tile; Ctrl- or Shift-click adds one),
+//! each one's histogram, the dataset images that excite it most, and its deep dream.
 
 use explain_core::features::activations::{Histogram, histogram};
 use explain_core::render::{ColourMap, heatmap};
 use leptos::prelude::*;
-use web_sys::HtmlCanvasElement;
+use web_sys::{HtmlCanvasElement, MouseEvent};
 
 use super::layer_select::LayerSelect;
 use super::panels::draw;
@@ -15,9 +15,9 @@ use super::state::{View, use_session};
 /// Channels drawn at most (a layer may have thousands).
 const MAX_TILES: usize = 256;
 
-/// A histogram as bars; `id` names it for tests.
+/// A histogram as bars.
 #[component]
-fn Bars(id: &'static str, histogram: Histogram) -> impl IntoView {
+fn Bars(class: &'static str, histogram: Histogram) -> impl IntoView {
     let most = histogram.counts.iter().copied().max().unwrap_or(1).max(1) as f64;
     let n = histogram.counts.len().max(1) as f64;
     let bars = histogram
@@ -34,17 +34,30 @@ fn Bars(id: &'static str, histogram: Histogram) -> impl IntoView {
         .collect_view();
     view! {
         <figure class="histogram">
-            <svg id=id viewBox="0 0 300 60" width="300" height="60" preserveAspectRatio="none">{bars}</svg>
+            <svg class=class viewBox="0 0 300 60" width="300" height="60" preserveAspectRatio="none">{bars}</svg>
             <figcaption>{format!("{:.3} … {:.3}", histogram.min, histogram.max)}</figcaption>
         </figure>
     }
+}
+
+/// RGBA pixels on a canvas, redrawn when they change.
+#[component]
+fn Picture(class: &'static str, rgba: Vec<u8>, width: usize, height: usize) -> impl IntoView {
+    let canvas = NodeRef::<leptos::html::Canvas>::new();
+    Effect::new(move |_| {
+        if let Some(c) = canvas.get() {
+            let c: &HtmlCanvasElement = &c;
+            let _ = draw(c, &rgba, width, height);
+        }
+    });
+    view! { <canvas class=class node_ref=canvas width="1" height="1"></canvas> }
 }
 
 #[component]
 pub fn FeaturesView() -> impl IntoView {
     let s = use_session();
     let layer = RwSignal::new(None::<String>);
-    let channel = RwSignal::new(0usize);
+    let selected = RwSignal::new(vec![0usize]);
     let iterations = RwSignal::new(10usize);
     let levels = RwSignal::new(2usize);
     Effect::new(move |_| layer.set(s.model.get().and_then(|m| m.layers.gradcam_layer)));
@@ -59,8 +72,23 @@ pub fn FeaturesView() -> impl IntoView {
     });
     Effect::new(move |_| {
         let _ = layer.get();
-        channel.set(0);
+        selected.set(vec![0]);
     });
+    let pick = move |c: usize, ev: MouseEvent| {
+        if ev.ctrl_key() || ev.meta_key() || ev.shift_key() {
+            selected.update(|list| {
+                if let Some(i) = list.iter().position(|&x| x == c) {
+                    if list.len() > 1 {
+                        list.remove(i);
+                    }
+                } else {
+                    list.push(c);
+                }
+            });
+        } else {
+            selected.set(vec![c]);
+        }
+    };
     let tiles = move || {
         let (acts, maps) = s.activations.get()?;
         let area = acts.height * acts.width;
@@ -68,56 +96,82 @@ pub fn FeaturesView() -> impl IntoView {
             .iter()
             .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
         let span = (hi - lo).max(f32::MIN_POSITIVE);
-        let shown = acts.channels.min(MAX_TILES);
         Some(
-            (0..shown)
+            (0..acts.channels.min(MAX_TILES))
                 .map(|c| {
                     let values: Vec<f32> = maps[c * area..(c + 1) * area].iter().map(|v| (v - lo) / span).collect();
-                    let canvas = NodeRef::<leptos::html::Canvas>::new();
-                    let (w, h) = (acts.width, acts.height);
-                    Effect::new(move |_| {
-                        if let Some(el) = canvas.get() {
-                            let el: &HtmlCanvasElement = &el;
-                            let _ = draw(el, &heatmap(&values, ColourMap::Viridis), w, h);
-                        }
-                    });
+                    let rgba = heatmap(&values, ColourMap::Viridis);
                     view! {
-                        <button class="tile" class:selected=move || channel.get() == c data-channel=c title=format!("channel {c}")
-                            on:click=move |_| channel.set(c)>
-                            <canvas node_ref=canvas width="1" height="1"></canvas>
+                        <button class="tile" class:selected=move || selected.get().contains(&c) data-channel=c
+                            title=format!("channel {c} (Ctrl- or Shift-click to add it)")
+                            on:click=move |ev| pick(c, ev)>
+                            <Picture class="tile-map" rgba=rgba width=acts.width height=acts.height />
                         </button>
                     }
                 })
                 .collect_view(),
         )
     };
-    let channel_histogram = move || {
+    // One card per selected channel: its histogram, top images and dream.
+    let cards = move || {
         let (acts, maps) = s.activations.get()?;
         let area = acts.height * acts.width;
-        let c = channel.get().min(acts.channels.saturating_sub(1));
-        Some(histogram(&maps[c * area..(c + 1) * area], 20))
-    };
-    let top_images = move || {
-        let result = s.max_activations.get()?;
-        if Some(result.layer.as_str()) != layer.get().as_deref() {
-            return None;
+        let top = s
+            .max_activations
+            .get()
+            .filter(|r| Some(r.layer.as_str()) == layer.get().as_deref());
+        if let Some(top) = &top {
+            let paths = selected
+                .get()
+                .iter()
+                .filter_map(|&c| top.best.get(c))
+                .flatten()
+                .map(|(_, p)| p.clone())
+                .collect();
+            s.want_thumbnails(paths);
         }
-        let list = result.best.get(channel.get())?.clone();
-        s.want_thumbnails(list.iter().map(|(_, p)| p.clone()).collect());
         let thumbs = s.thumbnails.get();
+        let dreams = s.dreams.get();
         Some(
-            list.into_iter()
-                .map(|(score, path)| {
-                    let src = thumbs.get(&path).cloned().unwrap_or_default();
-                    let target = path.clone();
+            selected
+                .get()
+                .into_iter()
+                .filter(|&c| c < acts.channels)
+                .map(|c| {
+                    let h = histogram(&maps[c * area..(c + 1) * area], 20);
+                    let images = top.as_ref().and_then(|t| t.best.get(c)).cloned().unwrap_or_default();
+                    let images = images
+                        .into_iter()
+                        .map(|(score, path)| {
+                            let src = thumbs.get(&path).cloned().unwrap_or_default();
+                            let target = path.clone();
+                            view! {
+                                <button class="thumb" data-path=path.clone() title=format!("{path}: mean activation {score:.4}")
+                                    on:click=move |_| {
+                                        s.open_dataset_image(target.clone());
+                                        s.view.set(View::Predict);
+                                    }>
+                                    <img src=src alt="" />
+                                </button>
+                            }
+                        })
+                        .collect_view();
+                    let dream = dreams.iter().find(|(d, _)| d.channel == Some(c)).map(|(d, rgba)| {
+                        let caption = format!("dreamed for {} channel {c} ({:.0} ms)", d.layer, d.compute_ms);
+                        view! {
+                            <figure>
+                                <Picture class="dream" rgba=rgba.clone() width=d.width height=d.height />
+                                <figcaption class="dream-caption">{caption}</figcaption>
+                            </figure>
+                        }
+                    });
                     view! {
-                        <button class="thumb" data-path=path.clone() title=format!("{path}: mean activation {score:.4}")
-                            on:click=move |_| {
-                                s.open_dataset_image(target.clone());
-                                s.view.set(View::Predict);
-                            }>
-                            <img src=src alt="" />
-                        </button>
+                        <div class="channel" data-channel=c>
+                            <h4>{format!("Channel {c}")}</h4>
+                            <Bars class="channel-histogram" histogram=h />
+                            <div class="max-images thumbs">{images}</div>
+                            {dream}
+                        </div>
                     }
                 })
                 .collect_view(),
@@ -133,13 +187,21 @@ pub fn FeaturesView() -> impl IntoView {
             levels.set(v.clamp(1, 100));
         }
     };
-    let dream_canvas = NodeRef::<leptos::html::Canvas>::new();
-    Effect::new(move |_| {
-        if let (Some((d, rgba)), Some(c)) = (s.dream.get(), dream_canvas.get()) {
-            let c: &HtmlCanvasElement = &c;
-            let _ = draw(c, &rgba, d.width, d.height);
+    let find = move |_| {
+        if let Some(l) = layer.get_untracked() {
+            s.find_max_activations(l);
         }
-    });
+    };
+    let dream = move |_| {
+        if let Some(l) = layer.get_untracked() {
+            s.dream_of(
+                l,
+                selected.get_untracked(),
+                iterations.get_untracked(),
+                levels.get_untracked(),
+            );
+        }
+    };
     view! {
         <section class="panel" id="features-view">
             <h2>"Features"</h2>
@@ -147,7 +209,7 @@ pub fn FeaturesView() -> impl IntoView {
                 <label>"Layer "
                     <LayerSelect id="features-layer" layer=layer keep=|l| l.channel_axis.is_some() || l.shape.len() == 2 />
                 </label>
-                <span class="hint">{move || s.shown.get().map(|x| format!(" activations of {}", x.result.name))}</span>
+                <span class="hint">{move || s.shown.with(|x| x.as_ref().map(|x| format!(" activations of {}", x.result.name)))}</span>
             </div>
             {move || s.activations.get().map(|(a, _)| {
                 let more = if a.channels > MAX_TILES { format!(", the first {MAX_TILES} shown") } else { String::new() };
@@ -156,31 +218,24 @@ pub fn FeaturesView() -> impl IntoView {
                         {format!("{}: {} channel(s) of {}×{}{more}; one colour scale for all (viridis: low → high)", a.layer, a.channels, a.height, a.width)}
                     </p>
                     <h3>"All values of the layer"</h3>
-                    <Bars id="layer-histogram" histogram=a.histogram.clone() />
+                    <Bars class="layer-histogram" histogram=a.histogram.clone() />
                 }
             })}
             <div id="tiles" class="tiles">{tiles}</div>
             <div class="channel-panel" class:hidden=move || s.activations.with(Option::is_none)>
-                <h3 id="channel-title">{move || format!("Channel {}", channel.get())}</h3>
-                {move || channel_histogram().map(|h| view! { <Bars id="channel-histogram" histogram=h /> })}
+                <h3 id="selected-channels">{move || {
+                    let list: Vec<String> = selected.get().iter().map(|c| c.to_string()).collect();
+                    format!("Selected channel(s): {}", list.join(", "))
+                }}</h3>
                 <div class="controls">
-                    <button id="max-run" on:click=move |_| if let Some(l) = layer.get_untracked() { s.find_max_activations(l) }>
-                        "Find the images that excite it most"
-                    </button>
-                    <label>" Iterations " <input id="dream-iterations" type="number" min="1" max="500" prop:value=move || iterations.get().to_string()
-                        on:change=set_iterations /></label>
-                    <label>" Levels " <input id="dream-levels" type="number" min="1" max="100" prop:value=move || levels.get().to_string()
-                        on:change=set_levels /></label>
-                    <button id="dream-run" on:click=move |_| if let Some(l) = layer.get_untracked() { s.dream_of(l, Some(channel.get_untracked()), iterations.get_untracked(), levels.get_untracked()) }>
-                        "Deep dream"
-                    </button>
+                    <button id="max-run" on:click=find>"Find the images that excite them most"</button>
+                    <label class="inline">" Iterations " <input id="dream-iterations" class="narrow" type="number" min="1" max="500"
+                        prop:value=move || iterations.get().to_string() on:change=set_iterations /></label>
+                    <label class="inline">" Levels " <input id="dream-levels" class="narrow" type="number" min="1" max="100"
+                        prop:value=move || levels.get().to_string() on:change=set_levels /></label>
+                    <button id="dream-run" on:click=dream>"Deep dream"</button>
                 </div>
-                <div id="max-images" class="thumbs">{top_images}</div>
-                <figure class:hidden=move || s.dream.with(Option::is_none)>
-                    <canvas id="dream-view" node_ref=dream_canvas width="1" height="1"></canvas>
-                    <figcaption id="dream-caption">{move || s.dream.get().map(|(d, _)| format!(
-                        "dreamed for {} channel {} ({:.0} ms)", d.layer, d.channel.map_or("all".into(), |c| c.to_string()), d.compute_ms))}</figcaption>
-                </figure>
+                <div id="channels" class="channels">{cards}</div>
             </div>
         </section>
     }

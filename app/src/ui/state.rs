@@ -175,8 +175,10 @@ pub struct Session {
     /// The top dataset images of every channel of a layer.
     pub max_activations: RwSignal<Option<MaxActivationsResult>>,
     latest_max: RwSignal<u64>,
-    /// The last deep dream and its RGBA pixels.
-    pub dream: RwSignal<Option<(DreamResult, Vec<u8>)>>,
+    /// The deep dreams of the last click (one per channel) and their RGBA pixels.
+    pub dreams: RwSignal<Vec<(DreamResult, Vec<u8>)>>,
+    /// The ids of the last click's dreams: `first_dream..=latest_dream`.
+    first_dream: RwSignal<u64>,
     latest_dream: RwSignal<u64>,
     latest_feature_request: RwSignal<u64>,
     /// Dataset path -> `blob:` URL of the image, filled as galleries ask for them.
@@ -212,7 +214,8 @@ pub fn provide_session(choice: BackendChoice) -> Session {
         activations: RwSignal::new(None),
         max_activations: RwSignal::new(None),
         latest_max: RwSignal::new(0),
-        dream: RwSignal::new(None),
+        dreams: RwSignal::new(Vec::new()),
+        first_dream: RwSignal::new(u64::MAX),
         latest_dream: RwSignal::new(0),
         latest_feature_request: RwSignal::new(0),
         thumbnails: RwSignal::new(HashMap::new()),
@@ -379,7 +382,7 @@ impl Session {
         id == self.latest_evaluation.get_untracked()
             || id == self.latest_tsne.get_untracked()
             || id == self.latest_max.get_untracked()
-            || id == self.latest_dream.get_untracked()
+            || self.is_dream(id)
             || explain_batch_of(id) == Some(self.explain_batch.get_untracked())
     }
 
@@ -425,32 +428,46 @@ impl Session {
         );
     }
 
-    /// Dreams an input that excites `channel` of `layer`.
-    pub fn dream_of(self, layer: String, channel: Option<usize>, iterations: usize, levels: usize) {
+    /// Dreams an input for each of `channels` of `layer` (the whole layer if empty), one after
+    /// another.
+    pub fn dream_of(self, layer: String, channels: Vec<usize>, iterations: usize, levels: usize) {
         let Some(preprocess) = self.preprocess.get_untracked() else {
             return;
         };
-        let id = self.next_job_id();
-        self.latest_dream.set(id);
+        let targets: Vec<Option<usize>> = if channels.is_empty() {
+            vec![None]
+        } else {
+            channels.into_iter().map(Some).collect()
+        };
+        let first = self.next_job_id();
+        self.first_dream.set(first);
+        self.latest_dream.set(first + targets.len() as u64 - 1);
+        self.dreams.set(Vec::new());
         self.progress.set(Some(JobProgress {
-            id,
+            id: first,
             task: "Deep dream".into(),
             done: 0,
             total: iterations * levels,
             started_ms: js_sys::Date::now(),
             one_go: true,
         }));
-        client::send(
-            Request::DeepDream {
-                id,
-                layer,
-                channel,
-                preprocess,
-                iterations,
-                levels,
-            },
-            None,
-        );
+        for (i, channel) in targets.into_iter().enumerate() {
+            client::send(
+                Request::DeepDream {
+                    id: first + i as u64,
+                    layer: layer.clone(),
+                    channel,
+                    preprocess: preprocess.clone(),
+                    iterations,
+                    levels,
+                },
+                None,
+            );
+        }
+    }
+
+    fn is_dream(self, id: u64) -> bool {
+        (self.first_dream.get_untracked()..=self.latest_dream.get_untracked()).contains(&id)
     }
 
     /// Asks for a t-SNE map of `layer` over the dataset.
@@ -505,7 +522,7 @@ impl Session {
             self.progress.set(None);
             self.busy.set(None);
             self.explain_batch.update(|b| *b += 1);
-            self.latest_dream.update(|d| *d += 1);
+            self.first_dream.set(u64::MAX);
             client::restart();
             // Jobs queued behind it are gone with the old worker: ask again for the evaluation.
             if self.evaluation.with_untracked(Option::is_none) {
@@ -539,6 +556,7 @@ impl Session {
         layer: Option<String>,
         target: Option<usize>,
         probability: bool,
+        sum_channels: bool,
     ) {
         if self.shown.get_untracked().is_none() {
             self.error.set(Some(
@@ -567,6 +585,7 @@ impl Session {
                     target,
                     layer: layer.clone(),
                     probability,
+                    sum_channels,
                 },
                 None,
             );
@@ -733,8 +752,7 @@ impl Session {
                             Some(p) if !restart => p.started_ms,
                             _ => js_sys::Date::now(),
                         };
-                        let one_go = explain_batch_of(id).is_some()
-                            || id == self.latest_dream.get_untracked();
+                        let one_go = explain_batch_of(id).is_some() || self.is_dream(id);
                         *p = Some(JobProgress {
                             id,
                             task,
@@ -769,15 +787,14 @@ impl Session {
                 }
             }
             Response::Dream(result) => {
-                if result.id == self.latest_dream.get_untracked() {
-                    if self
-                        .progress
-                        .get_untracked()
-                        .is_some_and(|p| p.id == result.id)
+                if self.is_dream(result.id) {
+                    if result.id == self.latest_dream.get_untracked()
+                        && self.progress.get_untracked().is_some_and(|p| p.one_go)
                     {
                         self.progress.set(None);
                     }
-                    self.dream.set(Some((result, bytes.unwrap_or_default())));
+                    self.dreams
+                        .update(|d| d.push((result, bytes.unwrap_or_default())));
                 }
             }
             Response::Tsne(result) => {

@@ -89,9 +89,13 @@ fn draw(
     Some(())
 }
 
-/// The layer a t-SNE map is best made of by default: the last non-spatial layer before the
-/// scores (the penultimate features), else the suggested Grad-CAM layer.
+/// The layer a t-SNE map starts from: the class scores (what the original offers first).
 fn default_layer(model: &crate::protocol::ModelSummary) -> Option<String> {
+    model.layers.layers.last().map(|l| l.name.clone())
+}
+
+/// The penultimate features (the last vector layer before the scores), a good second choice.
+fn penultimate_layer(model: &crate::protocol::ModelSummary) -> Option<String> {
     let layers = &model.layers.layers;
     let before_output = layers.len().saturating_sub(1);
     layers[..before_output]
@@ -99,7 +103,6 @@ fn default_layer(model: &crate::protocol::ModelSummary) -> Option<String> {
         .rev()
         .find(|l| !l.spatial && l.shape.len() == 2)
         .map(|l| l.name.clone())
-        .or_else(|| model.layers.gradcam_layer.clone())
 }
 
 #[component]
@@ -228,6 +231,9 @@ pub fn TsneView() -> impl IntoView {
                     on:change=set_every /></label>
                 <label>"Every N-th class " <input id="tsne-every-class" type="number" min="1" step="1" value="1" on:change=every_class /></label>
                 <button id="tsne-run" on:click=run>"Make the map"</button>
+                {move || s.model.with(|m| m.as_ref().and_then(penultimate_layer)).map(|p| view! {
+                    <p class="hint">{format!("Tip: the penultimate layer ({p}) often separates the classes more clearly than the scores.")}</p>
+                })}
             </div>
             <div id="tsne-classes" class="class-toggles">
                 {move || s.dataset.get().map(|d| {
