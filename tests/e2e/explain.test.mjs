@@ -87,6 +87,7 @@ for (const backend of ['cpu', 'webgpu']) {
     await screenshot(page, `explain-${backend}.png`);
 
     // More methods at once (occlusion on the Fast preset, IG): every map comes with its scores.
+    await page.check('#explain-occlusion');
     await page.fill('#occlusion-level', '1');
     await page.dispatchEvent('#occlusion-level', 'input');
     assert.equal(await page.inputValue('#occlusion-mask'), '9', 'Fast: a third of 28 pixels');
