@@ -15,6 +15,20 @@ fn unpic(args: &[&str]) -> Output {
         .expect("run unpic")
 }
 
+/// `unpic eval ARGS --preset unit --json`, which must succeed, as JSON.
+fn eval_json(args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["eval"];
+    all.extend_from_slice(args);
+    all.extend(["--preset", "unit", "--json"]);
+    let out = unpic(&all);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
 fn temp_file(name: &str, bytes: &[u8]) -> String {
     let dir = std::env::temp_dir().join(format!("unpic-cli-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -292,22 +306,12 @@ fn eval_reproduces_onnxruntime_on_all_10000_fashion_mnist_test_images() {
         .join("fashion-mnist-test.zip")
         .display()
         .to_string();
-    let out = unpic(&[
-        "eval",
+    let got = eval_json(&[
         "--model",
         &oracle("models/smallcnn_fashion.onnx"),
         "--data",
         &data,
-        "--preset",
-        "unit",
-        "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let expected: serde_json::Value =
         serde_json::from_slice(&std::fs::read(oracle("eval.json")).expect("eval.json"))
             .expect("JSON");
@@ -337,24 +341,14 @@ fn the_demo_network_is_at_least_92_percent_accurate_on_the_test_set() {
         .join("fashion-mnist-test.zip")
         .display()
         .to_string();
-    let out = unpic(&[
-        "eval",
+    let got = eval_json(&[
         "--model",
         &path("fashion-cnn.onnx"),
         "--data",
         &data,
         "--labels",
         &path("labels.txt"),
-        "--preset",
-        "unit",
-        "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let accuracy = got["accuracy"].as_f64().expect("accuracy");
     assert!(accuracy >= 0.92, "test accuracy {accuracy}");
     assert_eq!(got["files"].as_array().map(Vec::len), Some(10_000));
