@@ -56,5 +56,12 @@ test('a long explanation shows its progress and stops on Cancel', { timeout: 900
   await page.waitForSelector('#explanations figure[data-method=gradcam]', { timeout: 300_000 });
   assert.equal(await page.$$eval('#explanations figure', (f) => f.length), 1, 'only the new map');
   assert.equal((await readTop5(page))[0].cls, top);
+  // The map stays: once the Features view has its activations (asked after the map arrived, and
+  // answered in order), every answer to the new worker's replay is in too.
+  await page.click('[data-view=features]');
+  await page.waitForSelector('#tiles .tile', { timeout: 300_000 });
+  await page.click('[data-view=predict]');
+  assert.equal(await page.$$eval('#explanations figure[data-method=gradcam]', (f) => f.length), 1,
+    'the replayed model does not clear the map');
   await page.close();
 });

@@ -1,6 +1,8 @@
 //! The page's end of the worker: spawns it, queues requests until its engine has started, hands
-//! responses to the session, and restarts it (replaying backend, labels and model) if it dies,
-//! so one crash never costs the user their work.
+//! responses to the session, and restarts it (replaying backend, labels, model, images and the
+//! current image) if it dies or a one-go job is cancelled, so neither costs the user their work.
+//! The answers to a replay are not passed on: the page already has that state, and a model that
+//! looked newly opened would make the page predict again and drop the maps it is waiting for.
 
 use std::cell::RefCell;
 
@@ -26,9 +28,33 @@ struct Replay {
     dataset: Option<(String, Option<FileSizes>, Vec<u8>)>,
 }
 
+/// An answer to a replayed request, swallowed once per replayed request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Echo {
+    Backend,
+    Labels,
+    Model,
+    Dataset,
+}
+
+impl Echo {
+    fn of(response: &Response) -> Option<Echo> {
+        match response {
+            Response::Backend { .. } => Some(Echo::Backend),
+            Response::Labels(_) => Some(Echo::Labels),
+            Response::ModelLoaded(_) => Some(Echo::Model),
+            Response::DatasetLoaded(_) => Some(Echo::Dataset),
+            _ => None,
+        }
+    }
+}
+
 struct Client {
     worker: Worker,
     started: bool,
+    /// Answers still to come to the replayed requests (the worker answers in order, so the first
+    /// answer of each kind is the replay's).
+    echoes: Vec<Echo>,
     queue: Vec<(Request, Option<Vec<u8>>)>,
     replay: Replay,
     handler: std::rc::Rc<Handler>,
@@ -52,8 +78,15 @@ fn spawn(handler: std::rc::Rc<Handler>, replay: Replay) -> Result<(), String> {
         let handler = handler.clone();
         Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             match decode::<Response>(&event.data()) {
-                Ok((Response::Started, _)) => flush(),
-                Ok((response, bytes)) => handler(response, bytes),
+                Ok((Response::Started, bytes)) => {
+                    flush();
+                    handler(Response::Started, bytes)
+                }
+                Ok((response, bytes)) => {
+                    if !is_echo(&response) {
+                        handler(response, bytes)
+                    }
+                }
                 Err(e) => handler(
                     Response::Failed {
                         during: "reading the worker's answer".into(),
@@ -85,19 +118,24 @@ fn spawn(handler: std::rc::Rc<Handler>, replay: Replay) -> Result<(), String> {
     worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     let mut queue = Vec::new();
+    let mut echoes = Vec::new();
     if let Some(b) = replay.backend {
         queue.push((Request::SetBackend(b), None));
+        echoes.push(Echo::Backend);
     }
     if let Some(text) = &replay.labels {
         queue.push((Request::SetLabels { text: text.clone() }, None));
+        echoes.push(Echo::Labels);
     }
     if let Some((name, bytes)) = &replay.model {
         queue.push((
             Request::LoadModel { name: name.clone() },
             Some(bytes.clone()),
         ));
+        echoes.push(Echo::Model);
     }
     if let Some((name, files, bytes)) = &replay.dataset {
+        echoes.push(Echo::Dataset);
         queue.push((
             Request::LoadDataset {
                 name: name.clone(),
@@ -113,6 +151,7 @@ fn spawn(handler: std::rc::Rc<Handler>, replay: Replay) -> Result<(), String> {
         *c.borrow_mut() = Some(Client {
             worker,
             started: false,
+            echoes,
             queue,
             replay,
             handler,
@@ -139,6 +178,28 @@ pub fn restart() {
             );
         }
     }
+}
+
+/// Whether `response` answers a replayed request (and so is not passed on). A failure during the
+/// replay ends it: the page hears of the failure, and later answers are the user's own.
+fn is_echo(response: &Response) -> bool {
+    CLIENT.with(|c| {
+        let mut guard = c.borrow_mut();
+        let Some(client) = guard.as_mut() else {
+            return false;
+        };
+        if matches!(response, Response::Failed { .. }) {
+            client.echoes.clear();
+            return false;
+        }
+        match Echo::of(response).and_then(|e| client.echoes.iter().position(|x| *x == e)) {
+            Some(i) => {
+                client.echoes.remove(i);
+                true
+            }
+            None => false,
+        }
+    })
 }
 
 fn post(worker: &Worker, request: &Request, bytes: Option<&[u8]>) {

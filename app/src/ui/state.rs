@@ -523,11 +523,8 @@ impl Session {
             self.busy.set(None);
             self.explain_batch.update(|b| *b += 1);
             self.first_dream.set(u64::MAX);
+            // The new worker's `Started` resumes what the page still waits for.
             client::restart();
-            // Jobs queued behind it are gone with the old worker: ask again for the evaluation.
-            if self.evaluation.with_untracked(Option::is_none) {
-                self.evaluate();
-            }
         } else {
             client::send(Request::Cancel, None);
         }
@@ -652,7 +649,13 @@ impl Session {
 
     fn on_response(self, response: Response, bytes: Option<Vec<u8>>) {
         match response {
-            Response::Started => {}
+            // A worker that replaces one (after a Cancel or a crash) has the model and images
+            // back, but not the jobs queued on the old one: ask again for the evaluation.
+            Response::Started => {
+                if self.evaluation.with_untracked(Option::is_none) {
+                    self.evaluate();
+                }
+            }
             Response::Backend {
                 active,
                 webgpu_available,
