@@ -47,6 +47,7 @@ test('10,000 images open and evaluate in the browser while the page stays respon
   assert.ok(clicks.length >= 3, `clicks measured during the evaluation: ${clicks.length}`);
   for (const ms of clicks) assert.ok(ms < 100, `a click took ${ms.toFixed(1)} ms while evaluating (${clicks.map((c) => c.toFixed(1))})`);
   const progressText = await page.textContent('#progress').catch(() => '');
+  assert.match(progressText, /Evaluating the images: \d+ of 10000, about [1-9]\d* s left/, 'progress with an estimate');
 
   while (!(await page.$('#accuracy-total'))) {
     peak = Math.max(peak, chromiumRssMiB());

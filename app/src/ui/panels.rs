@@ -157,8 +157,10 @@ pub fn StatusLine() -> impl IntoView {
             {move || s.progress.get().map(|p| {
                 let fraction = p.done as f64 / p.total.max(1) as f64;
                 let elapsed = (js_sys::Date::now() - p.started_ms) / 1000.0;
-                let left = if p.done > 0 {
-                    format!(", about {:.0} s left", elapsed / fraction * (1.0 - fraction))
+                // An estimate from under a second of work is noise: wait for one.
+                let left = if p.done > 0 && elapsed >= 1.0 {
+                    let seconds = (elapsed / fraction * (1.0 - fraction)).ceil();
+                    format!(", about {seconds:.0} s left")
                 } else {
                     String::new()
                 };
