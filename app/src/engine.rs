@@ -146,12 +146,8 @@ impl Engine {
                 layer,
                 channel,
                 preprocess,
-                iterations,
-                levels,
-            } => vec![
-                self.dream(id, layer, channel, preprocess, iterations, levels)
-                    .await,
-            ],
+                settings,
+            } => vec![self.dream(id, layer, channel, preprocess, settings).await],
             Request::Tsne {
                 id,
                 layer,
@@ -539,8 +535,7 @@ impl Engine {
         layer: String,
         channel: Option<usize>,
         preprocess: Preprocess,
-        iterations: usize,
-        levels: usize,
+        settings: DeepDream,
     ) -> Reply {
         let during = format!("dreaming '{layer}'");
         let Some(classifier) = &self.classifier else {
@@ -550,11 +545,6 @@ impl Engine {
         let result = async {
             preprocess.check_fits(classifier.input())?;
             let x = classifier.batch(grey_start(&preprocess, 0), 1)?;
-            let settings = DeepDream {
-                iterations,
-                levels,
-                ..DeepDream::default()
-            };
             let notify = &self.notify;
             let mut report = |done: usize, total: usize| {
                 notify(progress(id, "Deep dream", done, total));
@@ -1307,8 +1297,11 @@ mod tests {
             layer: "block2/relu".into(),
             channel: Some(channel),
             preprocess: crate::presets::Preset::Unit.apply(&summary.input),
-            iterations: 5,
-            levels: 2,
+            settings: DeepDream {
+                iterations: 5,
+                levels: 2,
+                ..DeepDream::default()
+            },
         };
         let (reply, rgba) = block_on(engine.handle(dream, None)).remove(0);
         assert!(matches!(reply, Response::Dream(_)), "{reply:?}");

@@ -5,6 +5,7 @@
 //! payloads never go through JSON.
 
 use explain_core::data::Preprocess;
+use explain_core::features::DeepDream;
 use explain_core::onnx::LayerTable;
 use explain_core::{InputSpec, Prediction};
 use serde::{Deserialize, Serialize};
@@ -112,9 +113,8 @@ pub enum Request {
         layer: String,
         channel: Option<usize>,
         preprocess: Preprocess,
-        iterations: usize,
-        /// Pyramid levels (octaves).
-        levels: usize,
+        /// Iterations, pyramid levels and gradient blur (the rest at the core's defaults).
+        settings: DeepDream,
     },
     /// Stops the running job at its next batch (handled as soon as it arrives, not queued).
     Cancel,

@@ -256,6 +256,9 @@ pub struct DeepDreamArgs {
     pub levels: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Sigma in pixels of the Gaussian blur of each step's gradient (0: none).
+    #[arg(long, default_value_t = DeepDream::default().gradient_blur)]
+    pub blur: f32,
     #[command(flatten)]
     pub preprocess: PreprocessArgs,
     /// The dreamed image (PNG).
@@ -279,6 +282,7 @@ pub fn deep_dream_run(args: DeepDreamArgs) -> Result<()> {
         iterations: args.iterations,
         levels: args.levels,
         seed: args.seed,
+        gradient_blur: args.blur,
         ..DeepDream::default()
     };
     let mut bar = Bar::new("deep dream", args.iterations * args.levels);

@@ -1,5 +1,5 @@
 //! Features of a real network (the oracle SmallCNN on Fashion-MNIST test images): deep dream
-//! raises its objective, and the streamed max-activating images equal a brute-force ranking.
+//! raises its objective (with patterns, not pixel noise, when its gradient is blurred), and the streamed max-activating images equal a brute-force ranking.
 
 use std::path::PathBuf;
 
@@ -72,6 +72,59 @@ fn deep_dream_raises_its_objective_at_every_pyramid_level_count() {
     )
     .expect("b");
     assert_eq!(a.to_vec().expect("a"), b.to_vec().expect("b"));
+}
+
+/// Mean absolute difference between neighbouring pixels, over the image's standard deviation:
+/// about 1.1 for white noise, near 0 for a smooth image (measured here: 1.43 without the blur,
+/// 0.84 with it).
+fn roughness(image: &[f32], width: usize) -> f32 {
+    let n = image.len() as f32;
+    let mean = image.iter().sum::<f32>() / n;
+    let std = (image.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n).sqrt();
+    let diffs: Vec<f32> = image
+        .windows(2)
+        .enumerate()
+        .filter(|(i, _)| (i + 1) % width != 0)
+        .map(|(_, w)| (w[1] - w[0]).abs())
+        .collect();
+    diffs.iter().sum::<f32>() / diffs.len() as f32 / std
+}
+
+#[test]
+fn a_blurred_gradient_dreams_patterns_not_pixel_noise() {
+    let c = smallcnn();
+    let layer = "/relu2/Relu_output_0";
+    let start =
+        FloatValue::from_vec(vec![0.5; 28 * 28], &[1, 1, 28, 28], &Device::flex()).expect("upload");
+    let dream = |gradient_blur: f32| {
+        let settings = DeepDream {
+            gradient_blur,
+            ..DeepDream::default()
+        };
+        let image = deep_dream(&c, layer, Some(5), &start, &settings, &mut Silent)
+            .expect("dream")
+            .to_vec()
+            .expect("read");
+        let score = channel_score(
+            &c,
+            &FloatValue::from_vec(image.clone(), &[1, 1, 28, 28], &Device::flex()).expect("up"),
+            layer,
+            5,
+        );
+        (roughness(&image, 28), score)
+    };
+    let (sharp, sharp_score) = dream(0.0);
+    let (smooth, smooth_score) = dream(DeepDream::default().gradient_blur);
+    assert!(
+        smooth < 0.75 * sharp,
+        "roughness with blur {smooth}, without {sharp}"
+    );
+    // The smooth dream still excites the channel.
+    let grey = channel_score(&c, &start, layer, 5);
+    assert!(
+        smooth_score > grey + 0.5 * (sharp_score - grey),
+        "channel 5: grey {grey}, sharp dream {sharp_score}, smooth dream {smooth_score}"
+    );
 }
 
 #[test]

@@ -49,6 +49,7 @@ test('the Features view shows activations, histograms, the most exciting images 
   await page.dispatchEvent('#dream-iterations', 'change');
   await page.fill('#dream-levels', '1');
   await page.dispatchEvent('#dream-levels', 'change');
+  assert.equal(await page.inputValue('#dream-blur'), '1', 'the gradient is smoothed by default');
   await page.click('#dream-run');
   await page.waitForFunction(() => document.querySelectorAll('#channels .dream-caption').length === 2, null, { timeout: 300_000 });
   assert.match(await page.textContent(`${card} .dream-caption`), new RegExp(`block3/relu channel ${CHANNEL}`));

@@ -3,6 +3,7 @@
 //! layer's values; for the selected channels (click a tile; Ctrl- or Shift-click adds one),
 //! each one's histogram, the dataset images that excite it most, and its deep dream.
 
+use explain_core::features::DeepDream;
 use explain_core::features::activations::{Histogram, histogram};
 use explain_core::render::{ColourMap, heatmap};
 use leptos::prelude::*;
@@ -58,8 +59,10 @@ pub fn FeaturesView() -> impl IntoView {
     let s = use_session();
     let layer = RwSignal::new(None::<String>);
     let selected = RwSignal::new(vec![0usize]);
-    let iterations = RwSignal::new(10usize);
-    let levels = RwSignal::new(2usize);
+    let defaults = DeepDream::default();
+    let iterations = RwSignal::new(defaults.iterations);
+    let levels = RwSignal::new(defaults.levels);
+    let blur = RwSignal::new(defaults.gradient_blur);
     Effect::new(move |_| layer.set(s.model.get().and_then(|m| m.layers.gradcam_layer)));
     // The shown image's activations follow the image and the layer.
     Effect::new(move |_| {
@@ -187,6 +190,11 @@ pub fn FeaturesView() -> impl IntoView {
             levels.set(v.clamp(1, 100));
         }
     };
+    let set_blur = move |ev| {
+        if let Ok(v) = event_target_value(&ev).parse::<f32>() {
+            blur.set(v.clamp(0.0, 10.0));
+        }
+    };
     let find = move |_| {
         if let Some(l) = layer.get_untracked() {
             s.find_max_activations(l);
@@ -197,8 +205,12 @@ pub fn FeaturesView() -> impl IntoView {
             s.dream_of(
                 l,
                 selected.get_untracked(),
-                iterations.get_untracked(),
-                levels.get_untracked(),
+                DeepDream {
+                    iterations: iterations.get_untracked(),
+                    levels: levels.get_untracked(),
+                    gradient_blur: blur.get_untracked(),
+                    ..DeepDream::default()
+                },
             );
         }
     };
@@ -233,6 +245,9 @@ pub fn FeaturesView() -> impl IntoView {
                         prop:value=move || iterations.get().to_string() on:change=set_iterations /></label>
                     <label class="inline">" Levels " <input id="dream-levels" class="narrow" type="number" min="1" max="100"
                         prop:value=move || levels.get().to_string() on:change=set_levels /></label>
+                    <label class="inline" title="Sigma of a Gaussian blur of each step's gradient, in pixels: 0 dreams pixel-sized noise on small networks">
+                        " Smoothing " <input id="dream-blur" class="narrow" type="number" min="0" max="10" step="0.5"
+                        prop:value=move || blur.get().to_string() on:change=set_blur /></label>
                     <button id="dream-run" on:click=dream>"Deep dream"</button>
                 </div>
                 <div id="channels" class="channels">{cards}</div>

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use explain_core::data::Preprocess;
+use explain_core::features::DeepDream;
 use leptos::prelude::*;
 
 use super::{client, files};
@@ -430,7 +431,7 @@ impl Session {
 
     /// Dreams an input for each of `channels` of `layer` (the whole layer if empty), one after
     /// another.
-    pub fn dream_of(self, layer: String, channels: Vec<usize>, iterations: usize, levels: usize) {
+    pub fn dream_of(self, layer: String, channels: Vec<usize>, settings: DeepDream) {
         let Some(preprocess) = self.preprocess.get_untracked() else {
             return;
         };
@@ -447,7 +448,7 @@ impl Session {
             id: first,
             task: "Deep dream".into(),
             done: 0,
-            total: iterations * levels,
+            total: settings.iterations * settings.levels,
             started_ms: js_sys::Date::now(),
             one_go: true,
         }));
@@ -458,8 +459,7 @@ impl Session {
                     layer: layer.clone(),
                     channel,
                     preprocess: preprocess.clone(),
-                    iterations,
-                    levels,
+                    settings,
                 },
                 None,
             );

@@ -3,7 +3,8 @@
 //! clamped at the edges.
 //!
 //! A bilinear resize is separable and linear, so it is two small matrix products on the device
-//! (`R_y · map · R_xᵀ`): no custom kernel, differentiable, and the same on every backend.
+//! (`R_y · map · R_xᵀ`): no custom kernel, differentiable, and the same on every backend. A
+//! Gaussian blur (deep dream smooths its gradients with one) is two such products too.
 
 use burn::tensor::{Tensor, TensorData};
 
@@ -34,19 +35,64 @@ pub fn bilinear_weights(input: usize, output: usize) -> Vec<f32> {
 
 /// Resizes `[N, h, w]` maps to `[N, height, width]`.
 pub fn bilinear(maps: Tensor<3>, height: usize, width: usize) -> Tensor<3> {
-    let [n, h, w] = maps.dims();
+    let [_, h, w] = maps.dims();
     if (h, w) == (height, width) {
         return maps;
     }
+    separable(
+        maps,
+        bilinear_weights(h, height),
+        height,
+        bilinear_weights(w, width),
+        width,
+    )
+}
+
+/// The `[n, n]` matrix of a Gaussian blur along one axis, each row renormalised at the edges
+/// (so a constant stays constant).
+pub fn gaussian_weights(n: usize, sigma: f32) -> Vec<f32> {
+    let radius = (3.0 * sigma).ceil() as i64;
+    let mut w = vec![0f32; n * n];
+    for (dst, row) in w.chunks_mut(n).enumerate() {
+        let lo = (dst as i64 - radius).max(0) as usize;
+        let hi = (dst as i64 + radius).min(n as i64 - 1) as usize;
+        for (src, v) in row.iter_mut().enumerate().take(hi + 1).skip(lo) {
+            let d = src as f32 - dst as f32;
+            *v = (-d * d / (2.0 * sigma * sigma)).exp();
+        }
+        let sum: f32 = row.iter().sum();
+        row.iter_mut().for_each(|v| *v /= sum);
+    }
+    w
+}
+
+/// Blurs `[N, h, w]` maps with a Gaussian of `sigma` pixels (no-op for `sigma <= 0`).
+pub fn gaussian(maps: Tensor<3>, sigma: f32) -> Tensor<3> {
+    let [_, h, w] = maps.dims();
+    if sigma <= 0.0 {
+        return maps;
+    }
+    separable(
+        maps,
+        gaussian_weights(h, sigma),
+        h,
+        gaussian_weights(w, sigma),
+        w,
+    )
+}
+
+/// `R_y · map · R_xᵀ` for each of the `N` maps, with `R_y` `[height, h]` and `R_x` `[width, w]`.
+fn separable(
+    maps: Tensor<3>,
+    ry: Vec<f32>,
+    height: usize,
+    rx: Vec<f32>,
+    width: usize,
+) -> Tensor<3> {
+    let [n, h, w] = maps.dims();
     let device = maps.device();
-    let ry = Tensor::<2>::from_data(
-        TensorData::new(bilinear_weights(h, height), [height, h]),
-        &device,
-    );
-    let rx = Tensor::<2>::from_data(
-        TensorData::new(bilinear_weights(w, width), [width, w]),
-        &device,
-    );
+    let ry = Tensor::<2>::from_data(TensorData::new(ry, [height, h]), &device);
+    let rx = Tensor::<2>::from_data(TensorData::new(rx, [width, w]), &device);
     let ry = ry.unsqueeze::<3>().expand([n, height, h]);
     let rxt = rx.transpose().unsqueeze::<3>().expand([n, w, width]);
     ry.matmul(maps).matmul(rxt)
@@ -75,5 +121,18 @@ mod tests {
         assert_eq!(r.dims(), [1, 9, 11]);
         let v: Vec<f32> = r.into_data().try_to_vec().expect("read");
         assert!(v.iter().all(|x| (x - 2.0).abs() < 1e-6));
+        let g = gaussian(Tensor::<3>::ones([2, 6, 4], &device) * 3.0, 1.0);
+        let v: Vec<f32> = g.into_data().try_to_vec().expect("read");
+        assert!(v.iter().all(|x| (x - 3.0).abs() < 1e-5));
+    }
+
+    #[test]
+    fn a_gaussian_spreads_a_point_symmetrically_and_keeps_its_sum() {
+        let w = gaussian_weights(9, 1.0);
+        let row = &w[4 * 9..5 * 9];
+        assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!((row[3] - row[5]).abs() < 1e-7 && row[4] > row[3] && row[3] > row[2]);
+        // exp(-1/2) of the centre weight one pixel away at sigma 1.
+        assert!((row[3] / row[4] - (-0.5f32).exp()).abs() < 1e-6);
     }
 }

@@ -2,14 +2,16 @@
 //! input to excite a channel (its mean activation) or a whole layer (mean square), over an
 //! image pyramid: the image is optimised first at a coarse resolution (upsampled to the
 //! network's fixed input size for each pass, so gradients reach the coarse pixels), then
-//! refined level by level. Each step is normalised by the gradient's mean magnitude and taken
-//! on a randomly shifted (jittered, seeded) image. UNPIC's defaults: 10 iterations, 2 levels.
+//! refined level by level. Each step's gradient is blurred a little (a Gaussian of one pixel:
+//! without it a small network's dream is pixel-sized noise), normalised by its mean magnitude,
+//! and taken on a randomly shifted (jittered, seeded) image. UNPIC's defaults: 10 iterations,
+//! 2 levels.
 
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::explain::resize::bilinear;
+use crate::explain::resize::{bilinear, gaussian};
 use crate::explain::{Progress, step};
 use crate::model::{Classifier, Layout};
 use crate::onnx::FloatValue;
@@ -26,6 +28,9 @@ pub struct DeepDream {
     pub step_size: f32,
     /// Largest random shift, in pixels, before each step.
     pub jitter: usize,
+    /// Sigma, in pixels of the level, of a Gaussian blur of each step's gradient (0: none).
+    /// Small networks otherwise dream pixel-sized noise; the blur keeps the patterns.
+    pub gradient_blur: f32,
     pub seed: u64,
 }
 
@@ -37,6 +42,7 @@ impl Default for DeepDream {
             level_scale: 1.4,
             step_size: 0.05,
             jitter: 2,
+            gradient_blur: 1.0,
             seed: 0,
         }
     }
@@ -153,6 +159,7 @@ pub fn deep_dream(
             let g = leaf.grad(&grads).ok_or_else(|| {
                 Error::Settings(format!("'{layer}' does not depend on the input"))
             })?;
+            let g = gaussian(g, settings.gradient_blur);
             let g = g.clone() / (g.abs().mean().reshape([1, 1, 1]) + 1e-8);
             let stepped = shifted + g * settings.step_size;
             image = roll(
