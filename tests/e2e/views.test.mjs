@@ -1,10 +1,11 @@
 // The Image data and Help views, as a person uses them: a picked folder of class folders opens
 // (with the demo's labels, folders are matched to classes by name) and is evaluated to
-// `unpic eval`'s numbers; Help explains every method with its paper.
+// `unpic eval`'s numbers, and so is a dropped folder (walked entry by entry); a dropped zip opens;
+// Help explains every method with its paper.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -119,5 +120,59 @@ test('a zip of class folders dropped on the Image data view opens', { timeout: 3
     }
   }, zip);
   await page.waitForFunction(() => /^dropped\.zip: 2000 images in 10 classes/.test(document.querySelector('#dataset-summary')?.textContent ?? ''));
+  await page.close();
+});
+
+test('a folder dropped on the Image data view is walked, listed in pieces as the browser does', { timeout: 300_000 }, async () => {
+  // Twelve pullovers and twelve shirts, as a folder on disk (for unpic eval) and as the entries a
+  // browser hands over for a dropped folder (Playwright cannot drop a real one).
+  const picked = join(folder.tmp, 'dropped');
+  const tree = {};
+  for (const cls of ['2_pullover', '6_shirt']) {
+    await mkdir(join(picked, cls), { recursive: true });
+    const names = (await readdir(join(folder.path, cls))).sort().slice(0, 12);
+    tree[cls] = [];
+    for (const name of names) {
+      await copyFile(join(folder.path, cls, name), join(picked, cls, name));
+      tree[cls].push([name, (await readFile(join(folder.path, cls, name))).toString('base64')]);
+    }
+  }
+  const expected = unpicEval(join(DEMO, 'fashion-cnn.onnx'), picked, join(DEMO, 'labels.txt'));
+
+  const page = await openApp(app.browser, app.url, '?backend=cpu');
+  await waitForDemo(page);
+  await page.waitForSelector('#accuracy-total', { timeout: 300_000 });
+  await page.click('[data-view=data]');
+  await page.evaluate((tree) => {
+    const file = (path, name, b64) => ({
+      isFile: true, isDirectory: false, name, fullPath: `${path}/${name}`,
+      file: (ok) => setTimeout(() => ok(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], name, { type: 'image/png' }))),
+    });
+    // readEntries gives at most 5 entries a call, then an empty list: the walk must keep asking.
+    const dir = (path, name, children) => ({
+      isFile: false, isDirectory: true, name, fullPath: `${path}/${name}`,
+      createReader: () => {
+        let next = 0;
+        return { readEntries: (ok) => setTimeout(() => { ok(children.slice(next, next + 5)); next += 5; }) };
+      },
+    });
+    const root = dir('', 'dropped', Object.entries(tree).map(([cls, files]) =>
+      dir('/dropped', cls, files.map(([name, b64]) => file(`/dropped/${cls}`, name, b64)))));
+    const transfer = { items: { length: 1, 0: { kind: 'file', webkitGetAsEntry: () => root } }, files: { length: 0 } };
+    const panel = document.querySelector('#data-view');
+    for (const type of ['dragover', 'drop']) {
+      const event = new DragEvent(type, { bubbles: true, cancelable: true });
+      Object.defineProperty(event, 'dataTransfer', { value: transfer });
+      panel.dispatchEvent(event);
+    }
+  }, tree);
+  await page.waitForFunction(() => /24 images in 2 classes/.test(document.querySelector('#dataset-summary')?.textContent ?? ''), null, { timeout: 120_000 });
+  const rows = await page.$$eval('#class-table tbody tr', (r) => r.map((x) => [x.dataset.class, Number(x.dataset.count)]));
+  assert.deepEqual(rows, [['2_pullover', 12], ['6_shirt', 12]]);
+  await page.click('[data-view=accuracy]');
+  await page.waitForSelector('#accuracy-total', { timeout: 300_000 });
+  assert.equal(Number(await page.getAttribute('#accuracy-total', 'data-accuracy')), expected.accuracy);
+  const cells = await page.$$eval('#confusion td.cell', (tds) => tds.map((td) => Number(td.dataset.count)));
+  assert.deepEqual(cells, expected.confusion.flat(), 'the walked files are the folder\'s');
   await page.close();
 });
