@@ -387,7 +387,7 @@ impl Engine {
 
     /// Queues a job, replacing a queued one of the same kind.
     fn queue(&mut self, job: Job) -> Reply {
-        self.jobs.retain(|j| j.kind() != job.kind());
+        self.jobs.retain(|j| !j.same_kind(&job));
         let (id, total, task) = (job.id(), job.size(), job.task());
         self.jobs.push_back(job);
         progress(id, &task, 0, total)
@@ -404,7 +404,7 @@ impl Engine {
                 now_ms(),
             )))),
             Err(e) => {
-                self.jobs.retain(|j| !j.is_evaluation());
+                self.jobs.retain(|j| !matches!(j, Job::Evaluation(_)));
                 failed("evaluating the images", e)
             }
         }
@@ -605,11 +605,7 @@ impl Engine {
                 Some((*response, None))
             }
             Err(e) => {
-                let during = match job.kind() {
-                    0 => "evaluating the images",
-                    1 => "computing the t-SNE map",
-                    _ => "finding the most activating images",
-                };
+                let during = job.during();
                 self.jobs.pop_front();
                 Some(failed(during, e))
             }

@@ -52,11 +52,16 @@ impl Job {
     }
 
     /// Jobs of one kind replace each other.
-    pub fn kind(&self) -> u8 {
+    pub fn same_kind(&self, other: &Job) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+    }
+
+    /// What the job was doing, for the message of its failure.
+    pub fn during(&self) -> &'static str {
         match self {
-            Job::Evaluation(_) => 0,
-            Job::Tsne(_) => 1,
-            Job::MaxActivations(_) => 2,
+            Job::Evaluation(_) => "evaluating the images",
+            Job::Tsne(_) => "computing the t-SNE map",
+            Job::MaxActivations(_) => "finding the most activating images",
         }
     }
 
@@ -75,10 +80,6 @@ impl Job {
             Job::Tsne(j) => j.items.len(),
             Job::MaxActivations(j) => j.items.len(),
         }
-    }
-
-    pub fn is_evaluation(&self) -> bool {
-        matches!(self, Job::Evaluation(_))
     }
 
     pub async fn step(

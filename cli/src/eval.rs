@@ -146,14 +146,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
 
 fn print_summary(e: &Evaluation) {
     println!("accuracy {:.4} on {} images", e.accuracy(), e.files.len());
-    let mut per_class: Vec<(usize, f64)> = e
-        .per_class()
-        .iter()
-        .enumerate()
-        .filter_map(|(k, a)| a.map(|a| (k, a)))
-        .collect();
-    per_class.sort_by(|a, b| a.1.total_cmp(&b.1));
-    for (k, a) in per_class {
+    for (k, a) in e.per_class_worst_first() {
         println!("{a:>8.4}  {}", e.classes[k]);
     }
     println!("confusion (rows: true, columns: predicted)");

@@ -97,13 +97,7 @@ fn PerClass(evaluation: Evaluation) -> impl IntoView {
         .iter()
         .map(|r| r.iter().sum())
         .collect();
-    let mut rows: Vec<(usize, f64)> = evaluation
-        .per_class()
-        .iter()
-        .enumerate()
-        .filter_map(|(k, a)| a.map(|a| (k, a)))
-        .collect();
-    rows.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let rows = evaluation.per_class_worst_first();
     view! {
         <table id="per-class" class="table">
             <thead><tr><th>"Class"</th><th>"Accuracy"</th><th></th><th>"Images"</th></tr></thead>

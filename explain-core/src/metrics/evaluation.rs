@@ -71,6 +71,19 @@ impl Evaluation {
             .collect()
     }
 
+    /// `(class, accuracy)` of the classes with images, worst first (ties keep class order): the
+    /// order a user reads them in.
+    pub fn per_class_worst_first(&self) -> Vec<(usize, f64)> {
+        let mut rows: Vec<(usize, f64)> = self
+            .per_class()
+            .iter()
+            .enumerate()
+            .filter_map(|(k, a)| a.map(|a| (k, a)))
+            .collect();
+        rows.sort_by(|a, b| a.1.total_cmp(&b.1));
+        rows
+    }
+
     /// The confusion matrix with each true-class row divided by its total (rows of a class
     /// without images stay zero).
     pub fn confusion_normalised(&self) -> Vec<Vec<f64>> {
@@ -118,6 +131,7 @@ mod tests {
         );
         assert!((e.accuracy() - 2.0 / 3.0).abs() < 1e-12);
         assert_eq!(e.per_class(), vec![Some(0.5), Some(1.0), None]);
+        assert_eq!(e.per_class_worst_first(), vec![(0, 0.5), (1, 1.0)]);
         assert_eq!(e.confusion_normalised()[0], vec![0.5, 0.5, 0.0]);
         assert_eq!(e.cell(0, 1).count(), 1);
     }
