@@ -11,3 +11,17 @@ pub mod protocol;
 pub mod ui;
 #[cfg(target_arch = "wasm32")]
 pub mod worker;
+
+/// Runs the module's static constructors (Burn's compute IR registers itself with `inventory`)
+/// once, from `main`. A wasm binary that never calls them itself is linked as a "command": every
+/// exported function then reruns them on entry, so each callback and each message paid for them
+/// (over a second of the page's start-up went there). Calling them here turns that off.
+#[cfg(target_arch = "wasm32")]
+#[allow(unsafe_code)]
+pub fn run_static_constructors() {
+    unsafe extern "C" {
+        fn __wasm_call_ctors();
+    }
+    // SAFETY: the linker's constructor list; called once, before anything reads what it sets up.
+    unsafe { __wasm_call_ctors() }
+}
