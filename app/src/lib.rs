@@ -2,6 +2,7 @@
 //! Worker that owns the engine (`engine`, `worker`) and draws what comes back, so the page stays
 //! responsive however long a network takes.
 
+pub mod data_url;
 pub mod engine;
 pub mod export;
 pub mod jobs;

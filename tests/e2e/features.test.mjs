@@ -40,7 +40,7 @@ test('the Features view shows activations, histograms, the most exciting images 
   assert.deepEqual(await page.$$eval('#channels .channel', (c) => c.map((x) => Number(x.dataset.channel))), [CHANNEL, 9]);
 
   await page.click('#max-run');
-  await page.waitForFunction((c) => document.querySelectorAll(`${c} .max-images .thumb img[src^="blob:"]`).length === 9, card, { timeout: 300_000 });
+  await page.waitForFunction((c) => document.querySelectorAll(`${c} .max-images .thumb img[src^="data:image/png"]`).length === 9, card, { timeout: 300_000 });
   const shown = await page.$$eval(`${card} .max-images .thumb`, (b) => b.map((x) => x.dataset.path));
   assert.deepEqual(shown, expected[0].images.map((i) => i.path), 'the top images equal unpic max-activations');
   assert.equal(await page.$$eval('#channels .channel[data-channel="9"] .max-images .thumb', (b) => b.length), 9);

@@ -71,7 +71,7 @@ test('a t-SNE map of the demo keeps classes together, marks errors and opens ima
   const box = await page.$eval('#tsne-plot', (c) => { const b = c.getBoundingClientRect(); return { x: b.x + c.clientLeft, y: b.y + c.clientTop }; });
   const at = { x: box.x + 16 + (target.x - lo[0]) * scale, y: box.y + 16 + (target.y - lo[1]) * scale };
   await page.mouse.move(at.x, at.y);
-  await page.waitForFunction(() => document.querySelector('#tsne-hover img')?.src.startsWith('blob:'));
+  await page.waitForFunction(() => document.querySelector('#tsne-hover img')?.src.startsWith('data:image/png'));
   const hovered = await page.textContent('#tsne-hover p');
   await page.mouse.click(at.x, at.y);
   const name = hovered.split(/true /)[0].trim().split('/').pop();

@@ -42,7 +42,7 @@ test('a picked folder of class folders opens and evaluates like unpic eval', { t
   await page.waitForFunction(() => /600 images in 3 classes/.test(document.querySelector('#dataset-summary')?.textContent ?? ''), null, { timeout: 120_000 });
   const rows = await page.$$eval('#class-table tbody tr', (r) => r.map((x) => [x.dataset.class, Number(x.dataset.count)]));
   assert.deepEqual(rows, [['2_pullover', 200], ['4_coat', 200], ['6_shirt', 200]]);
-  await page.waitForFunction(() => document.querySelectorAll('#class-table .thumb img[src^="blob:"]').length === 24);
+  await page.waitForFunction(() => document.querySelectorAll('#class-table .thumb img[src^="data:image/png"]').length === 24);
   await screenshot(page, 'data-folder.png');
 
   await page.click('[data-view=accuracy]');
@@ -77,7 +77,7 @@ test('random images of a class, a random image to predict, and any class to expl
   await page.selectOption('#data-class', { label: '6_shirt' });
   await page.fill('#data-count', '9');
   await page.dispatchEvent('#data-count', 'change');
-  await page.waitForFunction(() => document.querySelectorAll('#random-images .thumb img[src^="blob:"]').length === 9);
+  await page.waitForFunction(() => document.querySelectorAll('#random-images .thumb img[src^="data:image/png"]').length === 9);
   const first = await page.$$eval('#random-images .thumb', (b) => b.map((x) => x.dataset.path));
   assert.ok(first.every((p) => p.startsWith('6_shirt/')), `${first}`);
   assert.equal(new Set(first).size, 9, 'no image twice');

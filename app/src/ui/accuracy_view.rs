@@ -272,14 +272,13 @@ fn CellImages(evaluation: Evaluation) -> impl IntoView {
                 String::new()
             }
         );
-        let thumbs = s.thumbnails.get();
         let classes = evaluation.classes.clone();
         let items = files
             .get()
             .into_iter()
             .enumerate()
             .map(|(i, f)| {
-                let src = thumbs.get(&f.path).cloned().unwrap_or_default();
+                let src = s.thumbnail(f.path.clone());
                 let name = |k: usize| classes.get(k).cloned().unwrap_or_default();
                 let tip = format!(
                     "{}: true {}, predicted {} ({})",

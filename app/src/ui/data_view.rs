@@ -156,13 +156,12 @@ pub fn DataView() -> impl IntoView {
         n * 56usize.div_ceil(n).max(1)
     };
     let random_grid = move || {
-        let thumbs = s.thumbnails.get();
         let px = side();
         sample
             .get()
             .into_iter()
             .map(|path| {
-                let src = thumbs.get(&path).cloned().unwrap_or_default();
+                let src = s.thumbnail(path.clone());
                 let target = path.clone();
                 view! {
                     <button class="thumb" data-path=path.clone() title=path on:click=move |_| {
@@ -222,7 +221,6 @@ pub fn DataView() -> impl IntoView {
             {move || {
                 s.dataset.get().map(|d| {
                     let most = d.counts.iter().copied().max().unwrap_or(1).max(1);
-                    let thumbs = s.thumbnails.get();
                     let rows = d
                         .classes
                         .iter()
@@ -236,7 +234,7 @@ pub fn DataView() -> impl IntoView {
                                 .take(SAMPLES_PER_CLASS)
                                 .map(|i| {
                                     let path = i.path.clone();
-                                    let src = thumbs.get(&i.path).cloned().unwrap_or_default();
+                                    let src = s.thumbnail(path.clone());
                                     view! {
                                         <button class="thumb" title=path.clone() on:click=move |_| {
                                             s.open_dataset_image(path.clone());

@@ -133,7 +133,6 @@ pub fn FeaturesView() -> impl IntoView {
                 .collect();
             s.want_thumbnails(paths);
         }
-        let thumbs = s.thumbnails.get();
         let dreams = s.dreams.get();
         Some(
             selected
@@ -146,7 +145,7 @@ pub fn FeaturesView() -> impl IntoView {
                     let images = images
                         .into_iter()
                         .map(|(score, path)| {
-                            let src = thumbs.get(&path).cloned().unwrap_or_default();
+                            let src = s.thumbnail(path.clone());
                             let target = path.clone();
                             view! {
                                 <button class="thumb" data-path=path.clone() title=format!("{path}: mean activation {score:.4}")

@@ -41,7 +41,7 @@ pub fn first_file(list: Option<web_sys::FileList>) -> Option<File> {
 }
 
 /// A `blob:` URL for `bytes` (to show an image or download a file); revoke it when done.
-pub fn blob_url(bytes: &[u8], mime: &str) -> Option<String> {
+fn blob_url(bytes: &[u8], mime: &str) -> Option<String> {
     let parts = js_sys::Array::new();
     parts.push(&Uint8Array::from(bytes).into());
     let options = web_sys::BlobPropertyBag::new();

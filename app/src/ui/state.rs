@@ -7,7 +7,7 @@ use explain_core::data::Preprocess;
 use explain_core::features::DeepDream;
 use leptos::prelude::*;
 
-use super::{client, files};
+use super::client;
 use crate::presets::Preset;
 use crate::protocol::{
     ActivationsResult, Backend, BackendChoice, DatasetSummary, DreamResult, EvaluationResult,
@@ -182,7 +182,7 @@ pub struct Session {
     first_dream: RwSignal<u64>,
     latest_dream: RwSignal<u64>,
     latest_feature_request: RwSignal<u64>,
-    /// Dataset path -> `blob:` URL of the image, filled as galleries ask for them.
+    /// Dataset path -> `data:` URL of the image, filled as galleries ask for them.
     pub thumbnails: RwSignal<HashMap<String, String>>,
     /// The images the Accuracy view's gallery shows.
     pub selection: RwSignal<Option<Selection>>,
@@ -283,12 +283,7 @@ impl Session {
         self.tsne.set(None);
         self.max_activations.set(None);
         self.selection.set(None);
-        self.thumbnails.update(|t| {
-            for url in t.values() {
-                let _ = web_sys::Url::revoke_object_url(url);
-            }
-            t.clear();
-        });
+        self.thumbnails.update(HashMap::clear);
         client::send(Request::LoadDataset { name, files }, Some(bytes));
     }
 
@@ -323,6 +318,16 @@ impl Session {
         };
         if let Some(path) = random_pick(&paths, 1).into_iter().next() {
             self.open_dataset_image(path);
+        }
+    }
+
+    /// The blob URL of `path`'s image as a reactive attribute value ("" until it arrives). Each
+    /// `<img>` follows its own entry, so a batch of new thumbnails updates `src`s and never
+    /// rebuilds a gallery (which would decode every image again).
+    pub fn thumbnail(self, path: String) -> impl Fn() -> String + Send + Sync + 'static {
+        move || {
+            self.thumbnails
+                .with(|t| t.get(&path).cloned().unwrap_or_default())
         }
     }
 
@@ -631,9 +636,7 @@ impl Session {
         match purpose {
             ImagePurpose::Gallery => self.thumbnails.update(|t| {
                 for (path, bytes) in files {
-                    if let Some(url) = files::blob_url(&bytes, "image/*") {
-                        t.insert(path, url);
-                    }
+                    t.insert(path, crate::data_url::image_data_url(&bytes));
                 }
             }),
             ImagePurpose::Open => {

@@ -286,7 +286,7 @@ pub fn TsneView() -> impl IntoView {
                             let i = hover.get()?;
                             let map = s.tsne.get()?;
                             let path = map.paths.get(i)?.clone();
-                            let src = s.thumbnails.get().get(&path).cloned().unwrap_or_default();
+                            let src = s.thumbnail(path.clone());
                             let name = |k: usize| map.classes.get(k).cloned().unwrap_or_default();
                             Some(view! {
                                 <img src=src alt="" />
