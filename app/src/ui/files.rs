@@ -142,6 +142,17 @@ pub async fn walk_entries(
     Ok(out)
 }
 
+/// Resolves in a later task of the page's event loop (a zero-delay timer), so that clicks and
+/// frames waiting meanwhile are handled first.
+pub async fn next_task() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback(&resolve);
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
 /// Awaits a callback-style browser API: `start` gets the success and error callbacks.
 async fn callback_promise(
     start: impl FnOnce(&js_sys::Function, &js_sys::Function) -> Result<(), String>,

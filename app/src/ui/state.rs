@@ -129,6 +129,9 @@ pub struct ShownExplanation {
     pub npy: Vec<u8>,
 }
 
+/// Thumbnails added to the page per task of its event loop.
+const THUMBNAILS_PER_TASK: usize = 12;
+
 /// Explanation ids: `EXPLAIN_IDS + batch * EXPLAIN_BATCH + i`, so the maps of one click are
 /// told apart from those of an earlier one, and from job ids.
 const EXPLAIN_BATCH: u64 = 1000;
@@ -184,6 +187,9 @@ pub struct Session {
     latest_feature_request: RwSignal<u64>,
     /// Dataset path -> `data:` URL of the image, filled as galleries ask for them.
     pub thumbnails: RwSignal<HashMap<String, String>>,
+    /// Counts the datasets opened: images read for an earlier one are not shown as this one's
+    /// (their paths may be the same).
+    thumbnail_epoch: RwSignal<u64>,
     /// The images the Accuracy view's gallery shows.
     pub selection: RwSignal<Option<Selection>>,
 }
@@ -220,6 +226,7 @@ pub fn provide_session(choice: BackendChoice) -> Session {
         latest_dream: RwSignal::new(0),
         latest_feature_request: RwSignal::new(0),
         thumbnails: RwSignal::new(HashMap::new()),
+        thumbnail_epoch: RwSignal::new(0),
         selection: RwSignal::new(None),
     };
     provide_context(session);
@@ -284,6 +291,7 @@ impl Session {
         self.max_activations.set(None);
         self.selection.set(None);
         self.thumbnails.update(HashMap::clear);
+        self.thumbnail_epoch.update(|e| *e += 1);
         client::send(Request::LoadDataset { name, files }, Some(bytes));
     }
 
@@ -341,7 +349,7 @@ impl Session {
         if !missing.is_empty() {
             client::send(
                 Request::ReadImages {
-                    id: 0,
+                    id: self.thumbnail_epoch.get_untracked(),
                     paths: missing,
                     purpose: ImagePurpose::Gallery,
                 },
@@ -634,9 +642,19 @@ impl Session {
             files.push((path, slice.to_vec()));
         }
         match purpose {
-            ImagePurpose::Gallery => self.thumbnails.update(|t| {
-                for (path, bytes) in files {
-                    t.insert(path, crate::data_url::image_data_url(&bytes));
+            // The browser reads each new `<img>` at once (about a millisecond): a few per task,
+            // so a hundred thumbnails never hold up a click.
+            ImagePurpose::Gallery => wasm_bindgen_futures::spawn_local(async move {
+                for chunk in files.chunks(THUMBNAILS_PER_TASK) {
+                    if id != self.thumbnail_epoch.get_untracked() {
+                        return;
+                    }
+                    self.thumbnails.update(|t| {
+                        for (path, bytes) in chunk {
+                            t.insert(path.clone(), crate::data_url::image_data_url(bytes));
+                        }
+                    });
+                    super::files::next_task().await;
                 }
             }),
             ImagePurpose::Open => {
