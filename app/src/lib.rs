@@ -4,6 +4,8 @@
 
 pub mod data_url;
 pub mod engine;
+#[cfg(target_arch = "wasm32")]
+pub mod event_loop;
 pub mod export;
 pub mod jobs;
 pub mod presets;

@@ -11,6 +11,7 @@ use wasm_bindgen::prelude::Closure;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::engine::{Engine, Reply};
+use crate::event_loop::next_task;
 use crate::protocol::{Request, Response, decode, encode};
 
 fn post(scope: &DedicatedWorkerGlobalScope, (response, bytes): Reply) {
@@ -22,15 +23,6 @@ fn post(scope: &DedicatedWorkerGlobalScope, (response, bytes): Reply) {
         }
         Err(e) => web_sys::console::error_1(&format!("unpic worker: {e}").into()),
     }
-}
-
-/// Hands control back to the worker's event loop once (a zero-delay timer), so messages that
-/// arrived meanwhile are taken in.
-async fn yield_now(scope: &DedicatedWorkerGlobalScope) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        let _ = scope.set_timeout_with_callback(&resolve);
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
 /// Installs the message handler and tells the page the engine is ready. Requests are answered
@@ -89,7 +81,7 @@ pub fn start() {
                 )],
                 None => {
                     let reply = engine.step().await;
-                    yield_now(&loop_scope).await;
+                    next_task().await;
                     reply.into_iter().collect()
                 }
             };

@@ -38,6 +38,17 @@ enum Echo {
 }
 
 impl Echo {
+    /// The kind of answer `request` gets, if it is one the replay sends.
+    fn answering(request: &Request) -> Option<Echo> {
+        match request {
+            Request::SetBackend(_) => Some(Echo::Backend),
+            Request::SetLabels { .. } => Some(Echo::Labels),
+            Request::LoadModel { .. } => Some(Echo::Model),
+            Request::LoadDataset { .. } => Some(Echo::Dataset),
+            _ => None,
+        }
+    }
+
     fn of(response: &Response) -> Option<Echo> {
         match response {
             Response::Backend { .. } => Some(Echo::Backend),
@@ -118,24 +129,19 @@ fn spawn(handler: std::rc::Rc<Handler>, replay: Replay) -> Result<(), String> {
     worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     let mut queue = Vec::new();
-    let mut echoes = Vec::new();
     if let Some(b) = replay.backend {
         queue.push((Request::SetBackend(b), None));
-        echoes.push(Echo::Backend);
     }
     if let Some(text) = &replay.labels {
         queue.push((Request::SetLabels { text: text.clone() }, None));
-        echoes.push(Echo::Labels);
     }
     if let Some((name, bytes)) = &replay.model {
         queue.push((
             Request::LoadModel { name: name.clone() },
             Some(bytes.clone()),
         ));
-        echoes.push(Echo::Model);
     }
     if let Some((name, files, bytes)) = &replay.dataset {
-        echoes.push(Echo::Dataset);
         queue.push((
             Request::LoadDataset {
                 name: name.clone(),
@@ -147,6 +153,10 @@ fn spawn(handler: std::rc::Rc<Handler>, replay: Replay) -> Result<(), String> {
     if let Some((request, bytes)) = &replay.predict {
         queue.push((request.clone(), bytes.clone()));
     }
+    let echoes = queue
+        .iter()
+        .filter_map(|(request, _)| Echo::answering(request))
+        .collect();
     CLIENT.with(|c| {
         *c.borrow_mut() = Some(Client {
             worker,

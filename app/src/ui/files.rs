@@ -40,7 +40,7 @@ pub fn first_file(list: Option<web_sys::FileList>) -> Option<File> {
     list.and_then(|l| l.get(0))
 }
 
-/// A `blob:` URL for `bytes` (to show an image or download a file); revoke it when done.
+/// A `blob:` URL for `bytes` (a file to download); revoke it when done.
 fn blob_url(bytes: &[u8], mime: &str) -> Option<String> {
     let parts = js_sys::Array::new();
     parts.push(&Uint8Array::from(bytes).into());
@@ -140,17 +140,6 @@ pub async fn walk_entries(
         }
     }
     Ok(out)
-}
-
-/// Resolves in a later task of the page's event loop (a zero-delay timer), so that clicks and
-/// frames waiting meanwhile are handled first.
-pub async fn next_task() {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        if let Some(w) = web_sys::window() {
-            let _ = w.set_timeout_with_callback(&resolve);
-        }
-    });
-    let _ = JsFuture::from(promise).await;
 }
 
 /// Awaits a callback-style browser API: `start` gets the success and error callbacks.

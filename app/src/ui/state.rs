@@ -329,7 +329,7 @@ impl Session {
         }
     }
 
-    /// The blob URL of `path`'s image as a reactive attribute value ("" until it arrives). Each
+    /// The `data:` URL of `path`'s image as a reactive attribute value ("" until it arrives). Each
     /// `<img>` follows its own entry, so a batch of new thumbnails updates `src`s and never
     /// rebuilds a gallery (which would decode every image again).
     pub fn thumbnail(self, path: String) -> impl Fn() -> String + Send + Sync + 'static {
@@ -341,11 +341,12 @@ impl Session {
 
     /// Asks for the images of `paths` not yet in [`Session::thumbnails`].
     pub fn want_thumbnails(self, paths: Vec<String>) {
-        let have = self.thumbnails.get_untracked();
-        let missing: Vec<String> = paths
-            .into_iter()
-            .filter(|p| !have.contains_key(p))
-            .collect();
+        let missing: Vec<String> = self.thumbnails.with_untracked(|have| {
+            paths
+                .into_iter()
+                .filter(|p| !have.contains_key(p))
+                .collect()
+        });
         if !missing.is_empty() {
             client::send(
                 Request::ReadImages {
@@ -654,7 +655,7 @@ impl Session {
                             t.insert(path.clone(), crate::data_url::image_data_url(bytes));
                         }
                     });
-                    super::files::next_task().await;
+                    crate::event_loop::next_task().await;
                 }
             }),
             ImagePurpose::Open => {
