@@ -5,7 +5,10 @@ same model, batch, input and thread count. Prints a table and writes forward.jso
     pip install onnxruntime numpy
     python3 benchmarks/forward_vs_onnxruntime.py [--threads 2] [--runs 10]
 
-Models: the oracle kit's ResNet-18 (BatchNorm unfused) and MobileNetV2 (tests/fixtures/oracle).
+Models: the oracle kit's ResNet-18 (BatchNorm unfused), MobileNetV2 and SqueezeNet 1.1
+(tests/fixtures/oracle), and, when `python3 benchmarks/make_models.py` has written them, full-size
+torchvision architectures outside the kit (random weights: speed does not depend on them) and
+a dynamo export with a static batch of 1. `--only SUBSTRING` keeps the matching rows.
 """
 
 import argparse
@@ -21,7 +24,13 @@ import onnxruntime as ort
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS = os.path.join(ROOT, "tests", "fixtures", "oracle", "models")
-CASES = [("resnet18_bn_unfused.onnx", 1), ("resnet18_bn_unfused.onnx", 16), ("mobilenet_v2.onnx", 1)]
+EXTRA = os.path.join(ROOT, "benchmarks", "models")
+CASES = [(MODELS, "resnet18_bn_unfused.onnx", 1), (MODELS, "resnet18_bn_unfused.onnx", 16),
+         (MODELS, "mobilenet_v2.onnx", 1), (MODELS, "squeezenet1_1.onnx", 1),
+         (EXTRA, "efficientnet_b0.onnx", 1), (EXTRA, "regnet_x_400mf.onnx", 1),
+         (EXTRA, "shufflenet_v2_x1_0.onnx", 1), (EXTRA, "googlenet.onnx", 1),
+         (EXTRA, "densenet121.onnx", 1), (EXTRA, "convnext_tiny.onnx", 1),
+         (EXTRA, "resnet18_dynamo_b1.onnx", 1), (EXTRA, "resnet18_dynamo_b1.onnx", 8)]
 
 
 def same_input(shape):
@@ -38,10 +47,15 @@ def onnxruntime_ms(model, batch, threads, runs):
     inp = session.get_inputs()[0]
     shape = [batch] + [d for d in inp.shape[1:]]
     x = same_input(shape)
+    # A file that fixes the batch (dynamo exports) takes the images in pieces of that size, as
+    # UNPIC does.
+    fixed = inp.shape[0] if isinstance(inp.shape[0], int) else batch
+    pieces = [x[i:i + fixed] for i in range(0, batch, fixed)]
     times = []
     for i in range(runs + 2):
         start = time.perf_counter()
-        session.run(None, {inp.name: x})
+        for piece in pieces:
+            session.run(None, {inp.name: piece})
         if i >= 2:
             times.append((time.perf_counter() - start) * 1e3)
     return statistics.median(times)
@@ -59,11 +73,14 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--only", default="")
     args = parser.parse_args()
     rows = []
     print(f"{'model':<24} {'batch':>5} {'unpic ms':>10} {'onnxruntime ms':>15} {'ratio':>7}")
-    for name, batch in CASES:
-        model = os.path.join(MODELS, name)
+    for folder, name, batch in CASES:
+        model = os.path.join(folder, name)
+        if args.only not in name or not os.path.exists(model):
+            continue
         ours = unpic_ms(model, batch, args.threads, args.runs)
         theirs = onnxruntime_ms(model, batch, args.threads, args.runs)
         rows.append({"model": name, "batch": batch, "unpic_ms": ours, "onnxruntime_ms": theirs,

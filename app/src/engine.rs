@@ -1358,6 +1358,7 @@ mod tests {
             height: 2,
             width: 2,
             layout: explain_core::Layout::Nchw,
+            any_size: false,
         };
         let preprocess = crate::presets::Preset::Unit.apply(&spec);
         let request = Request::Predict {

@@ -107,6 +107,7 @@ mod tests {
             height: 8,
             width: 8,
             layout: Layout::Nchw,
+            any_size: false,
         }
     }
 

@@ -45,6 +45,10 @@ pub enum Error {
     #[error("{0}")]
     NotAClassifier(String),
 
+    /// The model accepts any image size and none was given.
+    #[error("{0}")]
+    NeedsSize(String),
+
     /// An input tensor does not fit the model's input.
     #[error(
         "the input has shape {got:?} but the model expects {expected}. Set the preprocessing \

@@ -12,7 +12,7 @@ use burn::tensor::activation::softmax;
 
 use crate::error::{Error, Result};
 use crate::model::Classifier;
-use crate::onnx::{FloatValue, MAX_RANK, Slot, Value};
+use crate::onnx::{FloatValue, MAX_RANK, Slot, Value, Watched};
 
 /// Which score of the target class is differentiated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -61,18 +61,23 @@ impl Classifier {
             .iter()
             .map(|name| graph.slot(name))
             .collect::<Result<Vec<Slot>>>()?;
-        let mut run = graph.run(vec![Value::Float(batch)], &slots)?;
-        let logits = self.scores(&run)?;
-        let taps = slots
-            .iter()
-            .zip(layers)
-            .map(|(slot, name)| match run.taps.remove(slot) {
-                Some(Value::Float(v)) => Ok(v),
-                Some(Value::Int { .. }) => Err(not_float(name)),
-                None => Err(Error::UnknownTensor((*name).to_string())),
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Forward { logits, taps })
+        let mut outputs = self.in_model_batches(batch, |piece, _| {
+            let mut run = graph.run(vec![Value::Float(piece)], &slots)?;
+            let mut values = vec![self.scores(&run)?];
+            for (slot, name) in slots.iter().zip(layers) {
+                values.push(match run.taps.remove(slot) {
+                    Some(Value::Float(v)) => v,
+                    Some(Value::Int { .. }) => return Err(not_float(name)),
+                    None => return Err(Error::UnknownTensor((*name).to_string())),
+                });
+            }
+            Ok(values)
+        })?;
+        let logits = outputs.remove(0);
+        Ok(Forward {
+            logits,
+            taps: outputs,
+        })
     }
 
     /// The gradient of each image's target score (`classes[i]` for image `i`) at `wrt`.
@@ -85,13 +90,40 @@ impl Classifier {
     ) -> Result<Gradient> {
         let n = batch.dims().first().copied().unwrap_or(0);
         self.check_targets(classes, n)?;
+        let mut parts = self.in_model_batches(batch, |piece, rows| {
+            // Padding rows (a model with a fixed batch) get any class: their rows are dropped.
+            let mut targets = classes[rows].to_vec();
+            targets.resize(piece.dims().first().copied().unwrap_or(0), 0);
+            let g = self.gradient_of_batch(piece, &targets, score, wrt)?;
+            Ok(vec![g.logits, g.value, g.gradient])
+        })?;
+        let (gradient, value) = (parts.remove(2), parts.remove(1));
+        Ok(Gradient {
+            logits: parts.remove(0),
+            value,
+            gradient,
+        })
+    }
+
+    /// [`Classifier::gradient`] of a batch the model accepts as it is.
+    fn gradient_of_batch(
+        &self,
+        batch: FloatValue,
+        classes: &[usize],
+        score: Score,
+        wrt: Wrt<'_>,
+    ) -> Result<Gradient> {
         let graph = self.graph();
         let (leaf_slot, leaf_name) = match wrt {
             Wrt::Input => (graph.input_slots()[0], "the input"),
             Wrt::Layer(name) => (graph.slot(name)?, name),
         };
         let mut leaf: Option<std::result::Result<FloatValue, ()>> = None;
-        let run = graph.run_with_hook(vec![Value::Float(batch)], &[], &mut |slot, value| {
+        let run = graph.run_with_hook(
+            vec![Value::Float(batch)],
+            &[],
+            Watched::Slots(&[leaf_slot]),
+            &mut |slot, value| {
             if slot != leaf_slot {
                 return value;
             }
@@ -106,7 +138,8 @@ impl Classifier {
                     other
                 }
             }
-        })?;
+        },
+        )?;
         let value = match leaf {
             Some(Ok(v)) => v,
             Some(Err(())) => return Err(not_float(leaf_name)),

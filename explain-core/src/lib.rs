@@ -1,6 +1,7 @@
 //! UNPIC's engine: runs a user's ONNX image classifier on Burn (flex on the CPU, WebGPU in the
 //! browser) and computes what the app and the CLI show. No web or UI dependency.
 
+pub mod cpu;
 pub mod data;
 pub mod embed;
 pub mod error;

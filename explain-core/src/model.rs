@@ -24,6 +24,10 @@ pub struct InputSpec {
     pub height: usize,
     pub width: usize,
     pub layout: Layout,
+    /// The model accepts any height and width; `height` and `width` are the size it was set
+    /// up for (the user's choice), not the file's.
+    #[serde(default)]
+    pub any_size: bool,
 }
 
 impl InputSpec {
@@ -40,6 +44,9 @@ impl InputSpec {
         self.channels * self.height * self.width
     }
 }
+
+/// The largest image side a user can ask a size-free model to run at.
+pub const MAX_SIDE: usize = 8192;
 
 /// One class and its score.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,6 +69,9 @@ pub struct Prediction {
 pub struct Classifier {
     graph: Graph,
     input: InputSpec,
+    /// The batch size the file fixes (dynamo exports and many converters write 1); `None`
+    /// when the batch axis is free. Larger batches run in pieces of this size.
+    fixed_batch: Option<usize>,
     num_classes: usize,
     labels: Vec<String>,
 }
@@ -69,6 +79,12 @@ pub struct Classifier {
 impl Classifier {
     /// Imports an ONNX classifier and checks that it has one image input and a score output.
     pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Self> {
+        Self::from_bytes_at(bytes, device, None)
+    }
+
+    /// Like [`Classifier::from_bytes`], with the image size (height, width) to run a model
+    /// that accepts any size at. Ignored when the file fixes the size.
+    pub fn from_bytes_at(bytes: &[u8], device: &Device, size: Option<[usize; 2]>) -> Result<Self> {
         let mut graph = Graph::from_bytes(bytes, device)?;
         let inputs = graph.input_infos();
         let [input] = inputs.as_slice() else {
@@ -79,31 +95,56 @@ impl Classifier {
         };
         let shape = input.shape.clone().unwrap_or_default();
         let dims: Vec<Option<usize>> = shape.clone();
-        let spec = match dims.as_slice() {
-            [_, Some(c), Some(h), Some(w)] if *c <= 4 => InputSpec {
+        let wrong_shape = || {
+            Error::NotAClassifier(format!(
+                "the input '{}' has shape {}; UNPIC needs an image input [N, C, H, W] or \
+                 [N, H, W, C] with 1 to 4 channels",
+                input.name,
+                format_shape(&shape)
+            ))
+        };
+        let (channels, height, width, layout) = match dims.as_slice() {
+            [_, Some(c), h, w] if *c <= 4 => (*c, *h, *w, Layout::Nchw),
+            [_, h, w, Some(c)] if *c <= 4 => (*c, *h, *w, Layout::Nhwc),
+            _ => return Err(wrong_shape()),
+        };
+        let spec = match (height, width, size) {
+            (Some(height), Some(width), _) => InputSpec {
                 name: input.name.clone(),
-                channels: *c,
-                height: *h,
-                width: *w,
-                layout: Layout::Nchw,
+                channels,
+                height,
+                width,
+                layout,
+                any_size: false,
             },
-            [_, Some(h), Some(w), Some(c)] if *c <= 4 => InputSpec {
-                name: input.name.clone(),
-                channels: *c,
-                height: *h,
-                width: *w,
-                layout: Layout::Nhwc,
-            },
-            _ => {
-                return Err(Error::NotAClassifier(format!(
-                    "the input '{}' has shape {}; UNPIC needs an image input [N, C, H, W] or \
-                     [N, H, W, C] with fixed size and 1 to 4 channels",
+            (_, _, Some([h, w])) if (1..=MAX_SIDE).contains(&h) && (1..=MAX_SIDE).contains(&w) => {
+                InputSpec {
+                    name: input.name.clone(),
+                    channels,
+                    height: height.unwrap_or(h),
+                    width: width.unwrap_or(w),
+                    layout,
+                    any_size: true,
+                }
+            }
+            (_, _, Some([h, w])) => {
+                return Err(Error::Preprocess(format!(
+                    "the image size {h}x{w} is out of range: give a height and width from 1 to \
+                     {MAX_SIDE}"
+                )));
+            }
+            (_, _, None) => {
+                return Err(Error::NeedsSize(format!(
+                    "the model's input '{}' ({}) takes images of any height and width: give the \
+                     size to run it at (the CLI's --size H,W; the app's Size field), e.g. the size \
+                     it was trained at",
                     input.name,
                     format_shape(&shape)
                 )));
             }
         };
-        if graph.has_unknown_shapes() {
+        let fixed_batch = shape.first().copied().flatten();
+        if graph.has_unknown_shapes() || spec.any_size {
             // The layer table and the class count need every shape; one small run on zeros
             // settles them (two images when the batch is dynamic, to tell it apart).
             let batch = shape.first().copied().flatten();
@@ -130,6 +171,7 @@ impl Classifier {
         Ok(Self {
             graph,
             input: spec,
+            fixed_batch,
             num_classes,
             labels: (0..num_classes).map(|k| k.to_string()).collect(),
         })
@@ -186,7 +228,57 @@ impl Classifier {
 
     /// Raw scores `[N, K]` for a batch already in the model's layout.
     pub fn logits(&self, batch: FloatValue) -> Result<FloatValue> {
-        self.scores(&self.graph.run(vec![Value::Float(batch)], &[])?)
+        let mut out = self.in_model_batches(batch, |piece, _| {
+            Ok(vec![self.scores(&self.graph.run(vec![Value::Float(piece)], &[])?)?])
+        })?;
+        Ok(out.swap_remove(0))
+    }
+
+    /// The batch size the model file fixes, if it does.
+    pub fn fixed_batch(&self) -> Option<usize> {
+        self.fixed_batch
+    }
+
+    /// Runs `f` over `batch` in the batches the model accepts: at once when its batch axis is
+    /// free, otherwise in pieces of the size the file fixes, the last one padded with zeros.
+    /// `f` gets each piece and the rows of `batch` it holds, and returns values whose leading
+    /// axis is the piece's; they are joined and the padding dropped.
+    pub(crate) fn in_model_batches(
+        &self,
+        batch: FloatValue,
+        mut f: impl FnMut(FloatValue, std::ops::Range<usize>) -> Result<Vec<FloatValue>>,
+    ) -> Result<Vec<FloatValue>> {
+        let n = batch.dims().first().copied().unwrap_or(0);
+        let Some(fixed) = self.fixed_batch.filter(|&b| b > 0 && b != n && n > 0) else {
+            return f(batch, 0..n);
+        };
+        let mut pieces: Vec<Vec<FloatValue>> = Vec::new();
+        for start in (0..n).step_by(fixed) {
+            let len = fixed.min(n - start);
+            let piece = batch.clone().narrow_batch(start, len).pad_batch(fixed - len);
+            let outputs = f(piece, start..start + len)?;
+            let outputs = outputs
+                .into_iter()
+                .map(|v| match v.dims().first() {
+                    Some(&rows) if rows == fixed => Ok(v.narrow_batch(0, len)),
+                    _ => Err(Error::NotAClassifier(format!(
+                        "the model fixes its batch at {fixed} and a tensor asked for has shape \
+                         {:?}, which has no batch axis to split: ask for one image at a time",
+                        v.dims()
+                    ))),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            pieces.push(outputs);
+        }
+        let count = pieces.first().map_or(0, Vec::len);
+        (0..count)
+            .map(|i| {
+                let column: Vec<FloatValue> = pieces.iter().map(|p| p[i].clone()).collect();
+                FloatValue::cat_batch(column).ok_or_else(|| {
+                    Error::NotAClassifier("internal: pieces of a batch differ in rank".into())
+                })
+            })
+            .collect()
     }
 
     /// The class scores of a run as `[N, K]` (a Caffe-style `[N, K, 1, 1]` output is flattened).

@@ -205,6 +205,7 @@ mod tests {
             height: 224,
             width: 224,
             layout: crate::model::Layout::Nchw,
+            any_size: false,
         };
         let mut p = Preprocess::imagenet(&input);
         assert!(p.check_fits(&input).is_ok());
@@ -223,6 +224,7 @@ mod tests {
             height: size,
             width: size,
             layout: crate::model::Layout::Nchw,
+            any_size: false,
         }
     }
 

@@ -7,9 +7,28 @@
 
 use std::collections::HashMap;
 
+use super::fuse::Fusion;
 use super::graph::{Graph, Slot};
+use super::ops::Op;
 use super::value::{FloatValue, Value};
 use crate::error::{Error, Result};
+
+/// The slots whose values a run's hook must see as the file computes them.
+#[derive(Debug, Clone, Copy)]
+pub enum Watched<'a> {
+    /// Every slot (no fused chain runs).
+    All,
+    Slots(&'a [Slot]),
+}
+
+impl Watched<'_> {
+    fn contains(&self, slot: Slot) -> bool {
+        match self {
+            Watched::All => true,
+            Watched::Slots(slots) => slots.contains(&slot),
+        }
+    }
+}
 
 /// The result of one run.
 pub struct RunOutput {
@@ -35,14 +54,17 @@ impl RunOutput {
 impl Graph {
     /// Runs with one value per runtime input; returns outputs and the values of `taps`.
     pub fn run(&self, inputs: Vec<Value>, taps: &[Slot]) -> Result<RunOutput> {
-        self.run_with_hook(inputs, taps, &mut |_, v| v)
+        self.run_with_hook(inputs, taps, Watched::Slots(&[]), &mut |_, v| v)
     }
 
-    /// Like [`Graph::run`], passing every produced value through `hook` first.
+    /// Like [`Graph::run`], passing every produced value through `hook` first. The hook is
+    /// promised the values of the `watched` slots; the others may be skipped by a fused chain
+    /// (see `fuse.rs`), which then hands the hook only its last tensor.
     pub fn run_with_hook(
         &self,
         inputs: Vec<Value>,
         taps: &[Slot],
+        watched: Watched<'_>,
         hook: &mut dyn FnMut(Slot, Value) -> Value,
     ) -> Result<RunOutput> {
         if inputs.len() != self.inputs.len() {
@@ -67,17 +89,37 @@ impl Graph {
                 tapped.insert(slot, v.clone());
             }
         }
+        // Fused chains whose skipped tensors nobody asked for run as one op.
+        let mut fused_at: Vec<Option<&Fusion>> = vec![None; self.nodes.len()];
+        let mut skipped = vec![false; self.nodes.len()];
+        for fusion in &self.fusions {
+            let seen = |slot: &Slot| taps.contains(slot) || watched.contains(*slot);
+            if !fusion.hidden.iter().any(seen) {
+                fused_at[fusion.first] = Some(fusion);
+                fusion.skipped.iter().for_each(|&i| skipped[i] = true);
+            }
+        }
         for (index, node) in self.nodes.iter().enumerate() {
-            let args: Vec<Option<Value>> = node
-                .inputs
+            if skipped[index] {
+                continue;
+            }
+            let (op, input_slots, output_slots): (&dyn Op, &[Option<Slot>], &[Slot]) =
+                match fused_at[index] {
+                    Some(f) => (
+                        f.op.as_ref(),
+                        std::slice::from_ref(&f.inputs[0]),
+                        std::slice::from_ref(&f.output),
+                    ),
+                    None => (node.op.as_ref(), &node.inputs, &node.outputs),
+                };
+            let args: Vec<Option<Value>> = input_slots
                 .iter()
                 .map(|s| s.and_then(|s| values[s].clone()))
                 .collect();
-            let produced = node
-                .op
+            let produced = op
                 .run(&args)
                 .map_err(|reason| Error::node(&node.name, &node.op_type, reason))?;
-            for (&slot, value) in node.outputs.iter().zip(produced) {
+            for (&slot, value) in output_slots.iter().zip(produced) {
                 let value = hook(slot, value);
                 if taps.contains(&slot) {
                     tapped.insert(slot, value.clone());
@@ -119,7 +161,7 @@ impl Graph {
     /// (`None`); every other axis as its size.
     pub fn complete_shapes(&mut self, example: Value, dynamic_batch: Option<usize>) -> Result<()> {
         let mut seen: Vec<Option<Vec<usize>>> = vec![None; self.tensors.len()];
-        self.run_with_hook(vec![example], &[], &mut |slot, value| {
+        self.run_with_hook(vec![example], &[], Watched::All, &mut |slot, value| {
             seen[slot] = Some(value.dims());
             value
         })?;

@@ -75,6 +75,8 @@ pub struct Graph {
     pub(crate) by_name: HashMap<String, Slot>,
     /// For each slot, the index of the last node that reads it (values are freed after it).
     pub(crate) last_use: Vec<Option<usize>>,
+    /// Chains that run as one op when none of their hidden tensors is watched.
+    pub(crate) fusions: Vec<super::fuse::Fusion>,
     device: Device,
 }
 
@@ -485,8 +487,10 @@ impl<'d> Builder<'d> {
                 last_use[*slot] = Some(i);
             }
         }
+        let fusions = super::fuse::find(&nodes, &self.constants, &outputs);
         Ok(Graph {
             nodes,
+            fusions,
             tensors: self.tensors,
             constants: self.constants,
             inputs,
@@ -578,7 +582,17 @@ fn op_name(node: &Node) -> String {
 
 fn static_shape(ty: &ArgType) -> Option<Vec<Option<usize>>> {
     match ty {
-        ArgType::Tensor(t) => t.static_shape.clone().or_else(|| Some(vec![None; t.rank])),
+        // Some exporters (Paddle, tf2onnx) write a dynamic axis as -1, which arrives here as
+        // a huge unsigned size: it is dynamic.
+        ArgType::Tensor(t) => t
+            .static_shape
+            .clone()
+            .map(|dims| {
+                dims.into_iter()
+                    .map(|d| d.filter(|&d| i64::try_from(d).is_ok_and(|d| d < i64::from(i32::MAX))))
+                    .collect()
+            })
+            .or_else(|| Some(vec![None; t.rank])),
         ArgType::ScalarTensor(_) | ArgType::ScalarNative(_) => Some(vec![]),
         ArgType::Shape(rank) => Some(vec![Some(*rank)]),
     }

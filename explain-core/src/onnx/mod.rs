@@ -1,12 +1,13 @@
 //! ONNX model -> executable graph on Burn tensors (see ARCHITECTURE.md).
 
 pub mod exec;
+mod fuse;
 pub mod graph;
 pub mod layers;
 pub mod ops;
 pub mod value;
 
-pub use exec::{RunOutput, format_shape};
+pub use exec::{RunOutput, Watched, format_shape};
 pub use graph::{Graph, Slot, TensorInfo};
 pub use layers::{Layer, LayerTable};
 pub use value::{FloatValue, MAX_RANK, Value};

@@ -132,6 +132,35 @@ impl FloatValue {
         self.tensor.device()
     }
 
+    /// Rows `start..start + len` of the leading (batch) axis.
+    pub fn narrow_batch(self, start: usize, len: usize) -> Self {
+        let axis = self.physical_axis(0);
+        self.map(|t| t.narrow(axis, start, len))
+    }
+
+    /// `self` with `extra` rows of zeros appended along the leading (batch) axis.
+    pub fn pad_batch(self, extra: usize) -> Self {
+        if extra == 0 || self.rank == 0 {
+            return self;
+        }
+        let axis = self.physical_axis(0);
+        let mut dims = self.tensor.dims();
+        dims[axis] = extra;
+        let zeros = Tensor::<MAX_RANK>::zeros(dims, &self.device());
+        self.map(|t| Tensor::cat(vec![t, zeros], axis))
+    }
+
+    /// Values of equal rank joined along the leading (batch) axis.
+    pub fn cat_batch(values: Vec<Self>) -> Option<Self> {
+        let first = values.first()?;
+        let (rank, axis) = (first.rank, first.physical_axis(0));
+        if rank == 0 || values.iter().any(|v| v.rank != rank) {
+            return None;
+        }
+        let tensors = values.into_iter().map(|v| v.tensor).collect();
+        Some(Self::from_padded(Tensor::cat(tensors, axis), rank))
+    }
+
     /// Reads the values back (blocking; native only — in the browser use `to_vec_async`).
     #[cfg(not(target_family = "wasm"))]
     pub fn to_vec(&self) -> Result<Vec<f32>> {

@@ -7,12 +7,13 @@
 
 use burn::tensor::Device;
 use burn::tensor::Tensor;
-use burn::tensor::module::{avg_pool2d, conv2d, max_pool2d};
-use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
+use burn::tensor::module::{avg_pool2d, max_pool2d};
+use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
 use onnx_ir::node::padding::{AutoPad, PaddingConfig2d};
 use onnx_ir::{Node, NodeType};
 
 use super::{Op, OpResult, Registry, float_input, optional_float_input, typed_node};
+use crate::cpu::{self, Activation, Conv2dShape};
 use crate::onnx::value::{FloatValue, Value};
 
 pub(super) fn register(registry: &mut Registry) {
@@ -111,18 +112,11 @@ fn build_conv2d(node: &Node, _device: &Device) -> Result<Box<dyn Op>, String> {
     }))
 }
 
-impl Op for Conv2d {
-    fn run(&self, inputs: &[Option<Value>]) -> OpResult {
-        let x = image_input(inputs)?;
-        let weight = float_input(inputs, 1)?;
-        let weight = weight
-            .to_rank::<4>()
-            .ok_or_else(|| format!("expected a 4-D weight, got shape {:?}", weight.dims()))?;
-        let bias = optional_float_input(inputs, 2)?
-            .map(|b| b.to_rank::<1>().ok_or("expected a 1-D bias".to_string()))
-            .transpose()?;
-        let [_, channels, _, _] = x.dims();
-        let [_, per_group, kh, kw] = weight.dims();
+impl Conv2d {
+    /// The geometry of this convolution on input `x` with `weight`, after checking they fit.
+    fn shape(&self, x: &Tensor<4>, weight: &Tensor<4>) -> Result<Conv2dShape, String> {
+        let [batch, channels, height, width] = x.dims();
+        let [out_channels, per_group, kh, kw] = weight.dims();
         if per_group * self.groups != channels {
             return Err(format!(
                 "the input has {channels} channels but the weight expects {} ({} groups of {per_group})",
@@ -136,15 +130,104 @@ impl Op for Conv2d {
                 self.window.kernel
             ));
         }
-        let options = ConvOptions::new_with_padding(
-            self.window.stride,
-            self.window.pads(spatial(&x)),
-            self.window.dilation,
-            self.groups,
-        );
-        let y = conv2d(x, weight, bias, options);
+        if out_channels % self.groups != 0 {
+            return Err(format!(
+                "{out_channels} output channels do not split into {} groups",
+                self.groups
+            ));
+        }
+        Ok(Conv2dShape {
+            batch,
+            in_channels: channels,
+            in_size: [height, width],
+            out_channels,
+            groups: self.groups,
+            kernel: self.window.kernel,
+            stride: self.window.stride,
+            dilation: self.window.dilation,
+            pads: self.window.pads([height, width]),
+        })
+    }
+}
+
+impl Op for Conv2d {
+    fn run(&self, inputs: &[Option<Value>]) -> OpResult {
+        let x = image_input(inputs)?;
+        let weight = float_input(inputs, 1)?;
+        let weight = weight
+            .to_rank::<4>()
+            .ok_or_else(|| format!("expected a 4-D weight, got shape {:?}", weight.dims()))?;
+        let bias = optional_float_input(inputs, 2)?
+            .map(|b| b.to_rank::<1>().ok_or("expected a 1-D bias".to_string()))
+            .transpose()?;
+        let shape = self.shape(&x, &weight)?;
+        let y = cpu::conv2d(x, weight, bias, &shape, Activation::Identity)?;
         Ok(vec![Value::Float(FloatValue::from_tensor(y))])
     }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+}
+
+/// A convolution with a BatchNormalization folded into its weights and an activation applied
+/// in its own pass (built by `onnx/fuse.rs`). It reads only the image: its weights are its own.
+struct FusedConv {
+    conv: Conv2d,
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    activation: Activation,
+}
+
+impl Op for FusedConv {
+    fn run(&self, inputs: &[Option<Value>]) -> OpResult {
+        let x = image_input(inputs)?;
+        let shape = self.conv.shape(&x, &self.weight)?;
+        let y = cpu::conv2d(
+            x,
+            self.weight.clone(),
+            Some(self.bias.clone()),
+            &shape,
+            self.activation,
+        )?;
+        Ok(vec![Value::Float(FloatValue::from_tensor(y))])
+    }
+}
+
+/// `conv` (a Conv op) with constant `weight` and `bias`, followed by the per-channel affine map
+/// `y = x · k + shift` of a BatchNormalization (if any) and `activation`, as one op that reads
+/// only the image. `None` when `conv` is not a Conv or the shapes do not fit.
+pub(crate) fn fuse_conv(
+    conv: &dyn Op,
+    weight: &FloatValue,
+    bias: Option<&FloatValue>,
+    affine: Option<(Tensor<1>, Tensor<1>)>,
+    activation: Activation,
+) -> Option<Box<dyn Op>> {
+    let conv = conv.as_any()?.downcast_ref::<Conv2d>()?;
+    let weight = weight.to_rank::<4>()?;
+    let out_channels = weight.dims()[0];
+    let bias = match bias {
+        Some(b) => b.to_rank::<1>().filter(|b| b.dims() == [out_channels])?,
+        None => Tensor::zeros([out_channels], &weight.device()),
+    };
+    let (weight, bias) = match affine {
+        Some((k, shift)) if k.dims() == [out_channels] && shift.dims() == [out_channels] => (
+            weight * k.clone().reshape([out_channels, 1, 1, 1]),
+            bias * k + shift,
+        ),
+        Some(_) => return None,
+        None => (weight, bias),
+    };
+    Some(Box::new(FusedConv {
+        conv: Conv2d {
+            window: conv.window.clone(),
+            groups: conv.groups,
+        },
+        weight,
+        bias,
+        activation,
+    }))
 }
 
 struct MaxPool2d {

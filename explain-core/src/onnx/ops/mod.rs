@@ -9,12 +9,12 @@
 //! graph constants already on the device, so this costs a clone of a handle, and an op never
 //! cares whether a weight came from an initializer, a Constant node or another node's output.
 
-mod conv;
-mod elementwise;
+pub(crate) mod conv;
+pub(crate) mod elementwise;
 mod indexing;
 mod linear;
 mod logic;
-mod norm;
+pub(crate) mod norm;
 mod reduce;
 mod shape;
 
@@ -31,6 +31,12 @@ pub type OpResult = std::result::Result<Vec<Value>, String>;
 /// One executable node.
 pub trait Op {
     fn run(&self, inputs: &[Option<Value>]) -> OpResult;
+
+    /// The op as `Any`, for the import-time fusion pass (`onnx/fuse.rs`) to recognise the ops
+    /// it folds together; `None` for every other op.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 /// A builder: parsed node -> executable op, or a reason it cannot be built.

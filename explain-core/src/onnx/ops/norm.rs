@@ -140,7 +140,29 @@ fn per_channel(v: FloatValue, channels: usize, rank: usize) -> Result<FloatValue
     Ok(v.reshape(&dims))
 }
 
+/// A BatchNormalization with constant parameters as the per-channel affine map it applies,
+/// `y = x · k + shift` (`[C]` each), for folding into the convolution before it.
+pub(crate) fn batch_norm_affine(
+    op: &dyn Op,
+    params: [&FloatValue; 4],
+) -> Option<(Tensor<1>, Tensor<1>)> {
+    let bn = op.as_any()?.downcast_ref::<BatchNorm>()?;
+    let [scale, bias, mean, var] = params.map(|p| p.to_rank::<1>());
+    let (scale, bias, mean, var) = (scale?, bias?, mean?, var?);
+    let c = scale.dims()[0];
+    if [&bias, &mean, &var].iter().any(|p| p.dims()[0] != c) {
+        return None;
+    }
+    let k = scale / var.add_scalar(bn.epsilon).sqrt();
+    let shift = bias - mean * k.clone();
+    Some((k, shift))
+}
+
 impl Op for BatchNorm {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+
     fn run(&self, inputs: &[Option<Value>]) -> OpResult {
         let x = float_input(inputs, 0)?;
         let dims = x.dims();

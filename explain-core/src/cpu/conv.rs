@@ -1,0 +1,541 @@
+//! Convolution as im2col + GEMM over NCHW buffers, forward and input gradient.
+//!
+//! Forward, per image and group: `out[Cout_g, P] = W_g[Cout_g, K] · col[K, P]`, where `W_g` is
+//! the weight exactly as ONNX stores it and `col` holds the input patches (one row per input
+//! channel and kernel tap, one column per output pixel). A 1x1 convolution needs no `col`: the
+//! input planes are it. The work is split into tasks over (image, group, pixel tile, channel
+//! block) so that every thread has work at batch 1:
+//! - with one channel block, each task writes its pixel tile's patches into its thread's scratch
+//!   (a row copy when the stride is 1) and multiplies straight into the NCHW output;
+//! - when a few pixels must be shared among threads by channel blocks (the last stages of a
+//!   network at batch 1), the patches of each image are built once, in parallel, and shared.
+//!
+//! Input gradient: `dcol[K, P] = W_gᵀ · dY_g`, scattered back (col2im) into the input's planes;
+//! tasks own disjoint blocks of input channels, so their writes never meet.
+
+use std::cell::RefCell;
+use std::ops::Range;
+
+use super::gemm::{Mat, SharedOut, Tile};
+use super::parallel::{for_each, for_each_chunk, split, threads};
+use super::shape::{Conv2dShape, valid_outputs};
+use super::{Activation, depthwise};
+
+/// Floats of patch scratch per task (1 MiB): a tile of patches stays in the core's L2 while
+/// the GEMM packs it.
+const SCRATCH_BUDGET: usize = 1 << 18;
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on this thread's scratch buffer of at least `len` floats (contents unspecified).
+fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    SCRATCH.with(|cell| {
+        let mut buffer = cell.borrow_mut();
+        if buffer.len() < len {
+            buffer.resize(len, 0.0);
+        }
+        f(&mut buffer[..len])
+    })
+}
+
+/// How many tasks to aim for: two per thread balances uneven tiles; one thread needs one.
+fn wanted_tasks() -> usize {
+    match threads() {
+        1 => 1,
+        t => 2 * t,
+    }
+}
+
+/// The convolution of `x` (`[N, Cin, H, W]`) by `weight` (`[Cout, Cin/g, kh, kw]`) plus `bias`,
+/// through `activation`. Buffers must match `shape` (see [`Conv2dShape::check`]).
+pub fn forward(
+    shape: &Conv2dShape,
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    activation: Activation,
+) -> Vec<f32> {
+    let mut out = vec![0.0; shape.output_len()];
+    if out.is_empty() {
+        return out;
+    }
+    if shape.is_depthwise() {
+        depthwise::forward(shape, x, weight, bias, activation, &mut out);
+    } else {
+        gemm_forward(shape, x, weight, bias, activation, &mut out);
+    }
+    out
+}
+
+/// `∂L/∂x` given `∂L/∂out` (`dy`, the output's shape). Weights are constants here: UNPIC never
+/// differentiates with respect to them.
+pub fn input_gradient(shape: &Conv2dShape, dy: &[f32], weight: &[f32]) -> Vec<f32> {
+    let mut dx = vec![0.0; shape.input_len()];
+    if dx.is_empty() || dy.is_empty() {
+        return dx;
+    }
+    if shape.is_depthwise() {
+        depthwise::input_gradient(shape, dy, weight, &mut dx);
+    } else {
+        gemm_input_gradient(shape, dy, weight, &mut dx);
+    }
+    dx
+}
+
+struct ForwardTask {
+    image: usize,
+    group: usize,
+    pixels: Range<usize>,
+    channels: Range<usize>,
+}
+
+fn gemm_forward(
+    s: &Conv2dShape,
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    activation: Activation,
+    out: &mut [f32],
+) {
+    let (p, m, k) = (s.out_pixels(), s.out_per_group(), s.patch_len());
+    let units = s.batch * s.groups;
+    let want = wanted_tasks();
+    let pointwise = s.is_pointwise();
+    let cache_tiles = if pointwise {
+        1
+    } else {
+        p.div_ceil((SCRATCH_BUDGET / k.max(1)).max(16))
+    };
+    let pixel_tiles = split(p, cache_tiles.max(want.div_ceil(units)), 8, 32);
+    let channel_blocks = if units * pixel_tiles.len() >= want {
+        vec![0..m]
+    } else {
+        split(m, want.div_ceil(units * pixel_tiles.len()), 8, 16)
+    };
+    // Patches shared by the channel blocks of one image: built once, in parallel.
+    let shared_cols: Vec<Vec<f32>> = if !pointwise && channel_blocks.len() > 1 {
+        (0..units)
+            .map(|unit| {
+                let mut col = vec![0.0; k * p];
+                let group_input = group_planes(s, x, unit / s.groups, unit % s.groups);
+                let rows_per_chunk = k.div_ceil(want).max(1);
+                for_each_chunk(&mut col, rows_per_chunk * p, |i, chunk| {
+                    let first = i * rows_per_chunk;
+                    im2col(s, group_input, first..first + chunk.len() / p, 0..p, chunk);
+                });
+                col
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut tasks = Vec::new();
+    for image in 0..s.batch {
+        for group in 0..s.groups {
+            for pixels in &pixel_tiles {
+                for channels in &channel_blocks {
+                    tasks.push(ForwardTask {
+                        image,
+                        group,
+                        pixels: pixels.clone(),
+                        channels: channels.clone(),
+                    });
+                }
+            }
+        }
+    }
+    let shared_out = SharedOut::new(out);
+    for_each(tasks, |t| {
+        let first_channel = t.group * m + t.channels.start;
+        // Tasks differ in (image, group, channel block, pixel tile): their tiles are disjoint.
+        let mut tile = Tile::new(
+            shared_out,
+            (t.image * s.out_channels + first_channel) * p + t.pixels.start,
+            t.channels.len(),
+            t.pixels.len(),
+            p,
+        );
+        if let Some(bias) = bias {
+            for r in 0..tile.rows() {
+                tile.row(r).fill(bias[first_channel + r]);
+            }
+        }
+        let lhs = Mat::rows(weight, first_channel * k, t.channels.len(), k, k);
+        let group_input = group_planes(s, x, t.image, t.group);
+        if pointwise {
+            let rhs = Mat {
+                data: &group_input[t.pixels.start.min(group_input.len())..],
+                rows: k,
+                cols: t.pixels.len(),
+                row_stride: p,
+                col_stride: 1,
+            };
+            tile.matmul(lhs, rhs, bias.is_some());
+        } else if let Some(col) = shared_cols.get(t.image * s.groups + t.group) {
+            let rhs = Mat {
+                data: &col[t.pixels.start..],
+                rows: k,
+                cols: t.pixels.len(),
+                row_stride: p,
+                col_stride: 1,
+            };
+            tile.matmul(lhs, rhs, bias.is_some());
+        } else {
+            with_scratch(k * t.pixels.len(), |col| {
+                im2col(s, group_input, 0..k, t.pixels.clone(), col);
+                let rhs = Mat::rows(col, 0, k, t.pixels.len(), t.pixels.len());
+                tile.matmul(lhs, rhs, bias.is_some());
+            });
+        }
+        if activation != Activation::Identity {
+            for r in 0..tile.rows() {
+                activation.apply(tile.row(r));
+            }
+        }
+    });
+}
+
+/// The input planes of one group of one image.
+fn group_planes<'a>(s: &Conv2dShape, x: &'a [f32], image: usize, group: usize) -> &'a [f32] {
+    let plane = s.in_pixels();
+    let start = (image * s.in_channels + group * s.in_per_group()) * plane;
+    &x[start..start + s.in_per_group() * plane]
+}
+
+/// Writes rows `rows` of one group's patch matrix, restricted to output pixels `pixels`, into
+/// `col` (`[rows.len(), pixels.len()]`, row-major). Row `r` is input channel `r / (kh·kw)` at
+/// kernel tap `r % (kh·kw)`; taps that fall in the padding read zero.
+fn im2col(s: &Conv2dShape, x: &[f32], rows: Range<usize>, pixels: Range<usize>, col: &mut [f32]) {
+    let [h, w] = s.in_size;
+    let [_, ow] = s.out_size();
+    let [kh, kw] = s.kernel;
+    let [sh, sw] = s.stride;
+    let len = pixels.len();
+    for (r, row) in rows.clone().zip(col.chunks_exact_mut(len)) {
+        let (channel, tap) = (r / (kh * kw), r % (kh * kw));
+        let (ki, kj) = (tap / kw, tap % kw);
+        let plane = &x[channel * h * w..(channel + 1) * h * w];
+        let (dy, dx) = (s.tap_offset(0, ki), s.tap_offset(1, kj));
+        let (x_lo, x_hi) = valid_outputs(dx, sw, w, ow);
+        let mut p = pixels.start;
+        while p < pixels.end {
+            let (oy, ox0) = (p / ow, p % ow);
+            let seg = (ow - ox0).min(pixels.end - p);
+            let dst = &mut row[p - pixels.start..p - pixels.start + seg];
+            let iy = (oy * sh) as isize + dy;
+            if iy < 0 || iy >= h as isize {
+                dst.fill(0.0);
+            } else {
+                let src = &plane[iy as usize * w..(iy as usize + 1) * w];
+                let lo = x_lo.clamp(ox0, ox0 + seg);
+                let hi = x_hi.clamp(lo, ox0 + seg);
+                dst[..lo - ox0].fill(0.0);
+                dst[hi - ox0..].fill(0.0);
+                let first = (lo * sw) as isize + dx;
+                if lo < hi {
+                    let first = first as usize;
+                    if sw == 1 {
+                        dst[lo - ox0..hi - ox0].copy_from_slice(&src[first..first + (hi - lo)]);
+                    } else {
+                        for (d, v) in dst[lo - ox0..hi - ox0]
+                            .iter_mut()
+                            .zip(src[first..].iter().step_by(sw))
+                        {
+                            *d = *v;
+                        }
+                    }
+                }
+            }
+            p += seg;
+        }
+    }
+}
+
+/// Adds one group's patch-matrix rows `rows` (`[rows.len(), P]`) back onto the input planes
+/// they were read from; `dx` holds exactly the planes of those rows' channels.
+fn col2im(s: &Conv2dShape, dcol: &[f32], rows: Range<usize>, dx: &mut [f32]) {
+    let [h, w] = s.in_size;
+    let [oh, ow] = s.out_size();
+    let [kh, kw] = s.kernel;
+    let [sh, sw] = s.stride;
+    let taps = kh * kw;
+    let first_channel = rows.start / taps;
+    let p = oh * ow;
+    for (r, row) in rows.zip(dcol.chunks_exact(p)) {
+        let (channel, tap) = (r / taps - first_channel, r % taps);
+        let (ki, kj) = (tap / kw, tap % kw);
+        let plane = &mut dx[channel * h * w..(channel + 1) * h * w];
+        let (dy, dxo) = (s.tap_offset(0, ki), s.tap_offset(1, kj));
+        let (y_lo, y_hi) = valid_outputs(dy, sh, h, oh);
+        let (x_lo, x_hi) = valid_outputs(dxo, sw, w, ow);
+        if x_lo >= x_hi {
+            continue;
+        }
+        for oy in y_lo..y_hi {
+            let iy = ((oy * sh) as isize + dy) as usize;
+            let src = &row[oy * ow + x_lo..oy * ow + x_hi];
+            let first = ((x_lo * sw) as isize + dxo) as usize;
+            let dst = &mut plane[iy * w..(iy + 1) * w];
+            if sw == 1 {
+                for (d, v) in dst[first..first + src.len()].iter_mut().zip(src) {
+                    *d += v;
+                }
+            } else {
+                for (d, v) in dst[first..].iter_mut().step_by(sw).zip(src) {
+                    *d += v;
+                }
+            }
+        }
+    }
+}
+
+struct GradientTask {
+    image: usize,
+    group: usize,
+    channels: Range<usize>,
+    pixels: Range<usize>,
+}
+
+fn gemm_input_gradient(s: &Conv2dShape, dy: &[f32], weight: &[f32], dx: &mut [f32]) {
+    let (p, m, k) = (s.out_pixels(), s.out_per_group(), s.patch_len());
+    let cin_g = s.in_per_group();
+    let taps = s.kernel[0] * s.kernel[1];
+    let units = s.batch * s.groups;
+    let want = wanted_tasks();
+    let pointwise = s.is_pointwise();
+    let hw = s.in_pixels();
+    // A 1x1 convolution's gradient is one GEMM per image, split over pixels; otherwise tasks
+    // own blocks of input channels (col2im of different channels never writes the same plane).
+    let (channel_blocks, pixel_tiles) = if pointwise {
+        (
+            vec![0..cin_g],
+            split(p, want.div_ceil(units), 8, 64),
+        )
+    } else {
+        let per_channel = taps * p;
+        let cache_blocks = cin_g.div_ceil((SCRATCH_BUDGET / per_channel.max(1)).max(1));
+        (
+            split(cin_g, cache_blocks.max(want.div_ceil(units)), 1, 1),
+            vec![0..p],
+        )
+    };
+    let mut tasks = Vec::new();
+    for image in 0..s.batch {
+        for group in 0..s.groups {
+            for channels in &channel_blocks {
+                for pixels in &pixel_tiles {
+                    tasks.push(GradientTask {
+                        image,
+                        group,
+                        channels: channels.clone(),
+                        pixels: pixels.clone(),
+                    });
+                }
+            }
+        }
+    }
+    let shared_dx = SharedOut::new(dx);
+    for_each(tasks, |t| {
+        let first_channel = t.image * s.in_channels + t.group * cin_g + t.channels.start;
+        let dy_group = (t.image * s.out_channels + t.group * m) * p;
+        let weight_group = t.group * m * k;
+        if pointwise {
+            // Tasks differ in (image, group, pixel tile): disjoint tiles of dx.
+            let mut tile = Tile::new(
+                shared_dx,
+                first_channel * hw + t.pixels.start,
+                t.channels.len(),
+                t.pixels.len(),
+                hw,
+            );
+            let lhs = Mat::transposed(weight, weight_group + t.channels.start, t.channels.len(), m, k);
+            let rhs = Mat::rows(dy, dy_group + t.pixels.start, m, t.pixels.len(), p);
+            tile.matmul(lhs, rhs, false);
+            return;
+        }
+        let rows = t.channels.start * taps..t.channels.end * taps;
+        // Tasks differ in (image, group, channel block): disjoint planes of dx.
+        let mut planes = Tile::new(shared_dx, first_channel * hw, 1, t.channels.len() * hw, hw * t.channels.len());
+        with_scratch(rows.len() * p, |dcol| {
+            let mut dcol_tile = Tile::new(SharedOut::new(dcol), 0, rows.len(), p, p);
+            let lhs = Mat::transposed(weight, weight_group + rows.start, rows.len(), m, k);
+            let rhs = Mat::rows(dy, dy_group, m, p, p);
+            dcol_tile.matmul(lhs, rhs, false);
+            col2im(s, dcol, rows.clone(), planes.row(0));
+        });
+    });
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+
+    /// The definition, one multiply-add at a time.
+    pub fn naive_forward(s: &Conv2dShape, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+        let [h, wi] = s.in_size;
+        let [oh, ow] = s.out_size();
+        let (cin_g, cout_g) = (s.in_per_group(), s.out_per_group());
+        let mut out = vec![0.0; s.output_len()];
+        for n in 0..s.batch {
+            for co in 0..s.out_channels {
+                let g = co / cout_g;
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let mut acc = bias.map_or(0.0, |b| b[co]);
+                        for ci in 0..cin_g {
+                            for ki in 0..s.kernel[0] {
+                                for kj in 0..s.kernel[1] {
+                                    let iy = (oy * s.stride[0]) as isize + s.tap_offset(0, ki);
+                                    let ix = (ox * s.stride[1]) as isize + s.tap_offset(1, kj);
+                                    if iy < 0 || ix < 0 || iy >= h as isize || ix >= wi as isize {
+                                        continue;
+                                    }
+                                    let xv = x[((n * s.in_channels + g * cin_g + ci) * h
+                                        + iy as usize)
+                                        * wi
+                                        + ix as usize];
+                                    let wv = w[((co * cin_g + ci) * s.kernel[0] + ki) * s.kernel[1]
+                                        + kj];
+                                    acc += xv * wv;
+                                }
+                            }
+                        }
+                        out[((n * s.out_channels + co) * oh + oy) * ow + ox] = acc;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// `∂(Σ out · dy)/∂x` by the definition: each output's gradient flows back to every input
+    /// its window read.
+    pub fn naive_input_gradient(s: &Conv2dShape, dy: &[f32], w: &[f32]) -> Vec<f32> {
+        let [h, wi] = s.in_size;
+        let [oh, ow] = s.out_size();
+        let (cin_g, cout_g) = (s.in_per_group(), s.out_per_group());
+        let mut dx = vec![0.0; s.input_len()];
+        for n in 0..s.batch {
+            for co in 0..s.out_channels {
+                let g = co / cout_g;
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let d = dy[((n * s.out_channels + co) * oh + oy) * ow + ox];
+                        for ci in 0..cin_g {
+                            for ki in 0..s.kernel[0] {
+                                for kj in 0..s.kernel[1] {
+                                    let iy = (oy * s.stride[0]) as isize + s.tap_offset(0, ki);
+                                    let ix = (ox * s.stride[1]) as isize + s.tap_offset(1, kj);
+                                    if iy < 0 || ix < 0 || iy >= h as isize || ix >= wi as isize {
+                                        continue;
+                                    }
+                                    let wv = w[((co * cin_g + ci) * s.kernel[0] + ki) * s.kernel[1]
+                                        + kj];
+                                    dx[((n * s.in_channels + g * cin_g + ci) * h + iy as usize)
+                                        * wi
+                                        + ix as usize] += d * wv;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        dx
+    }
+
+    /// Deterministic values in [-1, 1).
+    pub fn values(len: usize, seed: u64) -> Vec<f32> {
+        let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (0..len)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    pub fn assert_close(got: &[f32], expected: &[f32], what: &str) {
+        assert_eq!(got.len(), expected.len(), "{what}: length");
+        let scale = expected.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        for (i, (g, e)) in got.iter().zip(expected).enumerate() {
+            assert!(
+                (g - e).abs() <= 1e-5 * scale,
+                "{what}: element {i}: {g} vs {e}"
+            );
+        }
+    }
+
+    /// Shapes that exercise every path: pointwise, strided, padded (asymmetric), dilated,
+    /// grouped, depthwise with a multiplier, batches, windows larger than the input.
+    pub fn cases() -> Vec<Conv2dShape> {
+        let base = Conv2dShape {
+            batch: 1,
+            in_channels: 3,
+            in_size: [9, 11],
+            out_channels: 4,
+            groups: 1,
+            kernel: [3, 3],
+            stride: [1, 1],
+            dilation: [1, 1],
+            pads: [(1, 1), (1, 1)],
+        };
+        vec![
+            base,
+            Conv2dShape { batch: 3, ..base },
+            Conv2dShape { kernel: [1, 1], pads: [(0, 0); 2], ..base },
+            Conv2dShape { kernel: [1, 1], pads: [(0, 0); 2], stride: [2, 2], ..base },
+            Conv2dShape { stride: [2, 3], pads: [(0, 2), (3, 1)], kernel: [3, 2], ..base },
+            Conv2dShape { dilation: [2, 2], pads: [(2, 2), (2, 2)], ..base },
+            Conv2dShape { kernel: [7, 7], stride: [2, 2], pads: [(3, 3), (3, 3)], ..base },
+            Conv2dShape { in_channels: 4, out_channels: 6, groups: 2, batch: 2, ..base },
+            Conv2dShape { in_channels: 5, out_channels: 5, groups: 5, ..base },
+            Conv2dShape { in_channels: 3, out_channels: 6, groups: 3, stride: [2, 2], ..base },
+            Conv2dShape { in_channels: 4, out_channels: 4, groups: 4, kernel: [5, 5], pads: [(2, 2), (2, 2)], batch: 2, ..base },
+            Conv2dShape { kernel: [5, 5], pads: [(0, 0), (0, 0)], in_size: [3, 4], ..base },
+            Conv2dShape { in_size: [40, 40], in_channels: 16, out_channels: 40, ..base },
+        ]
+    }
+
+    #[test]
+    fn forward_equals_the_definition() {
+        for (i, s) in cases().into_iter().enumerate() {
+            let x = values(s.input_len(), 1 + i as u64);
+            let w = values(s.weight_len(), 100 + i as u64);
+            let b = values(s.out_channels, 200 + i as u64);
+            s.check(x.len(), w.len(), Some(b.len())).expect("valid case");
+            let got = forward(&s, &x, &w, Some(&b), Activation::Identity);
+            assert_close(&got, &naive_forward(&s, &x, &w, Some(&b)), &format!("case {i} {s:?}"));
+            let got = forward(&s, &x, &w, None, Activation::Relu);
+            let expected: Vec<f32> = naive_forward(&s, &x, &w, None).iter().map(|v| v.max(0.0)).collect();
+            assert_close(&got, &expected, &format!("relu case {i}"));
+        }
+    }
+
+    #[test]
+    fn input_gradient_equals_the_definition() {
+        for (i, s) in cases().into_iter().enumerate() {
+            let w = values(s.weight_len(), 300 + i as u64);
+            let dy = values(s.output_len(), 400 + i as u64);
+            let got = input_gradient(&s, &dy, &w);
+            assert_close(&got, &naive_input_gradient(&s, &dy, &w), &format!("case {i} {s:?}"));
+        }
+    }
+
+    #[test]
+    fn an_empty_output_is_no_work() {
+        let s = Conv2dShape {
+            in_size: [2, 2],
+            ..cases()[11]
+        };
+        assert_eq!(s.out_size(), [0, 0]);
+        let x = values(s.input_len(), 1);
+        let w = values(s.weight_len(), 2);
+        assert!(forward(&s, &x, &w, None, Activation::Identity).is_empty());
+        assert_eq!(input_gradient(&s, &[], &w), vec![0.0; s.input_len()]);
+    }
+}

@@ -1,0 +1,231 @@
+//! UNPIC's own kernels for the CPU device (Burn's flex), where Burn's are slow: convolution,
+//! forward and input gradient, with its activation fused.
+//!
+//! flex 0.22 runs conv2d as a conv3d: it reorders the weights and copies the input NCHW→NHWC on
+//! every call, allocates a zeroed im2col buffer per tile, scatters the GEMM's result into the
+//! output element by element, and splits only over the batch, so one core works at batch 1.
+//! Here the weights are read as ONNX stores them, patches go to per-thread scratch, the GEMM
+//! writes straight into the output and every thread works at batch 1 ([`conv`]).
+//!
+//! [`conv2d`] is the entry point on Burn tensors: on the flex device it runs these kernels and
+//! registers their input gradient with Burn's autodiff (the weights are constants: no weight
+//! gradient is ever computed); on any other device (WebGPU) it is Burn's own conv2d.
+
+mod conv;
+mod depthwise;
+mod gemm;
+mod parallel;
+mod shape;
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::{Autodiff, Flex};
+use burn::tensor::activation::relu;
+use burn::tensor::module;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{DType, Tensor, TensorData};
+
+pub use conv::{forward as conv2d_forward, input_gradient as conv2d_input_gradient};
+pub use shape::Conv2dShape;
+
+/// An elementwise function applied to a convolution's output in the same pass.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Activation {
+    #[default]
+    Identity,
+    Relu,
+    /// `min(max(x, min), max)` (ONNX `Clip`, ReLU6).
+    Clip { min: f32, max: f32 },
+}
+
+impl Activation {
+    pub fn apply(self, values: &mut [f32]) {
+        match self {
+            Activation::Identity => {}
+            Activation::Relu => values.iter_mut().for_each(|v| *v = v.max(0.0)),
+            Activation::Clip { min, max } => {
+                values.iter_mut().for_each(|v| *v = v.max(min).min(max))
+            }
+        }
+    }
+
+    /// Zeroes `grad` where the activation's derivative is 0, read from its output `y`. At the
+    /// kinks the derivative is PyTorch's: 0 for ReLU at 0 and for Clip at both bounds.
+    fn mask_gradient(self, y: &[f32], grad: &mut [f32]) {
+        let keep: fn(f32, f32, f32) -> bool = match self {
+            Activation::Identity => return,
+            Activation::Relu => |v, _, _| v > 0.0,
+            Activation::Clip { .. } => |v, lo, hi| v > lo && v < hi,
+        };
+        let (lo, hi) = match self {
+            Activation::Clip { min, max } => (min, max),
+            _ => (0.0, 0.0),
+        };
+        for (g, &v) in grad.iter_mut().zip(y) {
+            if !keep(v, lo, hi) {
+                *g = 0.0;
+            }
+        }
+    }
+
+    /// The same function through Burn's ops, for devices without our kernels.
+    fn apply_tensor(self, y: Tensor<4>) -> Tensor<4> {
+        match self {
+            Activation::Identity => y,
+            Activation::Relu => relu(y),
+            Activation::Clip { min, max } => y.clamp_min(min).clamp_max(max),
+        }
+    }
+}
+
+/// `activation(conv2d(x, weight) + bias)`, on our kernels when the tensors live on flex.
+pub fn conv2d(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    shape: &Conv2dShape,
+    activation: Activation,
+) -> Result<Tensor<4>, String> {
+    if x.dims() != shape.input_dims() {
+        return Err(format!(
+            "internal: input {:?} for a convolution of {:?}",
+            x.dims(),
+            shape.input_dims()
+        ));
+    }
+    let w = flex_constant(&weight);
+    let b = match &bias {
+        None => Some(None),
+        Some(b) => flex_constant(b).map(Some),
+    };
+    if let (Some(w), Some(b)) = (w, b) {
+        if let Ok(x) = x.clone().try_into_primitive::<Flex>() {
+            let y = run_forward(shape, &x, &w, b.as_ref(), activation)?;
+            return Ok(Tensor::from_primitive::<Flex>(y));
+        }
+        if let Ok(x) = x.clone().try_into_primitive::<Autodiff<Flex>>() {
+            // Taped: our forward, and our input gradient registered as its backward step.
+            let node = x.node();
+            let y = run_forward(shape, x.primitive(), &w, b.as_ref(), activation)?;
+            let out = match ConvInputGradient
+                .prepare::<NoCheckpointing>([node])
+                .compute_bound()
+                .stateful()
+            {
+                OpsKind::Tracked(prep) => {
+                    let state = GradientState {
+                        weight: w,
+                        shape: *shape,
+                        activation,
+                        output: (activation != Activation::Identity).then(|| y.clone()),
+                    };
+                    prep.finish(state, y)
+                }
+                OpsKind::UnTracked(prep) => prep.finish(y),
+            };
+            return Ok(Tensor::from_primitive::<Autodiff<Flex>>(out));
+        }
+    }
+    let options = ConvOptions::new(
+        shape.stride,
+        [shape.pads[0].0, shape.pads[1].0],
+        shape.dilation,
+        shape.groups,
+    );
+    let options = if shape.pads.iter().any(|(b, e)| b != e) {
+        ConvOptions::new_with_padding(shape.stride, shape.pads, shape.dilation, shape.groups)
+    } else {
+        options
+    };
+    Ok(activation.apply_tensor(module::conv2d(x, weight, bias, options)))
+}
+
+/// A weight or bias on flex as a plain (untracked) tensor; `None` on other devices.
+fn flex_constant<const D: usize>(t: &Tensor<D>) -> Option<FlexTensor> {
+    if let Ok(plain) = t.clone().try_into_primitive::<Flex>() {
+        return Some(plain);
+    }
+    // A constant that met autodiff (a weight re-initialised from a tracked tensor): its value.
+    t.clone()
+        .try_into_primitive::<Autodiff<Flex>>()
+        .ok()
+        .map(|ad| ad.into_primitive())
+}
+
+fn f32_values(t: &FlexTensor) -> Result<std::borrow::Cow<'_, [f32]>, String> {
+    if t.dtype() != DType::F32 {
+        return Err(format!("expected float32 values, got {:?}", t.dtype()));
+    }
+    match t.as_slice::<f32>() {
+        Some(values) => Ok(std::borrow::Cow::Borrowed(values)),
+        None => {
+            let contiguous = t.to_contiguous();
+            Ok(std::borrow::Cow::Owned(
+                contiguous
+                    .as_slice::<f32>()
+                    .ok_or("internal: a contiguous tensor without a slice")?
+                    .to_vec(),
+            ))
+        }
+    }
+}
+
+fn flex_tensor(values: Vec<f32>, dims: [usize; 4]) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, dims))
+}
+
+fn run_forward(
+    shape: &Conv2dShape,
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    bias: Option<&FlexTensor>,
+    activation: Activation,
+) -> Result<FlexTensor, String> {
+    let x = f32_values(x)?;
+    let w = f32_values(weight)?;
+    let b = bias.map(f32_values).transpose()?;
+    shape.check(x.len(), w.len(), b.as_ref().map(|b| b.len()))?;
+    let y = conv::forward(shape, &x, &w, b.as_deref(), activation);
+    Ok(flex_tensor(y, shape.output_dims()))
+}
+
+/// What the backward step needs: the weight, the geometry, and for a fused activation its
+/// output (whose sign/range says where the gradient passes).
+#[derive(Debug, Clone)]
+struct GradientState {
+    weight: FlexTensor,
+    shape: Conv2dShape,
+    activation: Activation,
+    output: Option<FlexTensor>,
+}
+
+/// The input gradient of our convolution, as one step of Burn's backward pass.
+#[derive(Debug)]
+struct ConvInputGradient;
+
+impl Backward<Flex, 1> for ConvInputGradient {
+    type State = GradientState;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [parent] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let Some(parent) = parent else { return };
+        let state = ops.state;
+        // A failure here would be an engine bug (the forward pass checked every buffer); Burn's
+        // backward has no error channel, so the gradient is then zero and the check below the
+        // explainers (a map of zeros) shows it rather than a crash.
+        let dx = (|| -> Result<Vec<f32>, String> {
+            let mut dy = f32_values(&grad)?.into_owned();
+            if let Some(output) = &state.output {
+                state.activation.mask_gradient(&f32_values(output)?, &mut dy);
+            }
+            let w = f32_values(&state.weight)?;
+            Ok(conv::input_gradient(&state.shape, &dy, &w))
+        })()
+        .unwrap_or_else(|_| vec![0.0; state.shape.input_len()]);
+        grads.register::<Flex>(parent.id, flex_tensor(dx, state.shape.input_dims()));
+    }
+}
