@@ -1,14 +1,141 @@
-//! Depthwise convolution (one input channel per group, any channel multiplier) as direct loops:
-//! each kernel tap adds a scaled, shifted input row to an output row, which the compiler turns
-//! into SIMD multiply-adds. Planes are independent, so threads take blocks of whole planes.
+//! Depthwise convolution (one input channel per group, any channel multiplier) as direct loops.
+//!
+//! Each input plane is first copied into a zero-padded scratch plane split into `stride`
+//! column phases (phase `q` holds padded columns `q, q + s, q + 2s, ...`), so that every kernel
+//! tap of every output row reads one contiguous run: `out[ox] += w · phase[q][row][off + ox]`,
+//! a loop the compiler turns into SIMD multiply-adds, with no bounds arithmetic per pixel.
+//! The input gradient runs the same walk backwards into a padded scratch, then unpads it.
+//! Planes are independent, so threads take blocks of whole planes.
+
+use std::cell::RefCell;
 
 use super::Activation;
 use super::parallel::{for_each_chunk, threads};
+use super::simd;
 use super::shape::{Conv2dShape, valid_outputs};
+
+thread_local! {
+    static PADDED: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
 
 /// Planes per task: a few tasks per thread, never a task per tiny plane.
 fn planes_per_task(planes: usize) -> usize {
     planes.div_ceil(4 * threads()).max(1)
+}
+
+/// Where kernel taps land in the phase-split padded plane.
+struct Phases {
+    rows: usize,
+    /// Columns per phase.
+    width: usize,
+    stride: usize,
+    pad_top: usize,
+    pad_left: usize,
+}
+
+impl Phases {
+    fn new(s: &Conv2dShape) -> Self {
+        let [_, ow] = s.out_size();
+        let [oh, _] = s.out_size();
+        let rows = (oh.max(1) - 1) * s.stride[0] + (s.kernel[0] - 1) * s.dilation[0] + 1;
+        // Phase columns needed: output `ox` at tap `kj` reads phase column ox + (kj·d)/s.
+        let width = ow + ((s.kernel[1] - 1) * s.dilation[1]) / s.stride[1];
+        Self {
+            rows,
+            width,
+            stride: s.stride[1],
+            pad_top: s.pads[0].0,
+            pad_left: s.pads[1].0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.rows * self.stride * self.width
+    }
+
+    /// Offset of (phase `q`, padded row `r`).
+    fn row(&self, q: usize, r: usize) -> usize {
+        (q * self.rows + r) * self.width
+    }
+
+    /// The input row held at padded row `r`, if inside the input.
+    fn input_row(&self, r: usize, height: usize) -> Option<usize> {
+        r.checked_sub(self.pad_top).filter(|&y| y < height)
+    }
+
+    /// (phase, column offset) read by kernel column `kj`.
+    fn tap(&self, s: &Conv2dShape, kj: usize) -> (usize, usize) {
+        let c = kj * s.dilation[1];
+        (c % self.stride, c / self.stride)
+    }
+
+    /// The phase-`q` columns `lo..hi` that hold input columns, and the first one's input column.
+    fn inside(&self, q: usize, width: usize) -> (usize, usize, usize) {
+        let offset = q as isize - self.pad_left as isize;
+        let (lo, hi) = valid_outputs(offset, self.stride, width, self.width);
+        let first = (lo * self.stride) as isize + offset;
+        (lo, hi, first.max(0) as usize)
+    }
+
+    /// Fills `padded` from one input plane.
+    fn fill(&self, s: &Conv2dShape, input: &[f32], padded: &mut [f32]) {
+        let [h, w] = s.in_size;
+        for q in 0..self.stride {
+            let (lo, hi, first) = self.inside(q, w);
+            for r in 0..self.rows {
+                let dst = &mut padded[self.row(q, r)..self.row(q, r) + self.width];
+                match self.input_row(r, h) {
+                    Some(y) if lo < hi => {
+                        let src = &input[y * w..(y + 1) * w];
+                        dst[..lo].fill(0.0);
+                        dst[hi..].fill(0.0);
+                        if self.stride == 1 {
+                            dst[lo..hi].copy_from_slice(&src[first..first + (hi - lo)]);
+                        } else {
+                            for (d, v) in dst[lo..hi]
+                                .iter_mut()
+                                .zip(src[first..].iter().step_by(self.stride))
+                            {
+                                *d = *v;
+                            }
+                        }
+                    }
+                    _ => dst.fill(0.0),
+                }
+            }
+        }
+    }
+
+    /// Adds `padded` back onto one input plane (the inverse walk of `fill`).
+    fn unfill(&self, s: &Conv2dShape, padded: &[f32], plane: &mut [f32]) {
+        let [h, w] = s.in_size;
+        for q in 0..self.stride {
+            let (lo, hi, first) = self.inside(q, w);
+            if lo >= hi {
+                continue;
+            }
+            for r in 0..self.rows {
+                let Some(y) = self.input_row(r, h) else {
+                    continue;
+                };
+                let src = &padded[self.row(q, r) + lo..self.row(q, r) + hi];
+                let dst = &mut plane[y * w..(y + 1) * w];
+                for (d, v) in dst[first..].iter_mut().step_by(self.stride).zip(src) {
+                    *d += v;
+                }
+            }
+        }
+    }
+}
+
+fn with_padded<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    PADDED.with(|cell| {
+        let mut buffer = cell.borrow_mut();
+        if buffer.len() < len {
+            buffer.resize(len, 0.0);
+        }
+        f(&mut buffer[..len])
+    })
 }
 
 pub fn forward(
@@ -22,106 +149,101 @@ pub fn forward(
     let [h, w] = s.in_size;
     let [oh, ow] = s.out_size();
     let [kh, kw] = s.kernel;
-    let [sh, sw] = s.stride;
     let multiplier = s.out_per_group();
+    let phases = Phases::new(s);
     let plane_len = oh * ow;
     let planes = s.batch * s.out_channels;
     let per_task = planes_per_task(planes);
     for_each_chunk(out, per_task * plane_len, |task, chunk| {
-        for (i, plane) in chunk.chunks_exact_mut(plane_len).enumerate() {
-            let index = task * per_task + i;
-            let (image, channel) = (index / s.out_channels, index % s.out_channels);
-            let source = image * s.in_channels + channel / multiplier;
-            let input = &x[source * h * w..(source + 1) * h * w];
-            let taps = &weight[channel * kh * kw..(channel + 1) * kh * kw];
-            plane.fill(bias.map_or(0.0, |b| b[channel]));
-            for oy in 0..oh {
-                let row = &mut plane[oy * ow..(oy + 1) * ow];
-                for ki in 0..kh {
-                    let iy = (oy * sh) as isize + s.tap_offset(0, ki);
-                    if iy < 0 || iy >= h as isize {
-                        continue;
-                    }
-                    let input_row = &input[iy as usize * w..(iy as usize + 1) * w];
-                    for kj in 0..kw {
-                        let tap = taps[ki * kw + kj];
-                        let offset = s.tap_offset(1, kj);
-                        let (lo, hi) = valid_outputs(offset, sw, w, ow);
-                        if lo >= hi {
-                            continue;
-                        }
-                        let first = ((lo * sw) as isize + offset) as usize;
-                        if sw == 1 {
-                            for (o, v) in row[lo..hi].iter_mut().zip(&input_row[first..]) {
-                                *o += tap * v;
-                            }
-                        } else {
-                            for (o, v) in row[lo..hi]
-                                .iter_mut()
-                                .zip(input_row[first..].iter().step_by(sw))
-                            {
-                                *o += tap * v;
-                            }
-                        }
-                    }
+        with_padded(phases.len(), |padded| {
+            let mut filled = None;
+            for (i, plane) in chunk.chunks_exact_mut(plane_len).enumerate() {
+                let index = task * per_task + i;
+                let (image, channel) = (index / s.out_channels, index % s.out_channels);
+                let source = image * s.in_channels + channel / multiplier;
+                if filled != Some(source) {
+                    phases.fill(s, &x[source * h * w..(source + 1) * h * w], padded);
+                    filled = Some(source);
+                }
+                let taps = &weight[channel * kh * kw..(channel + 1) * kh * kw];
+                plane.fill(bias.map_or(0.0, |b| b[channel]));
+                simd::dispatch(
+                    #[inline(always)]
+                    || accumulate_plane(s, &phases, taps, padded, plane),
+                );
+                activation.apply(plane);
+            }
+        });
+    });
+}
+
+/// `plane += Σ taps · shifted padded input`, one output row and tap at a time.
+#[inline(always)]
+fn accumulate_plane(s: &Conv2dShape, phases: &Phases, taps: &[f32], padded: &[f32], plane: &mut [f32]) {
+    let [_, ow] = s.out_size();
+    let [kh, kw] = s.kernel;
+    for (oy, row) in plane.chunks_exact_mut(ow).enumerate() {
+        for ki in 0..kh {
+            let r = oy * s.stride[0] + ki * s.dilation[0];
+            for kj in 0..kw {
+                let tap = taps[ki * kw + kj];
+                let (q, offset) = phases.tap(s, kj);
+                let start = phases.row(q, r) + offset;
+                for (o, v) in row.iter_mut().zip(&padded[start..start + ow]) {
+                    *o += tap * v;
                 }
             }
-            activation.apply(plane);
         }
-    });
+    }
+}
+
+/// `padded += Σ taps · shifted grad` (the transpose of [`accumulate_plane`]).
+#[inline(always)]
+fn scatter_plane(s: &Conv2dShape, phases: &Phases, taps: &[f32], grad: &[f32], padded: &mut [f32]) {
+    let [_, ow] = s.out_size();
+    let [kh, kw] = s.kernel;
+    for (oy, grad_row) in grad.chunks_exact(ow).enumerate() {
+        for ki in 0..kh {
+            let r = oy * s.stride[0] + ki * s.dilation[0];
+            for kj in 0..kw {
+                let tap = taps[ki * kw + kj];
+                let (q, offset) = phases.tap(s, kj);
+                let start = phases.row(q, r) + offset;
+                for (d, g) in padded[start..start + ow].iter_mut().zip(grad_row) {
+                    *d += tap * g;
+                }
+            }
+        }
+    }
 }
 
 pub fn input_gradient(s: &Conv2dShape, dy: &[f32], weight: &[f32], dx: &mut [f32]) {
     let [h, w] = s.in_size;
     let [oh, ow] = s.out_size();
     let [kh, kw] = s.kernel;
-    let [sh, sw] = s.stride;
     let multiplier = s.out_per_group();
+    let phases = Phases::new(s);
     let plane_len = h * w;
     let planes = s.batch * s.in_channels;
     let per_task = planes_per_task(planes);
     for_each_chunk(dx, per_task * plane_len, |task, chunk| {
-        for (i, plane) in chunk.chunks_exact_mut(plane_len).enumerate() {
-            let index = task * per_task + i;
-            let (image, channel) = (index / s.in_channels, index % s.in_channels);
-            for m in 0..multiplier {
-                let out_channel = channel * multiplier + m;
-                let source = image * s.out_channels + out_channel;
-                let grad = &dy[source * oh * ow..(source + 1) * oh * ow];
-                let taps = &weight[out_channel * kh * kw..(out_channel + 1) * kh * kw];
-                for oy in 0..oh {
-                    let grad_row = &grad[oy * ow..(oy + 1) * ow];
-                    for ki in 0..kh {
-                        let iy = (oy * sh) as isize + s.tap_offset(0, ki);
-                        if iy < 0 || iy >= h as isize {
-                            continue;
-                        }
-                        let row = &mut plane[iy as usize * w..(iy as usize + 1) * w];
-                        for kj in 0..kw {
-                            let tap = taps[ki * kw + kj];
-                            let offset = s.tap_offset(1, kj);
-                            let (lo, hi) = valid_outputs(offset, sw, w, ow);
-                            if lo >= hi {
-                                continue;
-                            }
-                            let first = ((lo * sw) as isize + offset) as usize;
-                            if sw == 1 {
-                                for (d, g) in row[first..].iter_mut().zip(&grad_row[lo..hi]) {
-                                    *d += tap * g;
-                                }
-                            } else {
-                                for (d, g) in row[first..]
-                                    .iter_mut()
-                                    .step_by(sw)
-                                    .zip(&grad_row[lo..hi])
-                                {
-                                    *d += tap * g;
-                                }
-                            }
-                        }
-                    }
+        with_padded(phases.len(), |padded| {
+            for (i, plane) in chunk.chunks_exact_mut(plane_len).enumerate() {
+                let index = task * per_task + i;
+                let (image, channel) = (index / s.in_channels, index % s.in_channels);
+                padded.fill(0.0);
+                for m in 0..multiplier {
+                    let out_channel = channel * multiplier + m;
+                    let source = image * s.out_channels + out_channel;
+                    let grad = &dy[source * oh * ow..(source + 1) * oh * ow];
+                    let taps = &weight[out_channel * kh * kw..(out_channel + 1) * kh * kw];
+                    simd::dispatch(
+                        #[inline(always)]
+                        || scatter_plane(s, &phases, taps, grad, padded),
+                    );
                 }
+                phases.unfill(s, padded, plane);
             }
-        }
+        });
     });
 }

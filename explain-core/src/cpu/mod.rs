@@ -16,6 +16,7 @@ mod depthwise;
 mod gemm;
 mod parallel;
 mod shape;
+mod simd;
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;

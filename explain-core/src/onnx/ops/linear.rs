@@ -93,7 +93,12 @@ impl Op for Linear {
         if self.transpose_weight {
             w = w.transpose();
         }
-        let y = matmul(x, FloatValue::from_tensor(w))?;
+        let y = match x.to_rank::<2>() {
+            // A classifier's head: multiply by the transposed view as it is (padding it to the
+            // engine's rank would copy the whole weight on every run).
+            Some(x2) if x2.dims()[1] == w.dims()[0] => FloatValue::from_tensor(x2.matmul(w)),
+            _ => matmul(x, FloatValue::from_tensor(w))?,
+        };
         let y = match optional_float_input(inputs, 2)? {
             Some(bias) => y.map(|t| t + bias.into_padded()),
             None => y,
