@@ -40,7 +40,10 @@ pub fn parse_size(text: &str) -> std::result::Result<[usize; 2], String> {
     let parts: Vec<&str> = text.split([',', 'x']).map(str::trim).collect();
     let numbers = parts
         .iter()
-        .map(|p| p.parse::<usize>().map_err(|_| format!("'{p}' is not a whole number")))
+        .map(|p| {
+            p.parse::<usize>()
+                .map_err(|_| format!("'{p}' is not a whole number"))
+        })
         .collect::<std::result::Result<Vec<_>, _>>()?;
     match numbers.as_slice() {
         [side] => Ok([*side, *side]),

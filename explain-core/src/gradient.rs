@@ -124,21 +124,21 @@ impl Classifier {
             &[],
             Watched::Slots(&[leaf_slot]),
             &mut |slot, value| {
-            if slot != leaf_slot {
-                return value;
-            }
-            match value {
-                Value::Float(v) => {
-                    let v = v.map(|t| t.detach().autodiff().require_grad());
-                    leaf = Some(Ok(v.clone()));
-                    Value::Float(v)
+                if slot != leaf_slot {
+                    return value;
                 }
-                other => {
-                    leaf = Some(Err(()));
-                    other
+                match value {
+                    Value::Float(v) => {
+                        let v = v.map(|t| t.detach().autodiff().require_grad());
+                        leaf = Some(Ok(v.clone()));
+                        Value::Float(v)
+                    }
+                    other => {
+                        leaf = Some(Err(()));
+                        other
+                    }
                 }
-            }
-        },
+            },
         )?;
         let value = match leaf {
             Some(Ok(v)) => v,

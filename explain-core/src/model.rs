@@ -229,7 +229,9 @@ impl Classifier {
     /// Raw scores `[N, K]` for a batch already in the model's layout.
     pub fn logits(&self, batch: FloatValue) -> Result<FloatValue> {
         let mut out = self.in_model_batches(batch, |piece, _| {
-            Ok(vec![self.scores(&self.graph.run(vec![Value::Float(piece)], &[])?)?])
+            Ok(vec![self.scores(
+                &self.graph.run(vec![Value::Float(piece)], &[])?,
+            )?])
         })?;
         Ok(out.swap_remove(0))
     }
@@ -255,7 +257,10 @@ impl Classifier {
         let mut pieces: Vec<Vec<FloatValue>> = Vec::new();
         for start in (0..n).step_by(fixed) {
             let len = fixed.min(n - start);
-            let piece = batch.clone().narrow_batch(start, len).pad_batch(fixed - len);
+            let piece = batch
+                .clone()
+                .narrow_batch(start, len)
+                .pad_batch(fixed - len);
             let outputs = f(piece, start..start + len)?;
             let outputs = outputs
                 .into_iter()

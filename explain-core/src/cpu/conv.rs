@@ -48,12 +48,14 @@ fn wanted_tasks() -> usize {
     }
 }
 
-/// The convolution of `x` (`[N, Cin, H, W]`) by `weight` (`[Cout, Cin/g, kh, kw]`) plus `bias`,
-/// through `activation`. Buffers must match `shape` (see [`Conv2dShape::check`]).
+/// The convolution of `x` (`[N, Cin, H, W]`) by `weight` (`[Cout, Cin/g, kh, kw]`, laid out
+/// as `layout` says) plus `bias`, through `activation`. Buffers must match `shape` (see
+/// [`Conv2dShape::check`]).
 pub fn forward(
     shape: &Conv2dShape,
     x: &[f32],
     weight: &[f32],
+    layout: WeightLayout,
     bias: Option<&[f32]>,
     activation: Activation,
 ) -> Vec<f32> {
@@ -62,16 +64,58 @@ pub fn forward(
         return out;
     }
     if shape.is_depthwise() {
+        // One input channel per group: both layouts are the same.
         depthwise::forward(shape, x, weight, bias, activation, &mut out);
     } else {
+        let reordered;
+        let weight = match layout {
+            WeightLayout::TapMajor => weight,
+            WeightLayout::Onnx => {
+                reordered = to_tap_major(shape, weight);
+                &reordered
+            }
+        };
         gemm_forward(shape, x, weight, bias, activation, &mut out);
+    }
+    out
+}
+
+/// How a convolution's weight `[Cout, Cin/g, kh, kw]` orders each output channel's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeightLayout {
+    /// As ONNX stores it: input channel, then kernel row, then column.
+    Onnx,
+    /// Kernel tap (row, column) first, then input channel: the order in which onnxruntime's
+    /// and PyTorch's CPU kernels accumulate, so float32 sums round as theirs do (ReLU and
+    /// max-pool decisions at ties then agree, which gradient maps are sensitive to). Prepared
+    /// once at import ([`to_tap_major`]).
+    TapMajor,
+}
+
+/// An ONNX-layout weight in [`WeightLayout::TapMajor`] order.
+pub fn to_tap_major(shape: &Conv2dShape, weight: &[f32]) -> Vec<f32> {
+    let taps = shape.kernel[0] * shape.kernel[1];
+    let cin_g = shape.in_per_group();
+    let k = taps * cin_g;
+    let mut out = vec![0.0; weight.len()];
+    for (dst, src) in out.chunks_exact_mut(k).zip(weight.chunks_exact(k)) {
+        for tap in 0..taps {
+            for ci in 0..cin_g {
+                dst[tap * cin_g + ci] = src[ci * taps + tap];
+            }
+        }
     }
     out
 }
 
 /// `∂L/∂x` given `∂L/∂out` (`dy`, the output's shape). Weights are constants here: UNPIC never
 /// differentiates with respect to them.
-pub fn input_gradient(shape: &Conv2dShape, dy: &[f32], weight: &[f32]) -> Vec<f32> {
+pub fn input_gradient(
+    shape: &Conv2dShape,
+    dy: &[f32],
+    weight: &[f32],
+    layout: WeightLayout,
+) -> Vec<f32> {
     let mut dx = vec![0.0; shape.input_len()];
     if dx.is_empty() || dy.is_empty() {
         return dx;
@@ -79,7 +123,7 @@ pub fn input_gradient(shape: &Conv2dShape, dy: &[f32], weight: &[f32]) -> Vec<f3
     if shape.is_depthwise() {
         depthwise::input_gradient(shape, dy, weight, &mut dx);
     } else {
-        gemm_input_gradient(shape, dy, weight, &mut dx);
+        gemm_input_gradient(shape, dy, weight, layout, &mut dx);
     }
     dx
 }
@@ -110,7 +154,7 @@ fn gemm_forward(
     };
     let pixel_tiles = split(p, cache_tiles.max(want.div_ceil(units)), 8, 32);
     let channel_blocks = if units * pixel_tiles.len() >= want {
-        vec![0..m]
+        std::iter::once(0..m).collect()
     } else {
         split(m, want.div_ceil(units * pixel_tiles.len()), 8, 16)
     };
@@ -205,16 +249,17 @@ fn group_planes<'a>(s: &Conv2dShape, x: &'a [f32], image: usize, group: usize) -
 }
 
 /// Writes rows `rows` of one group's patch matrix, restricted to output pixels `pixels`, into
-/// `col` (`[rows.len(), pixels.len()]`, row-major). Row `r` is input channel `r / (kh·kw)` at
-/// kernel tap `r % (kh·kw)`; taps that fall in the padding read zero.
+/// `col` (`[rows.len(), pixels.len()]`, row-major). Row `r` is kernel tap `r / Cin_g` of input
+/// channel `r % Cin_g` ([`WeightLayout::TapMajor`] order); taps in the padding read zero.
 fn im2col(s: &Conv2dShape, x: &[f32], rows: Range<usize>, pixels: Range<usize>, col: &mut [f32]) {
     let [h, w] = s.in_size;
     let [_, ow] = s.out_size();
-    let [kh, kw] = s.kernel;
+    let [_, kw] = s.kernel;
     let [sh, sw] = s.stride;
     let len = pixels.len();
     for (r, row) in rows.clone().zip(col.chunks_exact_mut(len)) {
-        let (channel, tap) = (r / (kh * kw), r % (kh * kw));
+        let cin_g = s.in_per_group();
+        let (tap, channel) = (r / cin_g, r % cin_g);
         let (ki, kj) = (tap / kw, tap % kw);
         let plane = &x[channel * h * w..(channel + 1) * h * w];
         let (dy, dx) = (s.tap_offset(0, ki), s.tap_offset(1, kj));
@@ -253,18 +298,16 @@ fn im2col(s: &Conv2dShape, x: &[f32], rows: Range<usize>, pixels: Range<usize>, 
     }
 }
 
-/// Adds one group's patch-matrix rows `rows` (`[rows.len(), P]`) back onto the input planes
-/// they were read from; `dx` holds exactly the planes of those rows' channels.
-fn col2im(s: &Conv2dShape, dcol: &[f32], rows: Range<usize>, dx: &mut [f32]) {
+/// Adds the patch-gradient rows of input channels `channels` (`dcol`: `[taps, channels, P]`)
+/// back onto those channels' planes (`dx`).
+fn col2im(s: &Conv2dShape, dcol: &[f32], channels: usize, dx: &mut [f32]) {
     let [h, w] = s.in_size;
     let [oh, ow] = s.out_size();
-    let [kh, kw] = s.kernel;
+    let [_, kw] = s.kernel;
     let [sh, sw] = s.stride;
-    let taps = kh * kw;
-    let first_channel = rows.start / taps;
     let p = oh * ow;
-    for (r, row) in rows.zip(dcol.chunks_exact(p)) {
-        let (channel, tap) = (r / taps - first_channel, r % taps);
+    for (r, row) in dcol.chunks_exact(p).enumerate() {
+        let (tap, channel) = (r / channels, r % channels);
         let (ki, kj) = (tap / kw, tap % kw);
         let plane = &mut dx[channel * h * w..(channel + 1) * h * w];
         let (dy, dxo) = (s.tap_offset(0, ki), s.tap_offset(1, kj));
@@ -298,7 +341,13 @@ struct GradientTask {
     pixels: Range<usize>,
 }
 
-fn gemm_input_gradient(s: &Conv2dShape, dy: &[f32], weight: &[f32], dx: &mut [f32]) {
+fn gemm_input_gradient(
+    s: &Conv2dShape,
+    dy: &[f32],
+    weight: &[f32],
+    layout: WeightLayout,
+    dx: &mut [f32],
+) {
     let (p, m, k) = (s.out_pixels(), s.out_per_group(), s.patch_len());
     let cin_g = s.in_per_group();
     let taps = s.kernel[0] * s.kernel[1];
@@ -306,11 +355,17 @@ fn gemm_input_gradient(s: &Conv2dShape, dy: &[f32], weight: &[f32], dx: &mut [f3
     let want = wanted_tasks();
     let pointwise = s.is_pointwise();
     let hw = s.in_pixels();
+    // Where weight (input channel `ci`, tap `t`) of an output channel sits, as a stride per
+    // channel and one per tap.
+    let (channel_stride, tap_stride) = match layout {
+        WeightLayout::Onnx => (taps, 1),
+        WeightLayout::TapMajor => (1, cin_g),
+    };
     // A 1x1 convolution's gradient is one GEMM per image, split over pixels; otherwise tasks
     // own blocks of input channels (col2im of different channels never writes the same plane).
     let (channel_blocks, pixel_tiles) = if pointwise {
         (
-            vec![0..cin_g],
+            std::iter::once(0..cin_g).collect(),
             split(p, want.div_ceil(units), 8, 64),
         )
     } else {
@@ -318,7 +373,7 @@ fn gemm_input_gradient(s: &Conv2dShape, dy: &[f32], weight: &[f32], dx: &mut [f3
         let cache_blocks = cin_g.div_ceil((SCRATCH_BUDGET / per_channel.max(1)).max(1));
         (
             split(cin_g, cache_blocks.max(want.div_ceil(units)), 1, 1),
-            vec![0..p],
+            std::iter::once(0..p).collect(),
         )
     };
     let mut tasks = Vec::new();
@@ -341,6 +396,15 @@ fn gemm_input_gradient(s: &Conv2dShape, dy: &[f32], weight: &[f32], dx: &mut [f3
         let first_channel = t.image * s.in_channels + t.group * cin_g + t.channels.start;
         let dy_group = (t.image * s.out_channels + t.group * m) * p;
         let weight_group = t.group * m * k;
+        // Wᵀ restricted to one tap and this task's channels: rows are input channels.
+        let lhs = |tap: usize| Mat {
+            data: &weight[(weight_group + t.channels.start * channel_stride + tap * tap_stride)
+                .min(weight.len())..],
+            rows: t.channels.len(),
+            cols: m,
+            row_stride: channel_stride,
+            col_stride: k,
+        };
         if pointwise {
             // Tasks differ in (image, group, pixel tile): disjoint tiles of dx.
             let mut tile = Tile::new(
@@ -350,20 +414,20 @@ fn gemm_input_gradient(s: &Conv2dShape, dy: &[f32], weight: &[f32], dx: &mut [f3
                 t.pixels.len(),
                 hw,
             );
-            let lhs = Mat::transposed(weight, weight_group + t.channels.start, t.channels.len(), m, k);
             let rhs = Mat::rows(dy, dy_group + t.pixels.start, m, t.pixels.len(), p);
-            tile.matmul(lhs, rhs, false);
+            tile.matmul(lhs(0), rhs, false);
             return;
         }
-        let rows = t.channels.start * taps..t.channels.end * taps;
+        let block = t.channels.len();
         // Tasks differ in (image, group, channel block): disjoint planes of dx.
-        let mut planes = Tile::new(shared_dx, first_channel * hw, 1, t.channels.len() * hw, hw * t.channels.len());
-        with_scratch(rows.len() * p, |dcol| {
-            let mut dcol_tile = Tile::new(SharedOut::new(dcol), 0, rows.len(), p, p);
-            let lhs = Mat::transposed(weight, weight_group + rows.start, rows.len(), m, k);
+        let mut planes = Tile::new(shared_dx, first_channel * hw, 1, block * hw, block * hw);
+        with_scratch(taps * block * p, |dcol| {
             let rhs = Mat::rows(dy, dy_group, m, p, p);
-            dcol_tile.matmul(lhs, rhs, false);
-            col2im(s, dcol, rows.clone(), planes.row(0));
+            for tap in 0..taps {
+                let mut rows = Tile::new(SharedOut::new(dcol), tap * block * p, block, p, p);
+                rows.matmul(lhs(tap), rhs, false);
+            }
+            col2im(s, dcol, block, planes.row(0));
         });
     });
 }
@@ -396,8 +460,8 @@ pub(super) mod tests {
                                         + iy as usize)
                                         * wi
                                         + ix as usize];
-                                    let wv = w[((co * cin_g + ci) * s.kernel[0] + ki) * s.kernel[1]
-                                        + kj];
+                                    let wv = w
+                                        [((co * cin_g + ci) * s.kernel[0] + ki) * s.kernel[1] + kj];
                                     acc += xv * wv;
                                 }
                             }
@@ -431,8 +495,8 @@ pub(super) mod tests {
                                     if iy < 0 || ix < 0 || iy >= h as isize || ix >= wi as isize {
                                         continue;
                                     }
-                                    let wv = w[((co * cin_g + ci) * s.kernel[0] + ki) * s.kernel[1]
-                                        + kj];
+                                    let wv = w
+                                        [((co * cin_g + ci) * s.kernel[0] + ki) * s.kernel[1] + kj];
                                     dx[((n * s.in_channels + g * cin_g + ci) * h + iy as usize)
                                         * wi
                                         + ix as usize] += d * wv;
@@ -448,7 +512,9 @@ pub(super) mod tests {
 
     /// Deterministic values in [-1, 1).
     pub fn values(len: usize, seed: u64) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut state = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (0..len)
             .map(|_| {
                 state = state
@@ -487,17 +553,75 @@ pub(super) mod tests {
         vec![
             base,
             Conv2dShape { batch: 3, ..base },
-            Conv2dShape { kernel: [1, 1], pads: [(0, 0); 2], ..base },
-            Conv2dShape { kernel: [1, 1], pads: [(0, 0); 2], stride: [2, 2], ..base },
-            Conv2dShape { stride: [2, 3], pads: [(0, 2), (3, 1)], kernel: [3, 2], ..base },
-            Conv2dShape { dilation: [2, 2], pads: [(2, 2), (2, 2)], ..base },
-            Conv2dShape { kernel: [7, 7], stride: [2, 2], pads: [(3, 3), (3, 3)], ..base },
-            Conv2dShape { in_channels: 4, out_channels: 6, groups: 2, batch: 2, ..base },
-            Conv2dShape { in_channels: 5, out_channels: 5, groups: 5, ..base },
-            Conv2dShape { in_channels: 3, out_channels: 6, groups: 3, stride: [2, 2], ..base },
-            Conv2dShape { in_channels: 4, out_channels: 4, groups: 4, kernel: [5, 5], pads: [(2, 2), (2, 2)], batch: 2, ..base },
-            Conv2dShape { kernel: [5, 5], pads: [(0, 0), (0, 0)], in_size: [3, 4], ..base },
-            Conv2dShape { in_size: [40, 40], in_channels: 16, out_channels: 40, ..base },
+            Conv2dShape {
+                kernel: [1, 1],
+                pads: [(0, 0); 2],
+                ..base
+            },
+            Conv2dShape {
+                kernel: [1, 1],
+                pads: [(0, 0); 2],
+                stride: [2, 2],
+                ..base
+            },
+            Conv2dShape {
+                stride: [2, 3],
+                pads: [(0, 2), (3, 1)],
+                kernel: [3, 2],
+                ..base
+            },
+            Conv2dShape {
+                dilation: [2, 2],
+                pads: [(2, 2), (2, 2)],
+                ..base
+            },
+            Conv2dShape {
+                kernel: [7, 7],
+                stride: [2, 2],
+                pads: [(3, 3), (3, 3)],
+                ..base
+            },
+            Conv2dShape {
+                in_channels: 4,
+                out_channels: 6,
+                groups: 2,
+                batch: 2,
+                ..base
+            },
+            Conv2dShape {
+                in_channels: 5,
+                out_channels: 5,
+                groups: 5,
+                ..base
+            },
+            Conv2dShape {
+                in_channels: 3,
+                out_channels: 6,
+                groups: 3,
+                stride: [2, 2],
+                ..base
+            },
+            Conv2dShape {
+                in_channels: 4,
+                out_channels: 4,
+                groups: 4,
+                kernel: [5, 5],
+                pads: [(2, 2), (2, 2)],
+                batch: 2,
+                ..base
+            },
+            Conv2dShape {
+                kernel: [5, 5],
+                pads: [(0, 0), (0, 0)],
+                in_size: [3, 4],
+                ..base
+            },
+            Conv2dShape {
+                in_size: [40, 40],
+                in_channels: 16,
+                out_channels: 40,
+                ..base
+            },
         ]
     }
 
@@ -507,11 +631,39 @@ pub(super) mod tests {
             let x = values(s.input_len(), 1 + i as u64);
             let w = values(s.weight_len(), 100 + i as u64);
             let b = values(s.out_channels, 200 + i as u64);
-            s.check(x.len(), w.len(), Some(b.len())).expect("valid case");
-            let got = forward(&s, &x, &w, Some(&b), Activation::Identity);
-            assert_close(&got, &naive_forward(&s, &x, &w, Some(&b)), &format!("case {i} {s:?}"));
-            let got = forward(&s, &x, &w, None, Activation::Relu);
-            let expected: Vec<f32> = naive_forward(&s, &x, &w, None).iter().map(|v| v.max(0.0)).collect();
+            s.check(x.len(), w.len(), Some(b.len()))
+                .expect("valid case");
+            let got = forward(
+                &s,
+                &x,
+                &w,
+                WeightLayout::Onnx,
+                Some(&b),
+                Activation::Identity,
+            );
+            assert_close(
+                &got,
+                &naive_forward(&s, &x, &w, Some(&b)),
+                &format!("case {i} {s:?}"),
+            );
+            let prepared = to_tap_major(&s, &w);
+            let again = forward(
+                &s,
+                &x,
+                &prepared,
+                WeightLayout::TapMajor,
+                Some(&b),
+                Activation::Identity,
+            );
+            assert_eq!(
+                got, again,
+                "case {i}: the prepared layout computes the same"
+            );
+            let got = forward(&s, &x, &w, WeightLayout::Onnx, None, Activation::Relu);
+            let expected: Vec<f32> = naive_forward(&s, &x, &w, None)
+                .iter()
+                .map(|v| v.max(0.0))
+                .collect();
             assert_close(&got, &expected, &format!("relu case {i}"));
         }
     }
@@ -521,8 +673,12 @@ pub(super) mod tests {
         for (i, s) in cases().into_iter().enumerate() {
             let w = values(s.weight_len(), 300 + i as u64);
             let dy = values(s.output_len(), 400 + i as u64);
-            let got = input_gradient(&s, &dy, &w);
-            assert_close(&got, &naive_input_gradient(&s, &dy, &w), &format!("case {i} {s:?}"));
+            let expected = naive_input_gradient(&s, &dy, &w);
+            let got = input_gradient(&s, &dy, &w, WeightLayout::Onnx);
+            assert_close(&got, &expected, &format!("case {i} {s:?}"));
+            let prepared = to_tap_major(&s, &w);
+            let got = input_gradient(&s, &dy, &prepared, WeightLayout::TapMajor);
+            assert_close(&got, &expected, &format!("tap-major case {i}"));
         }
     }
 
@@ -535,7 +691,10 @@ pub(super) mod tests {
         assert_eq!(s.out_size(), [0, 0]);
         let x = values(s.input_len(), 1);
         let w = values(s.weight_len(), 2);
-        assert!(forward(&s, &x, &w, None, Activation::Identity).is_empty());
-        assert_eq!(input_gradient(&s, &[], &w), vec![0.0; s.input_len()]);
+        assert!(forward(&s, &x, &w, WeightLayout::Onnx, None, Activation::Identity).is_empty());
+        assert_eq!(
+            input_gradient(&s, &[], &w, WeightLayout::Onnx),
+            vec![0.0; s.input_len()]
+        );
     }
 }

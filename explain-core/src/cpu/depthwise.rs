@@ -11,8 +11,8 @@ use std::cell::RefCell;
 
 use super::Activation;
 use super::parallel::{for_each_chunk, threads};
-use super::simd;
 use super::shape::{Conv2dShape, valid_outputs};
+use super::simd;
 
 thread_local! {
     static PADDED: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
@@ -179,7 +179,13 @@ pub fn forward(
 
 /// `plane += Σ taps · shifted padded input`, one output row and tap at a time.
 #[inline(always)]
-fn accumulate_plane(s: &Conv2dShape, phases: &Phases, taps: &[f32], padded: &[f32], plane: &mut [f32]) {
+fn accumulate_plane(
+    s: &Conv2dShape,
+    phases: &Phases,
+    taps: &[f32],
+    padded: &[f32],
+    plane: &mut [f32],
+) {
     let [_, ow] = s.out_size();
     let [kh, kw] = s.kernel;
     for (oy, row) in plane.chunks_exact_mut(ow).enumerate() {

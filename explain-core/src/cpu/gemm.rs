@@ -20,25 +20,19 @@ pub struct Mat<'a> {
 
 impl<'a> Mat<'a> {
     /// A row-major matrix starting at `offset`, rows `row_stride` apart.
-    pub fn rows(data: &'a [f32], offset: usize, rows: usize, cols: usize, row_stride: usize) -> Self {
+    pub fn rows(
+        data: &'a [f32],
+        offset: usize,
+        rows: usize,
+        cols: usize,
+        row_stride: usize,
+    ) -> Self {
         Self {
             data: &data[offset.min(data.len())..],
             rows,
             cols,
             row_stride,
             col_stride: 1,
-        }
-    }
-
-    /// The transpose of a row-major `[cols, rows]` block: element (r, c) is `data[offset + c *
-    /// stride + r]`.
-    pub fn transposed(data: &'a [f32], offset: usize, rows: usize, cols: usize, stride: usize) -> Self {
-        Self {
-            data: &data[offset.min(data.len())..],
-            rows,
-            cols,
-            row_stride: 1,
-            col_stride: stride,
         }
     }
 
@@ -120,7 +114,10 @@ impl Tile {
             lhs.rows == self.rows && rhs.cols == self.cols && lhs.cols == rhs.rows,
             "matmul shapes"
         );
-        assert!(lhs.in_bounds() && rhs.in_bounds(), "matmul operand out of bounds");
+        assert!(
+            lhs.in_bounds() && rhs.in_bounds(),
+            "matmul operand out of bounds"
+        );
         if self.rows == 0 || self.cols == 0 {
             return;
         }
@@ -174,7 +171,13 @@ mod tests {
         let mut tile = Tile::new(shared, 2, 3, 5, 8);
         tile.matmul(
             Mat::rows(&lhs, 0, 3, 4, 4),
-            Mat::transposed(&rhs_t, 0, 4, 5, 4),
+            Mat {
+                data: &rhs_t,
+                rows: 4,
+                cols: 5,
+                row_stride: 1,
+                col_stride: 4,
+            },
             true,
         );
         for r in 0..3 {

@@ -29,7 +29,7 @@ use burn::tensor::module;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Tensor, TensorData};
 
-pub use conv::{forward as conv2d_forward, input_gradient as conv2d_input_gradient};
+pub use conv::{WeightLayout, forward as conv2d_forward, input_gradient as conv2d_input_gradient};
 pub use shape::Conv2dShape;
 
 /// An elementwise function applied to a convolution's output in the same pass.
@@ -39,17 +39,34 @@ pub enum Activation {
     Identity,
     Relu,
     /// `min(max(x, min), max)` (ONNX `Clip`, ReLU6).
-    Clip { min: f32, max: f32 },
+    Clip {
+        min: f32,
+        max: f32,
+    },
 }
 
 impl Activation {
     pub fn apply(self, values: &mut [f32]) {
+        // Comparisons rather than `f32::max`, whose NaN rule keeps the loop scalar.
         match self {
             Activation::Identity => {}
-            Activation::Relu => values.iter_mut().for_each(|v| *v = v.max(0.0)),
-            Activation::Clip { min, max } => {
-                values.iter_mut().for_each(|v| *v = v.max(min).min(max))
-            }
+            Activation::Relu => simd::dispatch(
+                #[inline(always)]
+                || {
+                    for v in values.iter_mut() {
+                        *v = if *v > 0.0 { *v } else { 0.0 };
+                    }
+                },
+            ),
+            Activation::Clip { min, max } => simd::dispatch(
+                #[inline(always)]
+                || {
+                    for v in values.iter_mut() {
+                        let low = if *v > min { *v } else { min };
+                        *v = if low < max { low } else { max };
+                    }
+                },
+            ),
         }
     }
 
@@ -82,10 +99,41 @@ impl Activation {
     }
 }
 
+/// A constant convolution weight prepared once for the device it lives on: on flex in
+/// [`WeightLayout::TapMajor`] order, elsewhere as it is (Burn's conv2d reads ONNX's layout).
+pub fn prepare_weight(weight: Tensor<4>) -> (Tensor<4>, WeightLayout) {
+    let Some(flex) = flex_constant(&weight) else {
+        return (weight, WeightLayout::Onnx);
+    };
+    let [out_channels, per_group, kh, kw] = weight.dims();
+    let Ok(values) = f32_values(&flex) else {
+        return (weight, WeightLayout::Onnx);
+    };
+    // Only the per-group input count and the kernel matter for the reordering.
+    let shape = Conv2dShape {
+        batch: 1,
+        in_channels: per_group,
+        in_size: [kh, kw],
+        out_channels,
+        groups: 1,
+        kernel: [kh, kw],
+        stride: [1, 1],
+        dilation: [1, 1],
+        pads: [(0, 0); 2],
+    };
+    let reordered = conv::to_tap_major(&shape, &values);
+    (
+        Tensor::from_primitive::<Flex>(flex_tensor(reordered, [out_channels, per_group, kh, kw])),
+        WeightLayout::TapMajor,
+    )
+}
+
 /// `activation(conv2d(x, weight) + bias)`, on our kernels when the tensors live on flex.
+/// `layout` says how `weight` is ordered ([`prepare_weight`] makes the fast one).
 pub fn conv2d(
     x: Tensor<4>,
     weight: Tensor<4>,
+    layout: WeightLayout,
     bias: Option<Tensor<1>>,
     shape: &Conv2dShape,
     activation: Activation,
@@ -104,13 +152,13 @@ pub fn conv2d(
     };
     if let (Some(w), Some(b)) = (w, b) {
         if let Ok(x) = x.clone().try_into_primitive::<Flex>() {
-            let y = run_forward(shape, &x, &w, b.as_ref(), activation)?;
+            let y = run_forward(shape, &x, &w, layout, b.as_ref(), activation)?;
             return Ok(Tensor::from_primitive::<Flex>(y));
         }
         if let Ok(x) = x.clone().try_into_primitive::<Autodiff<Flex>>() {
             // Taped: our forward, and our input gradient registered as its backward step.
             let node = x.node();
-            let y = run_forward(shape, x.primitive(), &w, b.as_ref(), activation)?;
+            let y = run_forward(shape, x.primitive(), &w, layout, b.as_ref(), activation)?;
             let out = match ConvInputGradient
                 .prepare::<NoCheckpointing>([node])
                 .compute_bound()
@@ -119,6 +167,7 @@ pub fn conv2d(
                 OpsKind::Tracked(prep) => {
                     let state = GradientState {
                         weight: w,
+                        layout,
                         shape: *shape,
                         activation,
                         output: (activation != Activation::Identity).then(|| y.clone()),
@@ -129,6 +178,9 @@ pub fn conv2d(
             };
             return Ok(Tensor::from_primitive::<Autodiff<Flex>>(out));
         }
+    }
+    if layout != WeightLayout::Onnx {
+        return Err("internal: a prepared weight on a device without our kernels".into());
     }
     let options = ConvOptions::new(
         shape.stride,
@@ -182,6 +234,7 @@ fn run_forward(
     shape: &Conv2dShape,
     x: &FlexTensor,
     weight: &FlexTensor,
+    layout: WeightLayout,
     bias: Option<&FlexTensor>,
     activation: Activation,
 ) -> Result<FlexTensor, String> {
@@ -189,7 +242,7 @@ fn run_forward(
     let w = f32_values(weight)?;
     let b = bias.map(f32_values).transpose()?;
     shape.check(x.len(), w.len(), b.as_ref().map(|b| b.len()))?;
-    let y = conv::forward(shape, &x, &w, b.as_deref(), activation);
+    let y = conv::forward(shape, &x, &w, layout, b.as_deref(), activation);
     Ok(flex_tensor(y, shape.output_dims()))
 }
 
@@ -198,6 +251,7 @@ fn run_forward(
 #[derive(Debug, Clone)]
 struct GradientState {
     weight: FlexTensor,
+    layout: WeightLayout,
     shape: Conv2dShape,
     activation: Activation,
     output: Option<FlexTensor>,
@@ -221,10 +275,12 @@ impl Backward<Flex, 1> for ConvInputGradient {
         let dx = (|| -> Result<Vec<f32>, String> {
             let mut dy = f32_values(&grad)?.into_owned();
             if let Some(output) = &state.output {
-                state.activation.mask_gradient(&f32_values(output)?, &mut dy);
+                state
+                    .activation
+                    .mask_gradient(&f32_values(output)?, &mut dy);
             }
             let w = f32_values(&state.weight)?;
-            Ok(conv::input_gradient(&state.shape, &dy, &w))
+            Ok(conv::input_gradient(&state.shape, &dy, &w, state.layout))
         })()
         .unwrap_or_else(|_| vec![0.0; state.shape.input_len()]);
         grads.register::<Flex>(parent.id, flex_tensor(dx, state.shape.input_dims()));

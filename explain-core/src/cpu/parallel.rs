@@ -28,7 +28,11 @@ pub fn for_each<T: Send>(items: Vec<T>, task: impl Fn(T) + Send + Sync) {
 
 /// Runs `task(index, chunk)` on consecutive `chunk_len`-long pieces of `data`, in parallel
 /// where threads exist.
-pub fn for_each_chunk(data: &mut [f32], chunk_len: usize, task: impl Fn(usize, &mut [f32]) + Send + Sync) {
+pub fn for_each_chunk(
+    data: &mut [f32],
+    chunk_len: usize,
+    task: impl Fn(usize, &mut [f32]) + Send + Sync,
+) {
     let chunk_len = chunk_len.max(1);
     #[cfg(not(target_arch = "wasm32"))]
     {
@@ -47,7 +51,12 @@ pub fn for_each_chunk(data: &mut [f32], chunk_len: usize, task: impl Fn(usize, &
 
 /// Splits `0..len` into at most `parts` near-equal ranges, each a multiple of `align` long
 /// (but the last) and at least `min_len` long.
-pub fn split(len: usize, parts: usize, align: usize, min_len: usize) -> Vec<std::ops::Range<usize>> {
+pub fn split(
+    len: usize,
+    parts: usize,
+    align: usize,
+    min_len: usize,
+) -> Vec<std::ops::Range<usize>> {
     if len == 0 {
         return Vec::new();
     }

@@ -95,8 +95,8 @@ impl Conv2dShape {
     /// Checks the buffers' lengths and the channel arithmetic against the shape.
     pub fn check(&self, input: usize, weight: usize, bias: Option<usize>) -> Result<(), String> {
         if self.groups == 0
-            || self.in_channels % self.groups != 0
-            || self.out_channels % self.groups != 0
+            || !self.in_channels.is_multiple_of(self.groups)
+            || !self.out_channels.is_multiple_of(self.groups)
         {
             return Err(format!(
                 "{} input and {} output channels do not split into {} groups",
@@ -184,7 +184,10 @@ mod tests {
                             .collect();
                         let (lo, hi) = valid_outputs(offset, stride, input, outputs);
                         let got: Vec<usize> = (lo..hi).collect();
-                        assert_eq!(got, expected, "offset {offset} stride {stride} input {input}");
+                        assert_eq!(
+                            got, expected,
+                            "offset {offset} stride {stride} input {input}"
+                        );
                     }
                 }
             }

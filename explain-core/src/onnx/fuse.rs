@@ -1,6 +1,7 @@
 //! Import-time fusion: a Conv followed by a BatchNormalization and/or a ReLU/Clip becomes one
 //! op that computes the chain's last tensor in one pass (BatchNorm folded into the weights, the
-//! activation applied while the output tile is in cache), as onnxruntime does at load.
+//! activation applied while the output tile is in cache), as onnxruntime does at load. A Conv
+//! with no such follower becomes a one-node chain: what it gains is its weights prepared once.
 //!
 //! UNPIC's promise is that any tensor of the file can be tapped or differentiated, so the
 //! original nodes stay: a run that taps or hooks a tensor the fused op skips (the convolution's
@@ -11,7 +12,7 @@
 use std::collections::HashMap;
 
 use super::graph::{GraphNode, Slot};
-use super::ops::{conv::fuse_conv, elementwise::fusable_activation, norm::batch_norm_affine, Op};
+use super::ops::{Op, conv::fuse_conv, elementwise::fusable_activation, norm::batch_norm_affine};
 use super::value::{FloatValue, Value};
 use crate::cpu::Activation;
 
@@ -98,9 +99,6 @@ pub(crate) fn find(
             skipped.push(l);
             hidden.push(output);
             output = *act_output;
-        }
-        if skipped.is_empty() {
-            continue;
         }
         let Some(op) = fuse_conv(conv.op.as_ref(), weight, bias, affine, activation) else {
             continue;

@@ -13,7 +13,7 @@ use onnx_ir::node::padding::{AutoPad, PaddingConfig2d};
 use onnx_ir::{Node, NodeType};
 
 use super::{Op, OpResult, Registry, float_input, optional_float_input, typed_node};
-use crate::cpu::{self, Activation, Conv2dShape};
+use crate::cpu::{self, Activation, Conv2dShape, WeightLayout};
 use crate::onnx::value::{FloatValue, Value};
 
 pub(super) fn register(registry: &mut Registry) {
@@ -130,7 +130,7 @@ impl Conv2d {
                 self.window.kernel
             ));
         }
-        if out_channels % self.groups != 0 {
+        if !out_channels.is_multiple_of(self.groups) {
             return Err(format!(
                 "{out_channels} output channels do not split into {} groups",
                 self.groups
@@ -161,7 +161,14 @@ impl Op for Conv2d {
             .map(|b| b.to_rank::<1>().ok_or("expected a 1-D bias".to_string()))
             .transpose()?;
         let shape = self.shape(&x, &weight)?;
-        let y = cpu::conv2d(x, weight, bias, &shape, Activation::Identity)?;
+        let y = cpu::conv2d(
+            x,
+            weight,
+            WeightLayout::Onnx,
+            bias,
+            &shape,
+            Activation::Identity,
+        )?;
         Ok(vec![Value::Float(FloatValue::from_tensor(y))])
     }
 
@@ -170,11 +177,14 @@ impl Op for Conv2d {
     }
 }
 
-/// A convolution with a BatchNormalization folded into its weights and an activation applied
-/// in its own pass (built by `onnx/fuse.rs`). It reads only the image: its weights are its own.
+/// A convolution with its weights prepared once (see `cpu::prepare_weight`), a
+/// BatchNormalization folded into them and an activation applied in its own pass (built by
+/// `onnx/fuse.rs`; any of the last two may be absent). It reads only the image: its weights
+/// are its own.
 struct FusedConv {
     conv: Conv2d,
     weight: Tensor<4>,
+    layout: WeightLayout,
     bias: Tensor<1>,
     activation: Activation,
 }
@@ -186,6 +196,7 @@ impl Op for FusedConv {
         let y = cpu::conv2d(
             x,
             self.weight.clone(),
+            self.layout,
             Some(self.bias.clone()),
             &shape,
             self.activation,
@@ -196,7 +207,8 @@ impl Op for FusedConv {
 
 /// `conv` (a Conv op) with constant `weight` and `bias`, followed by the per-channel affine map
 /// `y = x · k + shift` of a BatchNormalization (if any) and `activation`, as one op that reads
-/// only the image. `None` when `conv` is not a Conv or the shapes do not fit.
+/// only the image, its weight prepared for the device. `None` when `conv` is not a Conv or the
+/// shapes do not fit.
 pub(crate) fn fuse_conv(
     conv: &dyn Op,
     weight: &FloatValue,
@@ -219,12 +231,14 @@ pub(crate) fn fuse_conv(
         Some(_) => return None,
         None => (weight, bias),
     };
+    let (weight, layout) = cpu::prepare_weight(weight);
     Some(Box::new(FusedConv {
         conv: Conv2d {
             window: conv.window.clone(),
             groups: conv.groups,
         },
         weight,
+        layout,
         bias,
         activation,
     }))

@@ -240,7 +240,9 @@ struct Relu;
 
 impl Op for Relu {
     fn run(&self, inputs: &[Option<Value>]) -> OpResult {
-        Ok(vec![Value::Float(float_input(inputs, 0)?.map(activation::relu))])
+        Ok(vec![Value::Float(
+            float_input(inputs, 0)?.map(activation::relu),
+        )])
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {
