@@ -57,6 +57,7 @@ def unpic_ms(extra, threads, runs=3):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-tsne", action="store_true", help="only the explanation rows")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from captum.attr import IntegratedGradients, LayerGradCam, Occlusion, Saliency
@@ -96,6 +97,8 @@ def main():
                                      internal_batch_size=8), runs=1),
         unpic_ms(["--method", "ig", "--steps", "32"], args.threads, runs=1))
 
+    if args.no_tsne:
+        return write(rows, args)
     # t-SNE at 1k and 10k points.
     from openTSNE import TSNE
     env = dict(os.environ, RAYON_NUM_THREADS=str(args.threads))
@@ -115,8 +118,15 @@ def main():
                            env=env, check=True, capture_output=True, text=True)
         row(name, "openTSNE (n_jobs=threads)", peer_ms, json.loads(r.stdout)["seconds"] * 1e3)
 
+    write(rows, args)
+
+
+def write(rows, args):
+    import captum
+    import torch as t
     with open(os.path.join(ROOT, "benchmarks", "explain.json"), "w") as f:
-        json.dump({"threads": args.threads, "rows": rows}, f, indent=1)
+        json.dump({"threads": args.threads, "torch": t.__version__, "captum": captum.__version__,
+                   "rows": rows}, f, indent=1)
 
 
 if __name__ == "__main__":

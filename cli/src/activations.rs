@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use explain_core::npy::write_f32;
 
-use crate::input_args::{InputArgs, load_classifier_at};
+use crate::input_args::{InputArgs, load_classifier};
 
 #[derive(Args, Debug)]
 pub struct ActivationsArgs {
@@ -24,7 +24,7 @@ pub struct ActivationsArgs {
 }
 
 pub fn run(args: ActivationsArgs) -> Result<()> {
-    let classifier = load_classifier_at(&args.model, None, args.input.tensor_size())?;
+    let classifier = load_classifier(&args.model, None, args.input.model_size()?)?;
     let (batch, _) = args.input.load(&classifier)?;
     let forward = classifier.forward(batch, &[args.layer.as_str()])?;
     let activations = &forward.taps[0];

@@ -15,6 +15,9 @@ pub struct BenchArgs {
     /// The ONNX model.
     #[arg(long)]
     pub model: PathBuf,
+    /// The image size HxW to run a model that takes any size at.
+    #[arg(long, value_parser = crate::input_args::parse_size)]
+    pub size: Option<[usize; 2]>,
     /// Images per forward pass.
     #[arg(long, default_value_t = 1)]
     pub batch: usize,
@@ -24,7 +27,7 @@ pub struct BenchArgs {
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
-    let classifier = load_classifier(&args.model, None)?;
+    let classifier = load_classifier(&args.model, None, args.size.map(|s| (s, "--size")))?;
     let spec = classifier.input().clone();
     let n = args.batch.max(1);
     // A fixed, non-trivial input (the values do not change the work done).

@@ -100,7 +100,11 @@ fn list(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
-    let classifier = load_classifier(&args.model, args.labels.as_ref())?;
+    let classifier = load_classifier(
+        &args.model,
+        args.labels.as_ref(),
+        args.preprocess.model_size()?,
+    )?;
     let mut source = open_source(&args.data)?;
     let dataset = source.dataset().clone();
     let labels = args.labels.as_ref().map(|_| classifier.labels().to_vec());

@@ -19,7 +19,7 @@ use explain_core::npy::write_f32;
 use explain_core::onnx::FloatValue;
 use explain_core::render::{ColourMap, map_overlay, png};
 
-use crate::input_args::{InputArgs, load_classifier_at, read};
+use crate::input_args::{InputArgs, load_classifier, read};
 use crate::progress::Bar;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -123,7 +123,7 @@ pub enum ColourArg {
 }
 
 pub fn run(args: ExplainArgs) -> Result<()> {
-    let classifier = load_classifier_at(&args.model, None, args.input.tensor_size())?;
+    let classifier = load_classifier(&args.model, None, args.input.model_size()?)?;
     let (image, n) = args.input.load(&classifier)?;
     if n != 1 {
         bail!("explain takes one image; the input holds {n}");

@@ -43,7 +43,8 @@ impl LayerData {
         let (Some(model), Some(layer)) = (&self.model, &self.layer) else {
             bail!("give --model, --data and --layer");
         };
-        Ok((load_classifier(model, None)?, layer.clone()))
+        let size = self.preprocess.model_size()?;
+        Ok((load_classifier(model, None, size)?, layer.clone()))
     }
 
     /// Streams the set through the model; `sink` gets (first image index, the batch's
@@ -267,7 +268,7 @@ pub struct DeepDreamArgs {
 }
 
 pub fn deep_dream_run(args: DeepDreamArgs) -> Result<()> {
-    let classifier = load_classifier(&args.model, None)?;
+    let classifier = load_classifier(&args.model, None, args.preprocess.model_size()?)?;
     let spec = classifier.input().clone();
     let pre = args.preprocess.resolve(&spec)?;
     let start: Vec<f32> = match &args.image {

@@ -2,7 +2,6 @@
 //! preprocessing flags.
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -28,53 +27,34 @@ pub fn read(path: &PathBuf) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
-/// The global `--size`, set once by `main` before any command runs.
-static MODEL_SIZE: OnceLock<Option<[usize; 2]>> = OnceLock::new();
-
-pub fn set_model_size(size: Option<[usize; 2]>) {
-    let _ = MODEL_SIZE.set(size);
-}
-
-/// `--size H,W` (or one number for a square).
+/// `--size HxW` (or `H,W`).
 pub fn parse_size(text: &str) -> std::result::Result<[usize; 2], String> {
-    let parts: Vec<&str> = text.split([',', 'x']).map(str::trim).collect();
-    let numbers = parts
-        .iter()
+    let numbers = text
+        .split(['x', 'X', ','])
         .map(|p| {
-            p.parse::<usize>()
-                .map_err(|_| format!("'{p}' is not a whole number"))
+            p.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("'{text}' is not HxW, e.g. 48x192"))
         })
         .collect::<std::result::Result<Vec<_>, _>>()?;
     match numbers.as_slice() {
-        [side] => Ok([*side, *side]),
         [h, w] => Ok([*h, *w]),
-        _ => Err("give the size as HEIGHT,WIDTH (or one number for a square)".into()),
+        _ => Err(format!("'{text}' is not HxW, e.g. 48x192")),
     }
 }
 
-/// Loads the model (and labels) on the CPU.
-pub fn load_classifier(model: &PathBuf, labels: Option<&PathBuf>) -> Result<Classifier> {
-    load_classifier_at(model, labels, None)
-}
-
-/// Like [`load_classifier`]; a model that takes any image size runs at `--size`, else at
-/// `fallback_size` (the size of the tensor given), and says which.
-pub fn load_classifier_at(
+/// Loads the model (and labels) on the CPU; a model that takes any image size runs at `size` (from
+/// `--size`, or the `--input` tensor's), and the user is told which.
+pub fn load_classifier(
     model: &PathBuf,
     labels: Option<&PathBuf>,
-    fallback_size: Option<[usize; 2]>,
+    size: Option<([usize; 2], &str)>,
 ) -> Result<Classifier> {
-    let chosen = MODEL_SIZE.get().copied().flatten();
-    let size = chosen.or(fallback_size);
-    let mut classifier = Classifier::from_bytes_at(&read(model)?, &Device::flex(), size)
-        .with_context(|| format!("{}", model.display()))?;
+    let mut classifier =
+        Classifier::from_bytes_at(&read(model)?, &Device::flex(), size.map(|(s, _)| s))
+            .with_context(|| format!("{}", model.display()))?;
     let spec = classifier.input();
-    if spec.any_size {
-        let source = if chosen.is_some() {
-            "--size"
-        } else {
-            "the --input tensor"
-        };
+    if let (true, Some((_, source))) = (spec.any_size, size) {
         eprintln!(
             "note: the model takes any image size; running it at {}x{} (from {source})",
             spec.height, spec.width
@@ -88,8 +68,16 @@ pub fn load_classifier_at(
 }
 
 impl InputArgs {
-    /// The height and width of the `--input` tensor, for a model that takes any size.
-    pub fn tensor_size(&self) -> Option<[usize; 2]> {
+    /// The size to run a model that takes any size at: `--size`, else the `--input` tensor's.
+    pub fn model_size(&self) -> Result<Option<([usize; 2], &'static str)>> {
+        if let Some(size) = self.preprocess.model_size()? {
+            return Ok(Some(size));
+        }
+        Ok(self.tensor_size().map(|s| (s, "the --input tensor")))
+    }
+
+    /// The height and width of the `--input` tensor.
+    fn tensor_size(&self) -> Option<[usize; 2]> {
         let path = self.input.as_ref()?;
         let t = read_f32(&std::fs::read(path).ok()?, "").ok()?;
         match t.shape.as_slice() {

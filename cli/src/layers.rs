@@ -14,13 +14,16 @@ pub struct LayersArgs {
     /// The ONNX model.
     #[arg(long)]
     pub model: PathBuf,
+    /// The image size HxW to run a model that takes any size at.
+    #[arg(long, value_parser = crate::input_args::parse_size)]
+    pub size: Option<[usize; 2]>,
     /// Print JSON (`{"input": .., "classes": K, "gradcam_layer": .., "layers": [..]}`).
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(args: LayersArgs) -> Result<()> {
-    let classifier = load_classifier(&args.model, None)?;
+    let classifier = load_classifier(&args.model, None, args.size.map(|s| (s, "--size")))?;
     let table = classifier.layer_table();
     if args.json {
         let json = serde_json::json!({

@@ -22,10 +22,6 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// The image size HEIGHT,WIDTH to run a model that accepts any size at (e.g. 48,192).
-    /// Without it such a model runs at the size of the --input tensor given.
-    #[arg(long, global = true, value_parser = input_args::parse_size)]
-    size: Option<[usize; 2]>,
 }
 
 #[derive(Subcommand)]
@@ -54,7 +50,6 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
-    input_args::set_model_size(cli.size);
     let result = match cli.command {
         Command::Predict(args) => predict::run(args),
         Command::Layers(args) => layers::run(args),

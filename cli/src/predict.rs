@@ -7,7 +7,7 @@ use clap::Args;
 use explain_core::Prediction;
 use serde_json::json;
 
-use crate::input_args::{InputArgs, load_classifier_at};
+use crate::input_args::{InputArgs, load_classifier};
 
 #[derive(Args, Debug)]
 pub struct PredictArgs {
@@ -28,8 +28,7 @@ pub struct PredictArgs {
 }
 
 pub fn run(args: PredictArgs) -> Result<()> {
-    let classifier =
-        load_classifier_at(&args.model, args.labels.as_ref(), args.input.tensor_size())?;
+    let classifier = load_classifier(&args.model, args.labels.as_ref(), args.input.model_size()?)?;
     let (batch, n) = args.input.load(&classifier)?;
     let logits = classifier.logits(batch)?;
     let predictions = classifier.predictions(&logits.to_vec()?, args.top);

@@ -20,7 +20,7 @@ pub struct PreprocessArgs {
     /// Starting point for scale/mean/std.
     #[arg(long, value_enum, default_value = "unit")]
     pub preset: Preset,
-    /// Input size as HxW (default: the model's).
+    /// Input size as HxW (default: the model's). A model that takes any image size runs at it.
     #[arg(long)]
     pub size: Option<String>,
     /// 1 (grey) or 3 (RGB) (default: the model's).
@@ -45,6 +45,19 @@ fn floats(text: &str, what: &str) -> Result<Vec<f32>> {
 }
 
 impl PreprocessArgs {
+    /// `--size HxW`, with where it came from (a model that takes any size runs at it).
+    pub fn model_size(&self) -> Result<Option<([usize; 2], &'static str)>> {
+        let Some(size) = &self.size else {
+            return Ok(None);
+        };
+        let Some((h, w)) = size.split_once(['x', 'X']) else {
+            bail!("--size must look like 224x224, got '{size}'");
+        };
+        let h = h.trim().parse().context("--size height")?;
+        let w = w.trim().parse().context("--size width")?;
+        Ok(Some(([h, w], "--size")))
+    }
+
     pub fn resolve(&self, input: &InputSpec) -> Result<Preprocess> {
         let mut p = match self.preset {
             Preset::Unit => Preprocess::unit_range(input),
@@ -54,12 +67,9 @@ impl PreprocessArgs {
                 ..Preprocess::unit_range(input)
             },
         };
-        if let Some(size) = &self.size {
-            let Some((h, w)) = size.split_once(['x', 'X']) else {
-                bail!("--size must look like 224x224, got '{size}'");
-            };
-            p.height = h.trim().parse().context("--size height")?;
-            p.width = w.trim().parse().context("--size width")?;
+        if let Some(([h, w], _)) = self.model_size()? {
+            p.height = h;
+            p.width = w;
         }
         if let Some(c) = self.channels {
             p.channels = c;
