@@ -44,7 +44,7 @@ pub struct Engine {
     device: Device,
     /// The WebGPU device once initialised (Burn's runtime can be initialised only once).
     webgpu: Option<Device>,
-    model: Option<(String, Vec<u8>)>,
+    model: Option<(String, Vec<u8>, Option<[usize; 2]>)>,
     classifier: Option<Classifier>,
     labels_text: Option<String>,
     /// Whether the labels text names this model's classes (then folders are matched by name).
@@ -94,8 +94,8 @@ impl Engine {
     pub async fn handle(&mut self, request: Request, bytes: Option<Vec<u8>>) -> Vec<Reply> {
         match request {
             Request::SetBackend(choice) => self.set_backend(choice).await,
-            Request::LoadModel { name } => match bytes {
-                Some(bytes) => vec![self.load_model(name, bytes)],
+            Request::LoadModel { name, size } => match bytes {
+                Some(bytes) => vec![self.load_model(name, bytes, size)],
                 None => vec![failed("opening the model", "no file data arrived")],
             },
             Request::SetLabels { text } => vec![self.set_labels(text)],
@@ -173,7 +173,19 @@ impl Engine {
         let want_gpu = match choice {
             BackendChoice::Cpu => false,
             BackendChoice::WebGpu => true,
-            BackendChoice::Auto => available,
+            // A software adapter (SwiftShader, llvmpipe: what a browser offers without a GPU
+            // driver) is ~20x slower than the CPU backend here: Auto never takes one.
+            BackendChoice::Auto if available => match software_adapter().await {
+                Some(name) => {
+                    note = Some(format!(
+                        "this browser's WebGPU runs in software ({name}), slower than the CPU: \
+                         using the CPU (choose WebGPU to use it anyway)"
+                    ));
+                    false
+                }
+                None => true,
+            },
+            BackendChoice::Auto => false,
         };
         let (backend, device) = if want_gpu {
             match self.webgpu_device().await {
@@ -198,8 +210,8 @@ impl Engine {
             None,
         )];
         // Weights live on the device: re-import the model for the new one.
-        if changed && let Some((name, bytes)) = self.model.take() {
-            replies.push(self.load_model(name, bytes));
+        if changed && let Some((name, bytes, size)) = self.model.take() {
+            replies.push(self.load_model(name, bytes, size));
         }
         replies
     }
@@ -213,9 +225,12 @@ impl Engine {
         Ok(device)
     }
 
-    fn load_model(&mut self, name: String, bytes: Vec<u8>) -> Reply {
-        let mut classifier = match Classifier::from_bytes(&bytes, &self.device) {
+    fn load_model(&mut self, name: String, bytes: Vec<u8>, size: Option<[usize; 2]>) -> Reply {
+        let mut classifier = match Classifier::from_bytes_at(&bytes, &self.device, size) {
             Ok(c) => c,
+            Err(explain_core::Error::NeedsSize(message)) => {
+                return (Response::NeedsSize { name, message }, None);
+            }
             Err(e) => return failed(&format!("opening the model '{name}'"), e),
         };
         // Labels given earlier still apply when they fit the new model.
@@ -241,7 +256,7 @@ impl Engine {
         self.current = None;
         // Their results would mix two models: the page asks again.
         self.jobs.clear();
-        self.model = Some((name, bytes));
+        self.model = Some((name, bytes, size));
         (Response::ModelLoaded(summary), None)
     }
 
@@ -835,6 +850,55 @@ fn webgpu_offered() -> bool {
     false
 }
 
+/// The name of the browser's WebGPU adapter when it is a software one (the adapter says it is a
+/// fallback, or its info names a software rasteriser); `None` for a hardware adapter.
+#[cfg(target_arch = "wasm32")]
+async fn software_adapter() -> Option<String> {
+    use js_sys::{Function, Promise, Reflect};
+    use wasm_bindgen::{JsCast, JsValue};
+    let get = |target: &JsValue, key: &str| Reflect::get(target, &JsValue::from_str(key)).ok();
+    let navigator = get(&js_sys::global(), "navigator")?;
+    let gpu = get(&navigator, "gpu")?;
+    let request: Function = get(&gpu, "requestAdapter")?.dyn_into().ok()?;
+    let promise: Promise = request.call0(&gpu).ok()?.dyn_into().ok()?;
+    let adapter = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
+    if adapter.is_null() || adapter.is_undefined() {
+        return None;
+    }
+    let info = get(&adapter, "info").unwrap_or(JsValue::UNDEFINED);
+    let flag =
+        |target: &JsValue| get(target, "isFallbackAdapter").and_then(|v| v.as_bool()) == Some(true);
+    let text: Vec<String> = ["vendor", "architecture", "device", "description"]
+        .iter()
+        .filter_map(|key| get(&info, key)?.as_string())
+        .filter(|t| !t.is_empty())
+        .collect();
+    let described = text.join(" ");
+    let lower = described.to_lowercase();
+    let software = [
+        "swiftshader",
+        "llvmpipe",
+        "lavapipe",
+        "softpipe",
+        "basic render",
+        "software",
+    ]
+    .iter()
+    .any(|name| lower.contains(name));
+    (flag(&adapter) || flag(&info) || software).then(|| {
+        if described.is_empty() {
+            "a fallback adapter".to_string()
+        } else {
+            described
+        }
+    })
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+async fn software_adapter() -> Option<String> {
+    None
+}
+
 #[cfg(target_arch = "wasm32")]
 async fn init_webgpu() -> Result<Device, String> {
     if !webgpu_offered() {
@@ -883,8 +947,13 @@ mod tests {
     }
 
     fn load(engine: &mut Engine, name: &str, bytes: Vec<u8>) -> Response {
-        let mut replies =
-            block_on(engine.handle(Request::LoadModel { name: name.into() }, Some(bytes)));
+        let mut replies = block_on(engine.handle(
+            Request::LoadModel {
+                name: name.into(),
+                size: None,
+            },
+            Some(bytes),
+        ));
         replies.remove(0).0
     }
 

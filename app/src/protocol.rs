@@ -53,9 +53,11 @@ pub type FileSizes = Vec<(String, usize)>;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Request {
     SetBackend(BackendChoice),
-    /// Bytes: the .onnx file.
+    /// Bytes: the .onnx file. `size` (height, width) runs a model that takes any image size.
     LoadModel {
         name: String,
+        #[serde(default)]
+        size: Option<[usize; 2]>,
     },
     SetLabels {
         text: String,
@@ -393,6 +395,12 @@ pub enum Response {
     /// The job `id` stopped at the user's request.
     Cancelled {
         id: u64,
+    },
+    /// The model `name` takes images of any height and width: the page asks the user for the
+    /// size to run it at and opens it again with it.
+    NeedsSize {
+        name: String,
+        message: String,
     },
     Failed {
         /// What the user was doing ("opening the model").

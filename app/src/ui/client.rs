@@ -21,7 +21,7 @@ type Handler = Box<dyn Fn(Response, Option<Vec<u8>>)>;
 struct Replay {
     backend: Option<BackendChoice>,
     labels: Option<String>,
-    model: Option<(String, Vec<u8>)>,
+    model: Option<(String, Option<[usize; 2]>, Vec<u8>)>,
     /// The last image predicted: explanations and features of a new worker need it.
     predict: Option<(Request, Option<Vec<u8>>)>,
     /// The last dataset: name, file list (for a folder) and bytes.
@@ -135,9 +135,12 @@ fn spawn(handler: std::rc::Rc<Handler>, replay: Replay) -> Result<(), String> {
     if let Some(text) = &replay.labels {
         queue.push((Request::SetLabels { text: text.clone() }, None));
     }
-    if let Some((name, bytes)) = &replay.model {
+    if let Some((name, size, bytes)) = &replay.model {
         queue.push((
-            Request::LoadModel { name: name.clone() },
+            Request::LoadModel {
+                name: name.clone(),
+                size: *size,
+            },
             Some(bytes.clone()),
         ));
     }
@@ -234,6 +237,15 @@ fn flush() {
     });
 }
 
+/// The bytes of the model last sent, by name (to open it again at a size the user gives).
+pub fn last_model(name: &str) -> Option<Vec<u8>> {
+    CLIENT.with(|c| {
+        let guard = c.borrow();
+        let (sent, _, bytes) = guard.as_ref()?.replay.model.as_ref()?;
+        (sent == name).then(|| bytes.clone())
+    })
+}
+
 /// Sends a request (queued until the worker's engine has started).
 pub fn send(request: Request, bytes: Option<Vec<u8>>) {
     CLIENT.with(|c| {
@@ -244,8 +256,8 @@ pub fn send(request: Request, bytes: Option<Vec<u8>>) {
         match &request {
             Request::SetBackend(b) => client.replay.backend = Some(*b),
             Request::SetLabels { text } => client.replay.labels = Some(text.clone()),
-            Request::LoadModel { name } => {
-                client.replay.model = bytes.as_ref().map(|b| (name.clone(), b.clone()))
+            Request::LoadModel { name, size } => {
+                client.replay.model = bytes.as_ref().map(|b| (name.clone(), *size, b.clone()))
             }
             Request::LoadDataset { name, files } => {
                 client.replay.dataset = bytes

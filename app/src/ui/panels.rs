@@ -184,11 +184,16 @@ pub fn ModelPanel() -> impl IntoView {
             <h2>"Model"</h2>
             <DropZone id="model-file" label="Open an ONNX model (or drop it here)" accept=".onnx" on_file=open_model />
             <DropZone id="labels-file" label="Class labels (optional: one per line)" accept=".txt,.json,.csv" on_file=open_labels />
+            <SizeChoice />
             {move || {
                 s.model.get().map(|m| {
                     let shape = format!(
-                        "{} channel(s), {}x{} ({:?})",
-                        m.input.channels, m.input.height, m.input.width, m.input.layout
+                        "{} channel(s), {}x{} ({:?}){}",
+                        m.input.channels,
+                        m.input.height,
+                        m.input.width,
+                        m.input.layout,
+                        if m.input.any_size { ", any size: opened at this one" } else { "" }
                     );
                     view! {
                         <dl id="model-summary">
@@ -201,6 +206,36 @@ pub fn ModelPanel() -> impl IntoView {
                 })
             }}
         </section>
+    }
+}
+
+/// Asks for the image size when the opened model takes any size (PaddleOCR, tf2onnx and
+/// `dynamic_axes` exports), then opens it at that size.
+#[component]
+fn SizeChoice() -> impl IntoView {
+    let s = use_session();
+    let height = RwSignal::new(224usize);
+    let width = RwSignal::new(224usize);
+    let read = |event: leptos::ev::Event| event_target_value(&event).trim().parse::<usize>().ok();
+    move || {
+        s.needs_size.get().map(|(name, message)| {
+            view! {
+                <div id="size-choice" class="note">
+                    <p>{format!("{name}: {message}")}</p>
+                    <label>"Height "
+                        <input id="size-height" type="number" min="1" max="8192" prop:value=move || height.get().to_string()
+                            on:change=move |e| if let Some(v) = read(e) { height.set(v) } />
+                    </label>
+                    <label>" Width "
+                        <input id="size-width" type="number" min="1" max="8192" prop:value=move || width.get().to_string()
+                            on:change=move |e| if let Some(v) = read(e) { width.set(v) } />
+                    </label>
+                    <button id="size-open" on:click=move |_| s.open_model_at([height.get_untracked(), width.get_untracked()])>
+                        "Open at this size"
+                    </button>
+                </div>
+            }
+        })
     }
 }
 

@@ -164,6 +164,8 @@ pub struct Session {
     /// What the engine is doing now, for the status line.
     pub busy: RwSignal<Option<String>>,
     pub error: RwSignal<Option<String>>,
+    /// A model that takes any image size waits for the user's size: (file name, why).
+    pub needs_size: RwSignal<Option<(String, String)>>,
     latest_request: RwSignal<u64>,
     pub view: RwSignal<View>,
     pub dataset: RwSignal<Option<DatasetSummary>>,
@@ -210,6 +212,7 @@ pub fn provide_session(choice: BackendChoice) -> Session {
         explain_expected: RwSignal::new(0),
         busy: RwSignal::new(None),
         error: RwSignal::new(None),
+        needs_size: RwSignal::new(None),
         latest_request: RwSignal::new(0),
         view: RwSignal::new(View::Accuracy),
         dataset: RwSignal::new(None),
@@ -258,7 +261,32 @@ impl Session {
     pub fn open_model(self, name: String, bytes: Vec<u8>) {
         self.error.set(None);
         self.busy.set(Some(format!("Opening {name}…")));
-        client::send(Request::LoadModel { name }, Some(bytes));
+        self.needs_size.set(None);
+        client::send(Request::LoadModel { name, size: None }, Some(bytes));
+    }
+
+    /// Opens the model that asked for a size again, at `size` (height, width).
+    pub fn open_model_at(self, size: [usize; 2]) {
+        let Some((name, _)) = self.needs_size.get_untracked() else {
+            return;
+        };
+        let Some(bytes) = client::last_model(&name) else {
+            self.error.set(Some(format!(
+                "Open '{name}' again: its file is no longer held"
+            )));
+            return;
+        };
+        self.error.set(None);
+        self.needs_size.set(None);
+        self.busy
+            .set(Some(format!("Opening {name} at {}x{}…", size[0], size[1])));
+        client::send(
+            Request::LoadModel {
+                name,
+                size: Some(size),
+            },
+            Some(bytes),
+        );
     }
 
     pub fn open_labels(self, text: String) {
@@ -857,6 +885,10 @@ impl Session {
                 lens,
                 purpose,
             } => self.on_images(id, paths, lens, purpose, bytes.unwrap_or_default()),
+            Response::NeedsSize { name, message } => {
+                self.busy.set(None);
+                self.needs_size.set(Some((name, message)));
+            }
             Response::Failed { during, message } => {
                 self.busy.set(None);
                 if during.starts_with("evaluating")

@@ -17,6 +17,7 @@ mod gemm;
 mod parallel;
 mod shape;
 mod simd;
+mod winograd;
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
@@ -70,6 +71,25 @@ impl Activation {
         }
     }
 
+    /// The function at one value (same results as [`Activation::apply`]).
+    #[inline(always)]
+    pub fn of(self, v: f32) -> f32 {
+        match self {
+            Activation::Identity => v,
+            Activation::Relu => {
+                if v > 0.0 {
+                    v
+                } else {
+                    0.0
+                }
+            }
+            Activation::Clip { min, max } => {
+                let low = if v > min { v } else { min };
+                if low < max { low } else { max }
+            }
+        }
+    }
+
     /// Zeroes `grad` where the activation's derivative is 0, read from its output `y`. At the
     /// kinks the derivative is PyTorch's: 0 for ReLU at 0 and for Clip at both bounds.
     fn mask_gradient(self, y: &[f32], grad: &mut [f32]) {
@@ -99,9 +119,67 @@ impl Activation {
     }
 }
 
-/// A constant convolution weight prepared once for the device it lives on: on flex in
-/// [`WeightLayout::TapMajor`] order, elsewhere as it is (Burn's conv2d reads ONNX's layout).
-pub fn prepare_weight(weight: Tensor<4>) -> (Tensor<4>, WeightLayout) {
+/// A convolution's weights as the kernels want them.
+#[derive(Debug, Clone)]
+pub struct ConvWeights {
+    weight: Tensor<4>,
+    layout: WeightLayout,
+    /// `G g Gᵀ` for Winograd F(2x2, 3x3) (3x3 stride-1 convolutions on flex), `[16, Cout, Cin]`.
+    winograd: Option<FlexTensor>,
+}
+
+impl ConvWeights {
+    pub fn dims(&self) -> [usize; 4] {
+        self.weight.dims()
+    }
+
+    /// Weights as they came (read from the graph at run time): no preparation.
+    pub fn as_stored(weight: Tensor<4>) -> Self {
+        Self {
+            weight,
+            layout: WeightLayout::Onnx,
+            winograd: None,
+        }
+    }
+
+    /// Constant weights prepared once for the device they live on: on flex in
+    /// [`WeightLayout::TapMajor`] order, plus Winograd's transform when the convolution
+    /// (`stride`, `dilation`, `groups`) is 3x3 stride-1; elsewhere as they are (Burn's conv2d
+    /// reads ONNX's layout).
+    pub fn prepare(
+        weight: Tensor<4>,
+        stride: [usize; 2],
+        dilation: [usize; 2],
+        groups: usize,
+    ) -> Self {
+        let [out_channels, per_group, kh, kw] = weight.dims();
+        let winograd =
+            (kh == 3 && kw == 3 && stride == [1, 1] && dilation == [1, 1] && groups == 1)
+                .then(|| flex_constant(&weight))
+                .flatten()
+                .and_then(|flex| {
+                    let values = f32_values(&flex).ok()?;
+                    let u = winograd::transform_weights(out_channels, per_group, &values);
+                    Some(FlexTensor::from_data(TensorData::new(
+                        u,
+                        [u_len(out_channels, per_group)],
+                    )))
+                });
+        let (weight, layout) = prepare_weight(weight);
+        Self {
+            weight,
+            layout,
+            winograd,
+        }
+    }
+}
+
+fn u_len(out_channels: usize, in_channels: usize) -> usize {
+    16 * out_channels * in_channels
+}
+
+/// A constant convolution weight in the layout our kernels read fastest on flex.
+fn prepare_weight(weight: Tensor<4>) -> (Tensor<4>, WeightLayout) {
     let Some(flex) = flex_constant(&weight) else {
         return (weight, WeightLayout::Onnx);
     };
@@ -128,16 +206,19 @@ pub fn prepare_weight(weight: Tensor<4>) -> (Tensor<4>, WeightLayout) {
     )
 }
 
-/// `activation(conv2d(x, weight) + bias)`, on our kernels when the tensors live on flex.
-/// `layout` says how `weight` is ordered ([`prepare_weight`] makes the fast one).
+/// `activation(conv2d(x, weights) + bias)`, on our kernels when the tensors live on flex.
 pub fn conv2d(
     x: Tensor<4>,
-    weight: Tensor<4>,
-    layout: WeightLayout,
+    weights: &ConvWeights,
     bias: Option<Tensor<1>>,
     shape: &Conv2dShape,
     activation: Activation,
 ) -> Result<Tensor<4>, String> {
+    let (weight, layout) = (weights.weight.clone(), weights.layout);
+    let winograd = weights.winograd.as_ref().filter(|u| {
+        winograd::applies(shape)
+            && u.layout().shape().num_elements() == u_len(shape.out_channels, shape.in_channels)
+    });
     if x.dims() != shape.input_dims() {
         return Err(format!(
             "internal: input {:?} for a convolution of {:?}",
@@ -152,13 +233,19 @@ pub fn conv2d(
     };
     if let (Some(w), Some(b)) = (w, b) {
         if let Ok(x) = x.clone().try_into_primitive::<Flex>() {
-            let y = run_forward(shape, &x, &w, layout, b.as_ref(), activation)?;
+            let y = run_forward(shape, &x, (&w, layout, winograd), b.as_ref(), activation)?;
             return Ok(Tensor::from_primitive::<Flex>(y));
         }
         if let Ok(x) = x.clone().try_into_primitive::<Autodiff<Flex>>() {
             // Taped: our forward, and our input gradient registered as its backward step.
             let node = x.node();
-            let y = run_forward(shape, x.primitive(), &w, layout, b.as_ref(), activation)?;
+            let y = run_forward(
+                shape,
+                x.primitive(),
+                (&w, layout, winograd),
+                b.as_ref(),
+                activation,
+            )?;
             let out = match ConvInputGradient
                 .prepare::<NoCheckpointing>([node])
                 .compute_bound()
@@ -233,8 +320,7 @@ fn flex_tensor(values: Vec<f32>, dims: [usize; 4]) -> FlexTensor {
 fn run_forward(
     shape: &Conv2dShape,
     x: &FlexTensor,
-    weight: &FlexTensor,
-    layout: WeightLayout,
+    (weight, layout, winograd): (&FlexTensor, WeightLayout, Option<&FlexTensor>),
     bias: Option<&FlexTensor>,
     activation: Activation,
 ) -> Result<FlexTensor, String> {
@@ -242,7 +328,17 @@ fn run_forward(
     let w = f32_values(weight)?;
     let b = bias.map(f32_values).transpose()?;
     shape.check(x.len(), w.len(), b.as_ref().map(|b| b.len()))?;
-    let y = conv::forward(shape, &x, &w, layout, b.as_deref(), activation);
+    let y = match winograd {
+        Some(u) => {
+            let u = f32_values(u)?;
+            let mut y = vec![0.0; shape.output_len()];
+            if !y.is_empty() {
+                winograd::forward(shape, &x, &u, b.as_deref(), activation, &mut y);
+            }
+            y
+        }
+        None => conv::forward(shape, &x, &w, layout, b.as_deref(), activation),
+    };
     Ok(flex_tensor(y, shape.output_dims()))
 }
 

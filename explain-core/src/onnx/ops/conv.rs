@@ -13,7 +13,7 @@ use onnx_ir::node::padding::{AutoPad, PaddingConfig2d};
 use onnx_ir::{Node, NodeType};
 
 use super::{Op, OpResult, Registry, float_input, optional_float_input, typed_node};
-use crate::cpu::{self, Activation, Conv2dShape, WeightLayout};
+use crate::cpu::{self, Activation, Conv2dShape, ConvWeights};
 use crate::onnx::value::{FloatValue, Value};
 
 pub(super) fn register(registry: &mut Registry) {
@@ -114,9 +114,9 @@ fn build_conv2d(node: &Node, _device: &Device) -> Result<Box<dyn Op>, String> {
 
 impl Conv2d {
     /// The geometry of this convolution on input `x` with `weight`, after checking they fit.
-    fn shape(&self, x: &Tensor<4>, weight: &Tensor<4>) -> Result<Conv2dShape, String> {
+    fn shape(&self, x: &Tensor<4>, weight: [usize; 4]) -> Result<Conv2dShape, String> {
         let [batch, channels, height, width] = x.dims();
-        let [out_channels, per_group, kh, kw] = weight.dims();
+        let [out_channels, per_group, kh, kw] = weight;
         if per_group * self.groups != channels {
             return Err(format!(
                 "the input has {channels} channels but the weight expects {} ({} groups of {per_group})",
@@ -160,11 +160,10 @@ impl Op for Conv2d {
         let bias = optional_float_input(inputs, 2)?
             .map(|b| b.to_rank::<1>().ok_or("expected a 1-D bias".to_string()))
             .transpose()?;
-        let shape = self.shape(&x, &weight)?;
+        let shape = self.shape(&x, weight.dims())?;
         let y = cpu::conv2d(
             x,
-            weight,
-            WeightLayout::Onnx,
+            &ConvWeights::as_stored(weight),
             bias,
             &shape,
             Activation::Identity,
@@ -183,8 +182,7 @@ impl Op for Conv2d {
 /// are its own.
 struct FusedConv {
     conv: Conv2d,
-    weight: Tensor<4>,
-    layout: WeightLayout,
+    weights: ConvWeights,
     bias: Tensor<1>,
     activation: Activation,
 }
@@ -192,11 +190,10 @@ struct FusedConv {
 impl Op for FusedConv {
     fn run(&self, inputs: &[Option<Value>]) -> OpResult {
         let x = image_input(inputs)?;
-        let shape = self.conv.shape(&x, &self.weight)?;
+        let shape = self.conv.shape(&x, self.weights.dims())?;
         let y = cpu::conv2d(
             x,
-            self.weight.clone(),
-            self.layout,
+            &self.weights,
             Some(self.bias.clone()),
             &shape,
             self.activation,
@@ -231,14 +228,18 @@ pub(crate) fn fuse_conv(
         Some(_) => return None,
         None => (weight, bias),
     };
-    let (weight, layout) = cpu::prepare_weight(weight);
+    let weights = ConvWeights::prepare(
+        weight,
+        conv.window.stride,
+        conv.window.dilation,
+        conv.groups,
+    );
     Some(Box::new(FusedConv {
         conv: Conv2d {
             window: conv.window.clone(),
             groups: conv.groups,
         },
-        weight,
-        layout,
+        weights,
         bias,
         activation,
     }))
