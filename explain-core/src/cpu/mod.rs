@@ -16,6 +16,7 @@ mod depthwise;
 mod gemm;
 mod parallel;
 mod shape;
+mod sigmoid;
 mod simd;
 mod winograd;
 
@@ -32,6 +33,7 @@ use burn::tensor::{DType, Tensor, TensorData};
 
 pub use conv::{WeightLayout, forward as conv2d_forward, input_gradient as conv2d_input_gradient};
 pub use shape::Conv2dShape;
+pub use sigmoid::sigmoid;
 
 /// An elementwise function applied to a convolution's output in the same pass.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]

@@ -23,7 +23,7 @@ pub(super) fn register(registry: &mut Registry) {
     registry.add(NodeType::Div, |_, d| binary(BinaryKind::Div, d));
     registry.add(NodeType::Pow, |_, d| binary(BinaryKind::Pow, d));
     registry.add(NodeType::Relu, |_, _| Ok(Box::new(Relu)));
-    registry.add(NodeType::Sigmoid, |_, _| unary(activation::sigmoid));
+    registry.add(NodeType::Sigmoid, |_, _| unary(crate::cpu::sigmoid));
     registry.add(NodeType::Tanh, |_, _| unary(|t| t.tanh()));
     registry.add(NodeType::Exp, |_, _| unary(|t| t.exp()));
     registry.add(NodeType::Log, |_, _| unary(|t| t.log()));

@@ -1,0 +1,64 @@
+//! Conv → BatchNorm → ReLU chains run as one fused op unless a tensor inside the chain is
+//! asked for; then that chain runs node by node and the tap sees the file's own tensor.
+
+mod common;
+
+use std::path::PathBuf;
+
+use explain_core::npy::read_f32;
+use explain_core::onnx::{FloatValue, Value, Watched};
+use explain_core::{Classifier, Device};
+
+fn oracle() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/oracle")
+}
+
+#[test]
+fn a_tap_inside_a_fused_chain_sees_the_unfused_tensor() {
+    let device = Device::flex();
+    let bytes = std::fs::read(oracle().join("models/resnet18_bn_unfused.onnx")).expect("model");
+    let classifier = Classifier::from_bytes(&bytes, &device).expect("load");
+    let input = read_f32(
+        &std::fs::read(oracle().join("cases/resnet18_chelsea/input.npy")).expect("input"),
+        "input",
+    )
+    .expect("npy");
+    let image = FloatValue::from_vec(input.data, &input.shape, &device).expect("upload");
+    let expected_logits = read_f32(
+        &std::fs::read(oracle().join("cases/resnet18_chelsea/logits.npy")).expect("logits"),
+        "logits",
+    )
+    .expect("npy");
+
+    // The first convolution's output and its BatchNorm's: both hidden inside conv1's chain.
+    let hidden = ["/conv1/Conv_output_0", "/bn1/BatchNormalization_output_0"];
+    let graph = classifier.graph();
+    let slots: Vec<_> = hidden.iter().map(|n| graph.slot(n).expect("slot")).collect();
+    // Reference: every node run on its own (the hook watches every tensor).
+    let mut reference = vec![None; slots.len()];
+    graph
+        .run_with_hook(vec![Value::Float(image.clone())], &[], Watched::All, &mut |slot, value| {
+            if let Some(i) = slots.iter().position(|s| *s == slot) {
+                reference[i] = value.as_float().cloned();
+            }
+            value
+        })
+        .expect("unfused run");
+
+    let fused = classifier.forward(image.clone(), &[]).expect("fused run");
+    let tapped = classifier.forward(image, &hidden).expect("tapped run");
+    for ((name, got), want) in hidden.iter().zip(&tapped.taps).zip(&reference) {
+        let want = want.as_ref().expect("reference").to_vec().expect("read");
+        let got = got.to_vec().expect("read");
+        // conv1 reads the image itself: nothing upstream is fused, so the values are the same.
+        assert_eq!(got, want, "{name}");
+    }
+    // The fused run (BatchNorm folded into the weights) and the tapped one agree with
+    // onnxruntime's logits.
+    for (what, logits) in [("fused", &fused.logits), ("tapped", &tapped.logits)] {
+        let logits = logits.to_vec().expect("read");
+        let worst = common::max_abs_diff(&logits, &expected_logits.data);
+        let range = common::value_range(&expected_logits.data);
+        assert!(worst <= 1e-5 * range.max(1.0) * 10.0, "{what}: max |diff| {worst}");
+    }
+}
