@@ -33,16 +33,24 @@ fn a_tap_inside_a_fused_chain_sees_the_unfused_tensor() {
     // The first convolution's output and its BatchNorm's: both hidden inside conv1's chain.
     let hidden = ["/conv1/Conv_output_0", "/bn1/BatchNormalization_output_0"];
     let graph = classifier.graph();
-    let slots: Vec<_> = hidden.iter().map(|n| graph.slot(n).expect("slot")).collect();
+    let slots: Vec<_> = hidden
+        .iter()
+        .map(|n| graph.slot(n).expect("slot"))
+        .collect();
     // Reference: every node run on its own (the hook watches every tensor).
     let mut reference = vec![None; slots.len()];
     graph
-        .run_with_hook(vec![Value::Float(image.clone())], &[], Watched::All, &mut |slot, value| {
-            if let Some(i) = slots.iter().position(|s| *s == slot) {
-                reference[i] = value.as_float().cloned();
-            }
-            value
-        })
+        .run_with_hook(
+            vec![Value::Float(image.clone())],
+            &[],
+            Watched::All,
+            &mut |slot, value| {
+                if let Some(i) = slots.iter().position(|s| *s == slot) {
+                    reference[i] = value.as_float().cloned();
+                }
+                value
+            },
+        )
         .expect("unfused run");
 
     let fused = classifier.forward(image.clone(), &[]).expect("fused run");
@@ -59,6 +67,9 @@ fn a_tap_inside_a_fused_chain_sees_the_unfused_tensor() {
         let logits = logits.to_vec().expect("read");
         let worst = common::max_abs_diff(&logits, &expected_logits.data);
         let range = common::value_range(&expected_logits.data);
-        assert!(worst <= 1e-5 * range.max(1.0) * 10.0, "{what}: max |diff| {worst}");
+        assert!(
+            worst <= 1e-5 * range.max(1.0) * 10.0,
+            "{what}: max |diff| {worst}"
+        );
     }
 }

@@ -142,12 +142,10 @@ pub fn forward(
                     let (ty, tx) = (t / tiles_x, t % tiles_x);
                     let m_at = |xi: usize| products[(xi * m + local) * n + j];
                     // Aᵀ M A with Aᵀ = [[1, 1, 1, 0], [0, 1, -1, -1]].
-                    let mut rows = [[0.0f32; 4]; 2];
-                    for c in 0..4 {
-                        let (m0, m1, m2, m3) = (m_at(c), m_at(4 + c), m_at(8 + c), m_at(12 + c));
-                        rows[0][c] = m0 + m1 + m2;
-                        rows[1][c] = m1 - m2 - m3;
-                    }
+                    let rows: [[f32; 4]; 2] = [
+                        std::array::from_fn(|c| m_at(c) + m_at(4 + c) + m_at(8 + c)),
+                        std::array::from_fn(|c| m_at(4 + c) - m_at(8 + c) - m_at(12 + c)),
+                    ];
                     for (dy, row) in rows.iter().enumerate() {
                         let y = 2 * ty + dy;
                         if y >= oh {
