@@ -13,32 +13,12 @@
 //! Input gradient: `dcol[K, P] = W_gᵀ · dY_g`, scattered back (col2im) into the input's planes;
 //! tasks own disjoint blocks of input channels, so their writes never meet.
 
-use std::cell::RefCell;
 use std::ops::Range;
 
 use super::gemm::{Mat, SharedOut, Tile};
-use super::parallel::{for_each, for_each_chunk, split, threads};
+use super::parallel::{SCRATCH_BUDGET, for_each, for_each_chunk, split, threads, with_scratch};
 use super::shape::{Conv2dShape, valid_outputs};
 use super::{Activation, depthwise};
-
-/// Floats of patch scratch per task (1 MiB): a tile of patches stays in the core's L2 while
-/// the GEMM packs it.
-const SCRATCH_BUDGET: usize = 1 << 18;
-
-thread_local! {
-    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Runs `f` on this thread's scratch buffer of at least `len` floats (contents unspecified).
-fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
-    SCRATCH.with(|cell| {
-        let mut buffer = cell.borrow_mut();
-        if buffer.len() < len {
-            buffer.resize(len, 0.0);
-        }
-        f(&mut buffer[..len])
-    })
-}
 
 /// How many tasks to aim for: two per thread balances uneven tiles; one thread needs one.
 fn wanted_tasks() -> usize {

@@ -7,16 +7,10 @@
 //! The input gradient runs the same walk backwards into a padded scratch, then unpads it.
 //! Planes are independent, so threads take blocks of whole planes.
 
-use std::cell::RefCell;
-
 use super::Activation;
-use super::parallel::{for_each_chunk, threads};
+use super::parallel::{for_each_chunk, threads, with_scratch};
 use super::shape::{Conv2dShape, valid_outputs};
 use super::simd;
-
-thread_local! {
-    static PADDED: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-}
 
 /// Planes per task: a few tasks per thread, never a task per tiny plane.
 fn planes_per_task(planes: usize) -> usize {
@@ -128,16 +122,6 @@ impl Phases {
     }
 }
 
-fn with_padded<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
-    PADDED.with(|cell| {
-        let mut buffer = cell.borrow_mut();
-        if buffer.len() < len {
-            buffer.resize(len, 0.0);
-        }
-        f(&mut buffer[..len])
-    })
-}
-
 pub fn forward(
     s: &Conv2dShape,
     x: &[f32],
@@ -155,7 +139,7 @@ pub fn forward(
     let planes = s.batch * s.out_channels;
     let per_task = planes_per_task(planes);
     for_each_chunk(out, per_task * plane_len, |task, chunk| {
-        with_padded(phases.len(), |padded| {
+        with_scratch(phases.len(), |padded| {
             let mut filled = None;
             for (i, plane) in chunk.chunks_exact_mut(plane_len).enumerate() {
                 let index = task * per_task + i;
@@ -233,7 +217,7 @@ pub fn input_gradient(s: &Conv2dShape, dy: &[f32], weight: &[f32], dx: &mut [f32
     let planes = s.batch * s.in_channels;
     let per_task = planes_per_task(planes);
     for_each_chunk(dx, per_task * plane_len, |task, chunk| {
-        with_padded(phases.len(), |padded| {
+        with_scratch(phases.len(), |padded| {
             for (i, plane) in chunk.chunks_exact_mut(plane_len).enumerate() {
                 let index = task * per_task + i;
                 let (image, channel) = (index / s.in_channels, index % s.in_channels);

@@ -1,6 +1,29 @@
 //! Work splitting: rayon's pool natively, the calling thread in wasm (no threads there; the app
 //! runs one engine per worker instead).
 
+use std::cell::RefCell;
+
+/// Floats of scratch a task plans for (1 MiB): its patches or transformed tiles stay in the
+/// core's L2 while the GEMM packs them.
+pub const SCRATCH_BUDGET: usize = 1 << 18;
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on this thread's scratch buffer of at least `len` floats (contents unspecified),
+/// kept between calls so a task allocates nothing. Kernels do not nest, so one buffer serves
+/// them all.
+pub fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    SCRATCH.with(|cell| {
+        let mut buffer = cell.borrow_mut();
+        if buffer.len() < len {
+            buffer.resize(len, 0.0);
+        }
+        f(&mut buffer[..len])
+    })
+}
+
 /// How many threads a kernel should plan for.
 pub fn threads() -> usize {
     #[cfg(not(target_arch = "wasm32"))]

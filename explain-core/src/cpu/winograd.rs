@@ -7,20 +7,12 @@
 //! and each tile's output is `Aᵀ M A`. The transforms' coefficients are 0, ±1 and ½, exact in
 //! binary, so the maps stay within the float32 rounding of a direct convolution.
 
-use std::cell::RefCell;
 use std::ops::Range;
 
 use super::Activation;
 use super::gemm::{Mat, SharedOut, Tile};
-use super::parallel::{for_each, split, threads};
+use super::parallel::{SCRATCH_BUDGET, for_each, split, threads, with_scratch};
 use super::shape::Conv2dShape;
-
-/// Floats of per-task scratch (transformed input and products of a block of tiles).
-const SCRATCH_BUDGET: usize = 1 << 18;
-
-thread_local! {
-    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-}
 
 /// Whether `shape` is a convolution this module computes.
 pub fn applies(s: &Conv2dShape) -> bool {
@@ -112,13 +104,8 @@ pub fn forward(
     for_each(tasks, |task| {
         let n = task.tiles.len();
         let m = task.channels.len();
-        SCRATCH.with(|cell| {
-            let mut buffer = cell.borrow_mut();
-            let len = 16 * (cin + m) * n;
-            if buffer.len() < len {
-                buffer.resize(len, 0.0);
-            }
-            let (v, products) = buffer[..len].split_at_mut(16 * cin * n);
+        with_scratch(16 * (cin + m) * n, |buffer| {
+            let (v, products) = buffer.split_at_mut(16 * cin * n);
             let image =
                 &x[task.image * cin * s.in_pixels()..(task.image + 1) * cin * s.in_pixels()];
             transform_input(s, image, task.tiles.clone(), tiles_x, v);
