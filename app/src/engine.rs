@@ -510,8 +510,8 @@ impl Engine {
         };
         let result = async {
             let info = classifier.layer(&layer)?;
-            let forward = classifier.forward(current.input.clone(), &[layer.as_str()])?;
-            let values = match forward.taps.first() {
+            let taps = classifier.activations(current.input.clone(), &[layer.as_str()])?;
+            let values = match taps.first() {
                 Some(t) => t.to_vec_async().await?,
                 None => Vec::new(),
             };

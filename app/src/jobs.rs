@@ -315,8 +315,8 @@ impl MaxActivationsJob {
         let chunk = &self.items[self.next..end];
         let batch = prepare_batch(source, chunk, &self.preprocess)?;
         let x = classifier.batch(batch.data, chunk.len())?;
-        let forward = classifier.forward(x, &[self.layer.name.as_str()])?;
-        let acts = match forward.taps.first() {
+        let taps = classifier.activations(x, &[self.layer.name.as_str()])?;
+        let acts = match taps.first() {
             Some(t) => t.to_vec_async().await?,
             None => Vec::new(),
         };

@@ -26,8 +26,8 @@ pub struct ActivationsArgs {
 pub fn run(args: ActivationsArgs) -> Result<()> {
     let classifier = load_classifier(&args.model, None, args.input.model_size()?)?;
     let (batch, _) = args.input.load(&classifier)?;
-    let forward = classifier.forward(batch, &[args.layer.as_str()])?;
-    let activations = &forward.taps[0];
+    let taps = classifier.activations(batch, &[args.layer.as_str()])?;
+    let activations = &taps[0];
     let dims = activations.dims();
     let bytes = write_f32(&activations.to_vec()?, &dims)?;
     std::fs::write(&args.out, bytes)

@@ -12,7 +12,7 @@ use burn::tensor::activation::softmax;
 
 use crate::error::{Error, Result};
 use crate::model::Classifier;
-use crate::onnx::{FloatValue, MAX_RANK, Slot, Value, Watched};
+use crate::onnx::{FloatValue, MAX_RANK, Needs, Slot, Value, Watched};
 
 /// Which score of the target class is differentiated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -57,20 +57,11 @@ impl Classifier {
     /// One forward pass that also returns the named tensors.
     pub fn forward(&self, batch: FloatValue, layers: &[&str]) -> Result<Forward> {
         let graph = self.graph();
-        let slots = layers
-            .iter()
-            .map(|name| graph.slot(name))
-            .collect::<Result<Vec<Slot>>>()?;
+        let slots = self.slots(layers)?;
         let mut outputs = self.in_model_batches(batch, |piece, _| {
             let mut run = graph.run(vec![Value::Float(piece)], &slots)?;
             let mut values = vec![self.scores(&run)?];
-            for (slot, name) in slots.iter().zip(layers) {
-                values.push(match run.taps.remove(slot) {
-                    Some(Value::Float(v)) => v,
-                    Some(Value::Int { .. }) => return Err(not_float(name)),
-                    None => return Err(Error::UnknownTensor((*name).to_string())),
-                });
-            }
+            values.extend(take_taps(&mut run.taps, &slots, layers)?);
             Ok(values)
         })?;
         let logits = outputs.remove(0);
@@ -78,6 +69,20 @@ impl Classifier {
             logits,
             taps: outputs,
         })
+    }
+
+    /// The values of the named tensors alone: the run stops at the last node they depend on,
+    /// so activations, max activations and deep dream never pay for the layers after them.
+    pub fn activations(&self, batch: FloatValue, layers: &[&str]) -> Result<Vec<FloatValue>> {
+        let slots = self.slots(layers)?;
+        self.in_model_batches(batch, |piece, _| {
+            let mut taps = self.graph().run_taps(vec![Value::Float(piece)], &slots)?;
+            take_taps(&mut taps, &slots, layers)
+        })
+    }
+
+    fn slots(&self, layers: &[&str]) -> Result<Vec<Slot>> {
+        layers.iter().map(|name| self.graph().slot(name)).collect()
     }
 
     /// The gradient of each image's target score (`classes[i]` for image `i`) at `wrt`.
@@ -122,6 +127,7 @@ impl Classifier {
         let run = graph.run_with_hook(
             vec![Value::Float(batch)],
             &[],
+            Needs::Outputs,
             Watched::Slots(&[leaf_slot]),
             &mut |slot, value| {
                 if slot != leaf_slot {
@@ -171,10 +177,9 @@ impl Classifier {
         layer: &str,
         objective: &dyn Fn(&FloatValue) -> Result<Tensor<1>>,
     ) -> Result<(Tensor<1>, burn::tensor::Gradients)> {
-        let graph = self.graph();
-        let slot = graph.slot(layer)?;
-        let mut run = graph.run(vec![Value::Float(input)], &[slot])?;
-        let value = match run.taps.remove(&slot) {
+        let slot = self.graph().slot(layer)?;
+        let mut taps = self.graph().run_taps(vec![Value::Float(input)], &[slot])?;
+        let value = match taps.remove(&slot) {
             Some(Value::Float(v)) => v,
             Some(Value::Int { .. }) => return Err(not_float(layer)),
             None => return Err(Error::UnknownTensor(layer.to_string())),
@@ -216,6 +221,23 @@ impl Classifier {
         };
         Ok((scores * mask.into_padded()).sum())
     }
+}
+
+/// The float values of `slots` out of a run's taps, in order.
+fn take_taps(
+    taps: &mut std::collections::HashMap<Slot, Value>,
+    slots: &[Slot],
+    layers: &[&str],
+) -> Result<Vec<FloatValue>> {
+    slots
+        .iter()
+        .zip(layers)
+        .map(|(slot, name)| match taps.remove(slot) {
+            Some(Value::Float(v)) => Ok(v),
+            Some(Value::Int { .. }) => Err(not_float(name)),
+            None => Err(Error::UnknownTensor((*name).to_string())),
+        })
+        .collect()
 }
 
 fn not_float(name: &str) -> Error {

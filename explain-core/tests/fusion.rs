@@ -6,7 +6,7 @@ mod common;
 use std::path::PathBuf;
 
 use explain_core::npy::read_f32;
-use explain_core::onnx::{FloatValue, Value, Watched};
+use explain_core::onnx::{FloatValue, Needs, Value, Watched};
 use explain_core::{Classifier, Device};
 
 fn oracle() -> PathBuf {
@@ -43,6 +43,7 @@ fn a_tap_inside_a_fused_chain_sees_the_unfused_tensor() {
         .run_with_hook(
             vec![Value::Float(image.clone())],
             &[],
+            Needs::Everything,
             Watched::All,
             &mut |slot, value| {
                 if let Some(i) = slots.iter().position(|s| *s == slot) {
@@ -72,4 +73,49 @@ fn a_tap_inside_a_fused_chain_sees_the_unfused_tensor() {
             "{what}: max |diff| {worst}"
         );
     }
+}
+
+/// Activations stop at the last node the asked-for tensor depends on: the head never runs, and
+/// the values are those of a full forward pass.
+#[test]
+fn activations_run_only_the_nodes_their_tensor_depends_on() {
+    let device = Device::flex();
+    let bytes = std::fs::read(oracle().join("models/resnet18_bn_unfused.onnx")).expect("model");
+    let classifier = Classifier::from_bytes(&bytes, &device).expect("load");
+    let graph = classifier.graph();
+    let image = FloatValue::from_vec(
+        (0..3 * 224 * 224).map(|i| (i % 251) as f32 / 251.0 - 0.5).collect(),
+        &[1, 3, 224, 224],
+        &device,
+    )
+    .expect("upload");
+    let layer = "/layer1/layer1.0/relu_1/Relu_output_0";
+    let slot = graph.slot(layer).expect("slot");
+    let output = graph.output_infos()[0].name.clone();
+    let output = graph.slot(&output).expect("output slot");
+
+    let mut produced = Vec::new();
+    let run = graph
+        .run_with_hook(
+            vec![Value::Float(image.clone())],
+            &[slot],
+            Needs::TapsOnly,
+            Watched::Slots(&[]),
+            &mut |slot, value| {
+                produced.push(slot);
+                value
+            },
+        )
+        .expect("taps-only run");
+    assert!(run.outputs.is_empty());
+    assert!(produced.contains(&slot));
+    assert!(!produced.contains(&output), "the head ran");
+    assert!(produced.len() < 20, "{} tensors computed", produced.len());
+
+    let alone = classifier.activations(image.clone(), &[layer]).expect("activations");
+    let full = classifier.forward(image, &[layer]).expect("forward");
+    assert_eq!(
+        alone[0].to_vec().expect("read"),
+        full.taps[0].to_vec().expect("read")
+    );
 }

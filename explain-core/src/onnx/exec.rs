@@ -30,9 +30,21 @@ impl Watched<'_> {
     }
 }
 
+/// How much of the graph a run computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// The graph outputs and the taps: nodes that feed neither are skipped.
+    Outputs,
+    /// Only the taps: the run stops after the last node they depend on (activations, features,
+    /// deep dream never pay for the head).
+    TapsOnly,
+    /// Every node (shape discovery).
+    Everything,
+}
+
 /// The result of one run.
 pub struct RunOutput {
-    /// Graph outputs, in graph order.
+    /// Graph outputs, in graph order (empty for a [`Needs::TapsOnly`] run).
     pub outputs: Vec<Value>,
     /// Tapped tensors by slot.
     pub taps: HashMap<Slot, Value>,
@@ -54,7 +66,29 @@ impl RunOutput {
 impl Graph {
     /// Runs with one value per runtime input; returns outputs and the values of `taps`.
     pub fn run(&self, inputs: Vec<Value>, taps: &[Slot]) -> Result<RunOutput> {
-        self.run_with_hook(inputs, taps, Watched::Slots(&[]), &mut |_, v| v)
+        self.run_with_hook(inputs, taps, Needs::Outputs, Watched::Slots(&[]), &mut |_, v| v)
+    }
+
+    /// The values of `taps` alone, computing only the nodes they depend on.
+    pub fn run_taps(&self, inputs: Vec<Value>, taps: &[Slot]) -> Result<HashMap<Slot, Value>> {
+        let run =
+            self.run_with_hook(inputs, taps, Needs::TapsOnly, Watched::Slots(&[]), &mut |_, v| v)?;
+        Ok(run.taps)
+    }
+
+    /// Which nodes a run must compute: those `targets` depend on (nodes are in topological
+    /// order, so one backward sweep finds them).
+    fn needed_nodes(&self, targets: impl Iterator<Item = Slot>) -> Vec<bool> {
+        let mut wanted = vec![false; self.tensors.len()];
+        targets.for_each(|s| wanted[s] = true);
+        let mut needed = vec![false; self.nodes.len()];
+        for (index, node) in self.nodes.iter().enumerate().rev() {
+            if node.outputs.iter().any(|&s| wanted[s]) {
+                needed[index] = true;
+                node.inputs.iter().flatten().for_each(|&s| wanted[s] = true);
+            }
+        }
+        needed
     }
 
     /// Like [`Graph::run`], passing every produced value through `hook` first. The hook is
@@ -64,6 +98,7 @@ impl Graph {
         &self,
         inputs: Vec<Value>,
         taps: &[Slot],
+        needs: Needs,
         watched: Watched<'_>,
         hook: &mut dyn FnMut(Slot, Value) -> Value,
     ) -> Result<RunOutput> {
@@ -82,7 +117,14 @@ impl Graph {
             self.check_input(slot, &value)?;
             values[slot] = Some(hook(slot, value));
         }
-        let keep = |slot: Slot| taps.contains(&slot) || self.outputs.contains(&slot);
+        let wants_outputs = needs != Needs::TapsOnly;
+        let keep =
+            |slot: Slot| taps.contains(&slot) || (wants_outputs && self.outputs.contains(&slot));
+        let needed = match needs {
+            Needs::Everything => vec![true; self.nodes.len()],
+            Needs::Outputs => self.needed_nodes(taps.iter().chain(&self.outputs).copied()),
+            Needs::TapsOnly => self.needed_nodes(taps.iter().copied()),
+        };
         let mut tapped = HashMap::new();
         for &slot in taps {
             if let Some(v) = &values[slot] {
@@ -100,7 +142,7 @@ impl Graph {
             }
         }
         for (index, node) in self.nodes.iter().enumerate() {
-            if skipped[index] {
+            if skipped[index] || !needed[index] {
                 continue;
             }
             let (op, input_slots, output_slots): (&dyn Op, &[Option<Slot>], &[Slot]) =
@@ -133,15 +175,18 @@ impl Graph {
                 }
             }
         }
-        let outputs = self
-            .outputs
+        let outputs = if !wants_outputs {
+            Vec::new()
+        } else {
+            self.outputs
             .iter()
             .map(|&s| {
                 values[s].take().ok_or_else(|| Error::InvalidModel {
                     reason: format!("output '{}' was not computed", self.tensors[s].name),
                 })
             })
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?
+        };
         Ok(RunOutput {
             outputs,
             taps: tapped,
@@ -161,7 +206,8 @@ impl Graph {
     /// (`None`); every other axis as its size.
     pub fn complete_shapes(&mut self, example: Value, dynamic_batch: Option<usize>) -> Result<()> {
         let mut seen: Vec<Option<Vec<usize>>> = vec![None; self.tensors.len()];
-        self.run_with_hook(vec![example], &[], Watched::All, &mut |slot, value| {
+        let all = Watched::All;
+        self.run_with_hook(vec![example], &[], Needs::Everything, all, &mut |slot, value| {
             seen[slot] = Some(value.dims());
             value
         })?;

@@ -7,7 +7,7 @@ pub mod layers;
 pub mod ops;
 pub mod value;
 
-pub use exec::{RunOutput, Watched, format_shape};
+pub use exec::{Needs, RunOutput, Watched, format_shape};
 pub use graph::{Graph, Slot, TensorInfo};
 pub use layers::{Layer, LayerTable};
 pub use value::{FloatValue, MAX_RANK, Value};
