@@ -10,7 +10,7 @@ use explain_core::explain::grad_cam::{CamMethod, class_map, pytorch_grad_cam_map
 use explain_core::explain::integrated_gradients::{
     IntegratedGradients, Quadrature, integrated_gradients,
 };
-use explain_core::explain::occlusion::{Occlusion, occlusion};
+use explain_core::explain::occlusion::{Occlusion, Recompute, occlusion_with};
 use explain_core::explain::saliency::{SmoothGrad, gradient_times_input, saliency, smooth_grad};
 use explain_core::explain::{Progress, Target};
 use explain_core::metrics::faithfulness::{area_under_curve, deletion_and_insertion, ranking};
@@ -73,6 +73,10 @@ pub struct ExplainArgs {
     pub window: Option<Vec<usize>>,
     #[arg(long, value_delimiter = ',')]
     pub stride: Option<Vec<usize>>,
+    /// Occlusion: run every occluded copy through the whole network instead of recomputing
+    /// only what its window reaches (the same map; for comparison and benchmarks).
+    #[arg(long)]
+    pub full_recompute: bool,
     /// Occlusion Fast (1) to Detailed (5) preset.
     #[arg(long, default_value_t = 3)]
     pub level: u8,
@@ -179,17 +183,29 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         Method::Occlusion => {
             let mut settings =
                 Occlusion::preset(args.level, spec.channels, spec.height, spec.width);
-            if let (Some(w), Some(s)) = (&args.window, &args.stride) {
-                let triple = |v: &Vec<usize>| -> Result<[usize; 3]> {
-                    v.as_slice()
-                        .try_into()
-                        .context("--window and --stride take c,h,w")
-                };
-                settings.window = triple(w)?;
-                settings.stride = triple(s)?;
+            let triple = |v: &Vec<usize>| -> Result<[usize; 3]> {
+                v.as_slice()
+                    .try_into()
+                    .context("--window and --stride take c,h,w")
+            };
+            match (&args.window, &args.stride) {
+                (Some(w), Some(s)) => {
+                    settings.window = triple(w)?;
+                    settings.stride = triple(s)?;
+                }
+                (None, None) => {}
+                _ => bail!(
+                    "--window and --stride go together: give both (e.g. --window 3,32,32 \
+                     --stride 3,16,16), or neither to use --level"
+                ),
             }
             settings.baseline = args.baseline;
-            occlusion(&classifier, &image, target, &settings, progress)?
+            let recompute = if args.full_recompute {
+                Recompute::Full
+            } else {
+                Recompute::Incremental
+            };
+            occlusion_with(&classifier, &image, target, &settings, recompute, progress)?
         }
         Method::Gradcam => cam(CamMethod::GradCam, progress)?,
         Method::GradcamPlusPlus => cam(CamMethod::GradCamPlusPlus, progress)?,

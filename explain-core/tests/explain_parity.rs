@@ -19,7 +19,7 @@ use std::path::PathBuf;
 
 use explain_core::explain::grad_cam::{CamMethod, class_map, pytorch_grad_cam_map};
 use explain_core::explain::integrated_gradients::{IntegratedGradients, integrated_gradients};
-use explain_core::explain::occlusion::{Occlusion, occlusion};
+use explain_core::explain::occlusion::{Occlusion, Recompute, occlusion, occlusion_with};
 use explain_core::explain::saliency::saliency;
 use explain_core::explain::{Silent, Target};
 use explain_core::npy::{HostTensor, read_f32};
@@ -302,4 +302,48 @@ fn a_cancelled_occlusion_stops_with_cancelled() {
         "{result:?}"
     );
     assert_eq!(calls, 3);
+}
+
+/// Incremental occlusion (each copy recomputes only what its window reaches) equals the full
+/// recompute within 1e-5 of the map's range: residual adds (ResNet-18), depthwise convolutions
+/// and ReLU6 (MobileNetV2), channel concatenation (SqueezeNet), max-pool and stride-2 windows
+/// that miss a change; windows clipped at the edge and windows over some channels only.
+#[test]
+fn incremental_occlusion_equals_the_full_recompute() {
+    let configs: [(&str, [usize; 3], [usize; 3]); 4] = [
+        ("resnet18_chelsea", [3, 32, 32], [3, 40, 40]),
+        ("mobilenet_v2_rocket", [1, 20, 20], [2, 70, 70]),
+        ("squeezenet_coffee", [3, 28, 28], [3, 64, 64]),
+        ("fer_astronaut", [1, 8, 8], [1, 10, 10]),
+    ];
+    for (name, window, stride) in configs {
+        let case = Case::load(name);
+        let settings = Occlusion {
+            window,
+            stride,
+            baseline: 0.0,
+            batch: 16,
+        };
+        let run = |recompute| {
+            occlusion_with(
+                &case.classifier,
+                &case.image,
+                case.target(),
+                &settings,
+                recompute,
+                &mut Silent,
+            )
+            .expect("occlusion")
+            .to_vec()
+            .expect("read")
+        };
+        let (fast, full) = (run(Recompute::Incremental), run(Recompute::Full));
+        let range = common::value_range(&full).max(f32::MIN_POSITIVE);
+        let worst = common::max_abs_diff(&fast, &full);
+        eprintln!("{name}: max |diff| {worst}, range {range}");
+        assert!(
+            worst <= 1e-5 * range,
+            "{name}: max |diff| {worst} > 1e-5 x range {range}"
+        );
+    }
 }

@@ -84,7 +84,9 @@ fn activations_run_only_the_nodes_their_tensor_depends_on() {
     let classifier = Classifier::from_bytes(&bytes, &device).expect("load");
     let graph = classifier.graph();
     let image = FloatValue::from_vec(
-        (0..3 * 224 * 224).map(|i| (i % 251) as f32 / 251.0 - 0.5).collect(),
+        (0..3 * 224 * 224)
+            .map(|i| (i % 251) as f32 / 251.0 - 0.5)
+            .collect(),
         &[1, 3, 224, 224],
         &device,
     )
@@ -112,7 +114,9 @@ fn activations_run_only_the_nodes_their_tensor_depends_on() {
     assert!(!produced.contains(&output), "the head ran");
     assert!(produced.len() < 20, "{} tensors computed", produced.len());
 
-    let alone = classifier.activations(image.clone(), &[layer]).expect("activations");
+    let alone = classifier
+        .activations(image.clone(), &[layer])
+        .expect("activations");
     let full = classifier.forward(image, &[layer]).expect("forward");
     assert_eq!(
         alone[0].to_vec().expect("read"),

@@ -4,14 +4,17 @@
 //! baseline *in the preprocessed input*, each window contributing `f(x) − f(x_occluded)` to every
 //! element it covers, and each element divided by the number of windows covering it.
 //!
-//! Windows go through the network in batches; the map is accumulated on the device.
+//! Windows go through the network in batches; the map is accumulated on the device. Each
+//! occluded copy recomputes only what its window reaches (incremental inference, see
+//! `onnx/incremental.rs`); the full recompute stays as the reference.
 
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 
 use super::{Progress, Target, check_one, step, target_scores};
 use crate::error::{Error, Result};
 use crate::model::{Classifier, Layout};
-use crate::onnx::FloatValue;
+use crate::onnx::incremental::{BaseRun, Patch, Region};
+use crate::onnx::{FloatValue, Value};
 
 /// Occlusion settings, in the input's channel, height, width order.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -72,6 +75,16 @@ impl Occlusion {
     }
 }
 
+/// How the occluded copies' scores are computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recompute {
+    /// Only the region of each layer a window reaches (`onnx/incremental.rs`), where the model
+    /// allows it (a free batch axis, NCHW); otherwise the whole network.
+    Incremental,
+    /// The whole network for every copy: the reference the incremental path is tested against.
+    Full,
+}
+
 /// The occlusion map, the input's shape.
 pub fn occlusion(
     classifier: &Classifier,
@@ -80,77 +93,66 @@ pub fn occlusion(
     settings: &Occlusion,
     progress: &mut dyn Progress,
 ) -> Result<FloatValue> {
+    occlusion_with(
+        classifier,
+        image,
+        target,
+        settings,
+        Recompute::Incremental,
+        progress,
+    )
+}
+
+/// [`occlusion`] computed the way `recompute` says.
+pub fn occlusion_with(
+    classifier: &Classifier,
+    image: &FloatValue,
+    target: Target,
+    settings: &Occlusion,
+    recompute: Recompute,
+    progress: &mut dyn Progress,
+) -> Result<FloatValue> {
     check_one(classifier, image, target)?;
     let spec = classifier.input();
     let dims = [spec.channels, spec.height, spec.width];
-    let starts: Vec<Vec<usize>> = (0..3)
-        .map(|a| Occlusion::starts(dims[a], settings.window[a], settings.stride[a]))
-        .collect::<Result<_>>()?;
-    let mut windows: Vec<[usize; 3]> = Vec::new();
-    for &c in &starts[0] {
-        for &h in &starts[1] {
-            for &w in &starts[2] {
-                windows.push([c, h, w]);
-            }
-        }
-    }
-    let area = dims.iter().product::<usize>();
-    let clip = |a: usize, start: usize| start..(start + settings.window[a]).min(dims[a]);
-    let mut count = vec![0f32; area];
-    for window in &windows {
-        for c in clip(0, window[0]) {
-            for h in clip(1, window[1]) {
-                for w in clip(2, window[2]) {
-                    count[(c * dims[1] + h) * dims[2] + w] += 1.0;
-                }
-            }
-        }
-    }
-
+    let windows = Windows::new(dims, settings)?;
     let device = image.device();
     let x = image
         .to_rank::<4>()
         .ok_or_else(|| Error::Settings("the input is not 4-D".into()))?;
-    let base = target_scores(&classifier.logits(image.clone())?, target)?;
+    let incremental = match recompute {
+        Recompute::Incremental => Incremental::prepare(classifier, image, &windows, settings),
+        Recompute::Full => None,
+    };
+    let base = match &incremental {
+        Some(run) => target_scores(&run.logits, target)?,
+        None => target_scores(&classifier.logits(image.clone())?, target)?,
+    };
     let batch = settings.batch.max(1);
     let mut sum = Tensor::<4>::zeros(x.dims(), &device);
-    for (done, chunk) in windows.chunks(batch).enumerate() {
+    for (done, chunk) in windows.list.chunks(batch).enumerate() {
         let b = chunk.len();
-        let mut mask = vec![0f32; b * area];
-        for (i, window) in chunk.iter().enumerate() {
-            for c in clip(0, window[0]) {
-                for h in clip(1, window[1]) {
-                    for w in clip(2, window[2]) {
-                        mask[i * area + (c * dims[1] + h) * dims[2] + w] = 1.0;
-                    }
-                }
+        let mask = windows.masks(chunk, spec.layout, &device);
+        let logits = match &incremental {
+            Some(run) => run.logits_of(classifier, &x, &windows, chunk, settings.baseline)?,
+            None => {
+                let keep = mask.clone().neg().add_scalar(1.0);
+                let occluded =
+                    x.clone().expand(mask.dims()) * keep + mask.clone() * settings.baseline;
+                classifier.logits(FloatValue::from_tensor(occluded))?
             }
-        }
-        let mask = Tensor::<4>::from_data(
-            TensorData::new(mask, [b, dims[0], dims[1], dims[2]]),
-            &device,
-        );
-        let mask = match spec.layout {
-            Layout::Nchw => mask,
-            Layout::Nhwc => mask.permute([0, 2, 3, 1]),
         };
-        let shape = mask.dims();
-        let keep = mask.clone().neg().add_scalar(1.0);
-        let occluded = x.clone().expand(shape) * keep + mask.clone() * settings.baseline;
-        let scores = target_scores(
-            &classifier.logits(FloatValue::from_tensor(occluded))?,
-            target,
-        )?;
+        let scores = target_scores(&logits, target)?;
         let delta = (base.clone().expand([b]) - scores).reshape([b, 1, 1, 1]);
         sum = sum + (mask * delta).sum_dim(0);
         step(
             progress,
-            (done * batch + b).min(windows.len()),
-            windows.len(),
+            (done * batch + b).min(windows.list.len()),
+            windows.list.len(),
         )?;
     }
     let count = Tensor::<4>::from_data(
-        TensorData::new(count, [1, dims[0], dims[1], dims[2]]),
+        TensorData::new(windows.count(), [1, dims[0], dims[1], dims[2]]),
         &device,
     );
     let count = match spec.layout {
@@ -158,6 +160,154 @@ pub fn occlusion(
         Layout::Nhwc => count.permute([0, 2, 3, 1]),
     };
     Ok(FloatValue::from_tensor(sum / count.clamp_min(1.0)))
+}
+
+/// Every window of an input, in Captum's order.
+struct Windows {
+    dims: [usize; 3],
+    size: [usize; 3],
+    list: Vec<[usize; 3]>,
+}
+
+impl Windows {
+    fn new(dims: [usize; 3], settings: &Occlusion) -> Result<Self> {
+        let starts: Vec<Vec<usize>> = (0..3)
+            .map(|a| Occlusion::starts(dims[a], settings.window[a], settings.stride[a]))
+            .collect::<Result<_>>()?;
+        let mut list = Vec::new();
+        for &c in &starts[0] {
+            for &h in &starts[1] {
+                for &w in &starts[2] {
+                    list.push([c, h, w]);
+                }
+            }
+        }
+        Ok(Self {
+            dims,
+            size: settings.window,
+            list,
+        })
+    }
+
+    /// What window `start` covers along axis `a`, clipped at the edge.
+    fn span(&self, a: usize, start: usize) -> std::ops::Range<usize> {
+        start..(start + self.size[a]).min(self.dims[a])
+    }
+
+    /// How many windows cover each element (CHW order).
+    fn count(&self) -> Vec<f32> {
+        let [_, height, width] = self.dims;
+        let mut count = vec![0f32; self.dims.iter().product()];
+        for window in &self.list {
+            for c in self.span(0, window[0]) {
+                for h in self.span(1, window[1]) {
+                    for w in self.span(2, window[2]) {
+                        count[(c * height + h) * width + w] += 1.0;
+                    }
+                }
+            }
+        }
+        count
+    }
+
+    /// One mask per window of `chunk` (1 where it occludes), in the model's layout.
+    fn masks(&self, chunk: &[[usize; 3]], layout: Layout, device: &Device) -> Tensor<4> {
+        let [channels, height, width] = self.dims;
+        let area = channels * height * width;
+        let mut mask = vec![0f32; chunk.len() * area];
+        for (i, window) in chunk.iter().enumerate() {
+            for c in self.span(0, window[0]) {
+                for h in self.span(1, window[1]) {
+                    for w in self.span(2, window[2]) {
+                        mask[i * area + (c * height + h) * width + w] = 1.0;
+                    }
+                }
+            }
+        }
+        let mask = Tensor::<4>::from_data(
+            TensorData::new(mask, [chunk.len(), channels, height, width]),
+            device,
+        );
+        match layout {
+            Layout::Nchw => mask,
+            Layout::Nhwc => mask.permute([0, 2, 3, 1]),
+        }
+    }
+}
+
+/// The unoccluded run's values, which each occluded copy is computed against.
+struct Incremental {
+    base: BaseRun,
+    logits: FloatValue,
+}
+
+impl Incremental {
+    /// Records the unoccluded run when the model allows incremental runs: a free batch axis
+    /// and an NCHW input. A trial on the first window catches graphs it cannot follow (a
+    /// tensor without a batch axis), which then take the full recompute.
+    fn prepare(
+        classifier: &Classifier,
+        image: &FloatValue,
+        windows: &Windows,
+        settings: &Occlusion,
+    ) -> Option<Self> {
+        if classifier.fixed_batch().is_some() || classifier.input().layout != Layout::Nchw {
+            return None;
+        }
+        let graph = classifier.graph();
+        let base = graph.record(Value::Float(image.clone())).ok()?;
+        let logits = match base.output(graph)? {
+            Value::Float(v) => v.clone().reshape(&[1, classifier.num_classes()]),
+            Value::Int { .. } => return None,
+        };
+        let run = Self { base, logits };
+        let x = image.to_rank::<4>()?;
+        let first = windows.list.first()?;
+        run.logits_of(classifier, &x, windows, &[*first], settings.baseline)
+            .ok()?;
+        Some(run)
+    }
+
+    /// The logits `[B, K]` of the copies occluded by `chunk`'s windows.
+    fn logits_of(
+        &self,
+        classifier: &Classifier,
+        x: &Tensor<4>,
+        windows: &Windows,
+        chunk: &[[usize; 3]],
+        baseline: f32,
+    ) -> Result<FloatValue> {
+        let channels = windows.dims[0];
+        let edits = chunk
+            .iter()
+            .map(|w| {
+                let region = Region {
+                    rows: windows.span(1, w[1]),
+                    cols: windows.span(2, w[2]),
+                };
+                let covered = windows.span(0, w[0]);
+                let (rows, cols) = (region.rows.clone(), region.cols.clone());
+                let original = x
+                    .clone()
+                    .slice([0..1, 0..channels, rows.clone(), cols.clone()]);
+                let fill = Tensor::<4>::full(
+                    [1, covered.len(), rows.len(), cols.len()],
+                    baseline,
+                    &x.device(),
+                );
+                let values =
+                    original.slice_assign([0..1, covered, 0..rows.len(), 0..cols.len()], fill);
+                Some(Patch { region, values })
+            })
+            .collect();
+        let out = classifier.graph().run_edited(&self.base, edits)?;
+        match out {
+            Value::Float(v) => Ok(v.reshape(&[chunk.len(), classifier.num_classes()])),
+            Value::Int { .. } => Err(Error::NotAClassifier(
+                "the model's first output is not a float tensor".into(),
+            )),
+        }
+    }
 }
 
 #[cfg(test)]

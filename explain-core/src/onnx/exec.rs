@@ -42,6 +42,14 @@ pub enum Needs {
     Everything,
 }
 
+/// One op of a run's [`Graph::plan`]: a node, or a fused chain starting at it.
+pub(crate) struct Step<'g> {
+    pub node: usize,
+    pub op: &'g dyn Op,
+    pub inputs: &'g [Option<Slot>],
+    pub outputs: &'g [Slot],
+}
+
 /// The result of one run.
 pub struct RunOutput {
     /// Graph outputs, in graph order (empty for a [`Needs::TapsOnly`] run).
@@ -66,14 +74,63 @@ impl RunOutput {
 impl Graph {
     /// Runs with one value per runtime input; returns outputs and the values of `taps`.
     pub fn run(&self, inputs: Vec<Value>, taps: &[Slot]) -> Result<RunOutput> {
-        self.run_with_hook(inputs, taps, Needs::Outputs, Watched::Slots(&[]), &mut |_, v| v)
+        self.run_with_hook(
+            inputs,
+            taps,
+            Needs::Outputs,
+            Watched::Slots(&[]),
+            &mut |_, v| v,
+        )
     }
 
     /// The values of `taps` alone, computing only the nodes they depend on.
     pub fn run_taps(&self, inputs: Vec<Value>, taps: &[Slot]) -> Result<HashMap<Slot, Value>> {
-        let run =
-            self.run_with_hook(inputs, taps, Needs::TapsOnly, Watched::Slots(&[]), &mut |_, v| v)?;
+        let run = self.run_with_hook(
+            inputs,
+            taps,
+            Needs::TapsOnly,
+            Watched::Slots(&[]),
+            &mut |_, v| v,
+        )?;
         Ok(run.taps)
+    }
+
+    /// The ops a run computes, in order: the nodes `needs` asks for, with each fused chain
+    /// whose hidden tensors nobody taps or watches as one step.
+    pub(crate) fn plan(&self, taps: &[Slot], needs: Needs, watched: Watched<'_>) -> Vec<Step<'_>> {
+        let needed = match needs {
+            Needs::Everything => vec![true; self.nodes.len()],
+            Needs::Outputs => self.needed_nodes(taps.iter().chain(&self.outputs).copied()),
+            Needs::TapsOnly => self.needed_nodes(taps.iter().copied()),
+        };
+        let mut fused_at: Vec<Option<&Fusion>> = vec![None; self.nodes.len()];
+        let mut skipped = vec![false; self.nodes.len()];
+        for fusion in &self.fusions {
+            let seen = |slot: &Slot| taps.contains(slot) || watched.contains(*slot);
+            if !fusion.hidden.iter().any(seen) {
+                fused_at[fusion.first] = Some(fusion);
+                fusion.skipped.iter().for_each(|&i| skipped[i] = true);
+            }
+        }
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter(|&(index, _)| needed[index] && !skipped[index])
+            .map(|(index, node)| match fused_at[index] {
+                Some(f) => Step {
+                    node: index,
+                    op: f.op.as_ref(),
+                    inputs: std::slice::from_ref(&f.inputs[0]),
+                    outputs: std::slice::from_ref(&f.output),
+                },
+                None => Step {
+                    node: index,
+                    op: node.op.as_ref(),
+                    inputs: &node.inputs,
+                    outputs: &node.outputs,
+                },
+            })
+            .collect()
     }
 
     /// Which nodes a run must compute: those `targets` depend on (nodes are in topological
@@ -120,40 +177,15 @@ impl Graph {
         let wants_outputs = needs != Needs::TapsOnly;
         let keep =
             |slot: Slot| taps.contains(&slot) || (wants_outputs && self.outputs.contains(&slot));
-        let needed = match needs {
-            Needs::Everything => vec![true; self.nodes.len()],
-            Needs::Outputs => self.needed_nodes(taps.iter().chain(&self.outputs).copied()),
-            Needs::TapsOnly => self.needed_nodes(taps.iter().copied()),
-        };
         let mut tapped = HashMap::new();
         for &slot in taps {
             if let Some(v) = &values[slot] {
                 tapped.insert(slot, v.clone());
             }
         }
-        // Fused chains whose skipped tensors nobody asked for run as one op.
-        let mut fused_at: Vec<Option<&Fusion>> = vec![None; self.nodes.len()];
-        let mut skipped = vec![false; self.nodes.len()];
-        for fusion in &self.fusions {
-            let seen = |slot: &Slot| taps.contains(slot) || watched.contains(*slot);
-            if !fusion.hidden.iter().any(seen) {
-                fused_at[fusion.first] = Some(fusion);
-                fusion.skipped.iter().for_each(|&i| skipped[i] = true);
-            }
-        }
-        for (index, node) in self.nodes.iter().enumerate() {
-            if skipped[index] || !needed[index] {
-                continue;
-            }
-            let (op, input_slots, output_slots): (&dyn Op, &[Option<Slot>], &[Slot]) =
-                match fused_at[index] {
-                    Some(f) => (
-                        f.op.as_ref(),
-                        std::slice::from_ref(&f.inputs[0]),
-                        std::slice::from_ref(&f.output),
-                    ),
-                    None => (node.op.as_ref(), &node.inputs, &node.outputs),
-                };
+        for step in self.plan(taps, needs, watched) {
+            let (index, node) = (step.node, &self.nodes[step.node]);
+            let (op, input_slots, output_slots) = (step.op, step.inputs, step.outputs);
             let args: Vec<Option<Value>> = input_slots
                 .iter()
                 .map(|s| s.and_then(|s| values[s].clone()))
@@ -179,13 +211,13 @@ impl Graph {
             Vec::new()
         } else {
             self.outputs
-            .iter()
-            .map(|&s| {
-                values[s].take().ok_or_else(|| Error::InvalidModel {
-                    reason: format!("output '{}' was not computed", self.tensors[s].name),
+                .iter()
+                .map(|&s| {
+                    values[s].take().ok_or_else(|| Error::InvalidModel {
+                        reason: format!("output '{}' was not computed", self.tensors[s].name),
+                    })
                 })
-            })
-            .collect::<Result<Vec<_>>>()?
+                .collect::<Result<Vec<_>>>()?
         };
         Ok(RunOutput {
             outputs,
@@ -207,10 +239,16 @@ impl Graph {
     pub fn complete_shapes(&mut self, example: Value, dynamic_batch: Option<usize>) -> Result<()> {
         let mut seen: Vec<Option<Vec<usize>>> = vec![None; self.tensors.len()];
         let all = Watched::All;
-        self.run_with_hook(vec![example], &[], Needs::Everything, all, &mut |slot, value| {
-            seen[slot] = Some(value.dims());
-            value
-        })?;
+        self.run_with_hook(
+            vec![example],
+            &[],
+            Needs::Everything,
+            all,
+            &mut |slot, value| {
+                seen[slot] = Some(value.dims());
+                value
+            },
+        )?;
         for (info, dims) in self.tensors.iter_mut().zip(seen) {
             let Some(dims) = dims else { continue };
             let known = info.shape.clone().unwrap_or_else(|| vec![None; dims.len()]);

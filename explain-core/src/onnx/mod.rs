@@ -3,6 +3,7 @@
 pub mod exec;
 mod fuse;
 pub mod graph;
+pub mod incremental;
 pub mod layers;
 pub mod ops;
 pub mod value;

@@ -12,7 +12,7 @@ use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
 use onnx_ir::node::padding::{AutoPad, PaddingConfig2d};
 use onnx_ir::{Node, NodeType};
 
-use super::{Op, OpResult, Registry, float_input, optional_float_input, typed_node};
+use super::{Locality, Op, OpResult, Registry, float_input, optional_float_input, typed_node};
 use crate::cpu::{self, Activation, Conv2dShape, ConvWeights};
 use crate::onnx::value::{FloatValue, Value};
 
@@ -86,6 +86,17 @@ impl Window {
     }
 }
 
+impl Window {
+    fn locality(&self, in_size: [usize; 2]) -> Locality {
+        Locality::Window {
+            kernel: self.kernel,
+            stride: self.stride,
+            dilation: self.dilation,
+            pads: self.pads(in_size),
+        }
+    }
+}
+
 fn image_input(inputs: &[Option<Value>]) -> Result<Tensor<4>, String> {
     let x = float_input(inputs, 0)?;
     x.to_rank::<4>()
@@ -113,8 +124,14 @@ fn build_conv2d(node: &Node, _device: &Device) -> Result<Box<dyn Op>, String> {
 }
 
 impl Conv2d {
-    /// The geometry of this convolution on input `x` with `weight`, after checking they fit.
-    fn shape(&self, x: &Tensor<4>, weight: [usize; 4]) -> Result<Conv2dShape, String> {
+    /// The geometry of this convolution on input `x` with `weight` and `pads` (its own unless
+    /// it runs on a crop), after checking they fit.
+    fn shape(
+        &self,
+        x: &Tensor<4>,
+        weight: [usize; 4],
+        pads: Option<[(usize, usize); 2]>,
+    ) -> Result<Conv2dShape, String> {
         let [batch, channels, height, width] = x.dims();
         let [out_channels, per_group, kh, kw] = weight;
         if per_group * self.groups != channels {
@@ -145,13 +162,13 @@ impl Conv2d {
             kernel: self.window.kernel,
             stride: self.window.stride,
             dilation: self.window.dilation,
-            pads: self.window.pads([height, width]),
+            pads: pads.unwrap_or_else(|| self.window.pads([height, width])),
         })
     }
 }
 
-impl Op for Conv2d {
-    fn run(&self, inputs: &[Option<Value>]) -> OpResult {
+impl Conv2d {
+    fn run_with(&self, inputs: &[Option<Value>], pads: Option<[(usize, usize); 2]>) -> OpResult {
         let x = image_input(inputs)?;
         let weight = float_input(inputs, 1)?;
         let weight = weight
@@ -160,7 +177,7 @@ impl Op for Conv2d {
         let bias = optional_float_input(inputs, 2)?
             .map(|b| b.to_rank::<1>().ok_or("expected a 1-D bias".to_string()))
             .transpose()?;
-        let shape = self.shape(&x, weight.dims())?;
+        let shape = self.shape(&x, weight.dims(), pads)?;
         let y = cpu::conv2d(
             x,
             &ConvWeights::as_stored(weight),
@@ -169,6 +186,20 @@ impl Op for Conv2d {
             Activation::Identity,
         )?;
         Ok(vec![Value::Float(FloatValue::from_tensor(y))])
+    }
+}
+
+impl Op for Conv2d {
+    fn run(&self, inputs: &[Option<Value>]) -> OpResult {
+        self.run_with(inputs, None)
+    }
+
+    fn locality(&self, in_size: [usize; 2]) -> Option<Locality> {
+        Some(self.window.locality(in_size))
+    }
+
+    fn run_cropped(&self, inputs: &[Option<Value>], pads: [(usize, usize); 2]) -> OpResult {
+        self.run_with(inputs, Some(pads))
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {
@@ -187,10 +218,10 @@ struct FusedConv {
     activation: Activation,
 }
 
-impl Op for FusedConv {
-    fn run(&self, inputs: &[Option<Value>]) -> OpResult {
+impl FusedConv {
+    fn run_with(&self, inputs: &[Option<Value>], pads: Option<[(usize, usize); 2]>) -> OpResult {
         let x = image_input(inputs)?;
-        let shape = self.conv.shape(&x, self.weights.dims())?;
+        let shape = self.conv.shape(&x, self.weights.dims(), pads)?;
         let y = cpu::conv2d(
             x,
             &self.weights,
@@ -199,6 +230,20 @@ impl Op for FusedConv {
             self.activation,
         )?;
         Ok(vec![Value::Float(FloatValue::from_tensor(y))])
+    }
+}
+
+impl Op for FusedConv {
+    fn run(&self, inputs: &[Option<Value>]) -> OpResult {
+        self.run_with(inputs, None)
+    }
+
+    fn locality(&self, in_size: [usize; 2]) -> Option<Locality> {
+        Some(self.conv.window.locality(in_size))
+    }
+
+    fn run_cropped(&self, inputs: &[Option<Value>], pads: [(usize, usize); 2]) -> OpResult {
+        self.run_with(inputs, Some(pads))
     }
 }
 
@@ -269,17 +314,33 @@ fn build_max_pool2d(node: &Node, _device: &Device) -> Result<Box<dyn Op>, String
     }))
 }
 
-impl Op for MaxPool2d {
-    fn run(&self, inputs: &[Option<Value>]) -> OpResult {
+impl MaxPool2d {
+    fn run_with(&self, inputs: &[Option<Value>], pads: Option<[(usize, usize); 2]>) -> OpResult {
         let x = image_input(inputs)?;
+        let pads = pads.unwrap_or_else(|| self.window.pads(spatial(&x)));
+        // On a crop the pads are exact (see `Op::run_cropped`): no ceil rounding is left.
         let options = MaxPoolOptions::new(self.window.kernel)
             .with_stride(self.window.stride)
             .with_dilation(self.window.dilation)
-            .with_padding_pairs(self.window.pads(spatial(&x)))
+            .with_padding_pairs(pads)
             .with_ceil_mode(self.ceil_mode);
         Ok(vec![Value::Float(FloatValue::from_tensor(max_pool2d(
             x, options,
         )))])
+    }
+}
+
+impl Op for MaxPool2d {
+    fn run(&self, inputs: &[Option<Value>]) -> OpResult {
+        self.run_with(inputs, None)
+    }
+
+    fn locality(&self, in_size: [usize; 2]) -> Option<Locality> {
+        Some(self.window.locality(in_size))
+    }
+
+    fn run_cropped(&self, inputs: &[Option<Value>], pads: [(usize, usize); 2]) -> OpResult {
+        self.run_with(inputs, Some(pads))
     }
 }
 
@@ -309,17 +370,34 @@ fn build_avg_pool2d(node: &Node, _device: &Device) -> Result<Box<dyn Op>, String
     }))
 }
 
-impl Op for AvgPool2d {
-    fn run(&self, inputs: &[Option<Value>]) -> OpResult {
+impl AvgPool2d {
+    fn run_with(&self, inputs: &[Option<Value>], pads: Option<[(usize, usize); 2]>) -> OpResult {
         let x = image_input(inputs)?;
+        let pads = pads.unwrap_or_else(|| self.window.pads(spatial(&x)));
         let options = AvgPoolOptions::new(self.window.kernel)
             .with_stride(self.window.stride)
-            .with_padding_pairs(self.window.pads(spatial(&x)))
+            .with_padding_pairs(pads)
             .with_count_include_pad(self.count_include_pad)
             .with_ceil_mode(self.ceil_mode);
         Ok(vec![Value::Float(FloatValue::from_tensor(avg_pool2d(
             x, options,
         )))])
+    }
+}
+
+impl Op for AvgPool2d {
+    fn run(&self, inputs: &[Option<Value>]) -> OpResult {
+        self.run_with(inputs, None)
+    }
+
+    /// With `ceil_mode` and `count_include_pad` the last window's divisor counts only the
+    /// file's pads, which a crop's pads cannot say: such a pool is recomputed whole.
+    fn locality(&self, in_size: [usize; 2]) -> Option<Locality> {
+        (!(self.ceil_mode && self.count_include_pad)).then(|| self.window.locality(in_size))
+    }
+
+    fn run_cropped(&self, inputs: &[Option<Value>], pads: [(usize, usize); 2]) -> OpResult {
+        self.run_with(inputs, Some(pads))
     }
 }
 

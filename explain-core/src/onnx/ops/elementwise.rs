@@ -12,7 +12,9 @@ use burn::tensor::{Bool, Tensor};
 use onnx_ir::node::clip::ClipInput;
 use onnx_ir::{Node, NodeType};
 
-use super::{Op, OpResult, Registry, Unary, broadcast_host, float_input, float_on, typed_node};
+use super::{
+    Locality, Op, OpResult, Registry, Unary, broadcast_host, float_input, float_on, typed_node,
+};
 use crate::cpu::Activation;
 use crate::onnx::value::{FloatValue, MAX_RANK, Value};
 
@@ -101,6 +103,10 @@ impl Binary {
 }
 
 impl Op for Binary {
+    fn locality(&self, _: [usize; 2]) -> Option<Locality> {
+        Some(Locality::Pointwise)
+    }
+
     fn run(&self, inputs: &[Option<Value>]) -> OpResult {
         match (inputs.first(), inputs.get(1)) {
             (
@@ -158,6 +164,10 @@ fn build_selu(node: &Node, _device: &Device) -> Result<Box<dyn Op>, String> {
 struct PRelu;
 
 impl Op for PRelu {
+    fn locality(&self, _: [usize; 2]) -> Option<Locality> {
+        Some(Locality::Pointwise)
+    }
+
     fn run(&self, inputs: &[Option<Value>]) -> OpResult {
         let x = float_input(inputs, 0)?;
         let slope = float_input(inputs, 1)?;
@@ -185,6 +195,10 @@ fn variadic(kind: Variadic, device: &Device) -> Result<Box<dyn Op>, String> {
 }
 
 impl Op for VariadicOp {
+    fn locality(&self, _: [usize; 2]) -> Option<Locality> {
+        Some(Locality::Pointwise)
+    }
+
     fn run(&self, inputs: &[Option<Value>]) -> OpResult {
         let values: Vec<FloatValue> = (0..inputs.len())
             .filter(|&i| inputs[i].is_some())
@@ -239,6 +253,10 @@ fn check_broadcast(a: &[usize], b: &[usize]) -> Result<(), String> {
 struct Relu;
 
 impl Op for Relu {
+    fn locality(&self, _: [usize; 2]) -> Option<Locality> {
+        Some(Locality::Pointwise)
+    }
+
     fn run(&self, inputs: &[Option<Value>]) -> OpResult {
         Ok(vec![Value::Float(
             float_input(inputs, 0)?.map(activation::relu),
@@ -290,6 +308,10 @@ fn build_clip(node: &Node, _device: &Device) -> Result<Box<dyn Op>, String> {
 }
 
 impl Op for Clip {
+    fn locality(&self, _: [usize; 2]) -> Option<Locality> {
+        Some(Locality::Pointwise)
+    }
+
     fn run(&self, inputs: &[Option<Value>]) -> OpResult {
         let x = float_input(inputs, 0)?;
         let y = x.map(|t| {

@@ -32,11 +32,42 @@ pub type OpResult = std::result::Result<Vec<Value>, String>;
 pub trait Op {
     fn run(&self, inputs: &[Option<Value>]) -> OpResult;
 
+    /// Which input pixels each output pixel of a 4-D (NCHW) output reads, for recomputing
+    /// only the part of a tensor an edit of the image reaches (`onnx/incremental.rs`), given
+    /// the spatial size of the first input. `None`: any output may read any input.
+    fn locality(&self, _in_size: [usize; 2]) -> Option<Locality> {
+        None
+    }
+
+    /// A [`Locality::Window`] op run on a crop of its first input with these (begin, end) pads
+    /// per spatial axis instead of its own.
+    fn run_cropped(&self, _inputs: &[Option<Value>], _pads: [(usize, usize); 2]) -> OpResult {
+        Err("internal: this op does not run on crops".into())
+    }
+
     /// The op as `Any`, for the import-time fusion pass (`onnx/fuse.rs`) to recognise the ops
     /// it folds together; `None` for every other op.
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         None
     }
+}
+
+/// How an op's output pixels depend on its inputs' pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Locality {
+    /// Output pixel (y, x) reads pixel (y, x) of every input with the output's height and
+    /// width; other inputs are per-channel constants broadcast over the image (elementwise
+    /// ops, BatchNorm, concatenation along channels).
+    Pointwise,
+    /// A sliding window over the first input (convolution, pooling); the other inputs are
+    /// weights.
+    Window {
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        dilation: [usize; 2],
+        /// (begin, end) pads per spatial axis for the full input.
+        pads: [(usize, usize); 2],
+    },
 }
 
 /// A builder: parsed node -> executable op, or a reason it cannot be built.
@@ -251,6 +282,10 @@ pub struct Unary<F: Fn(FloatValue) -> FloatValue>(pub F);
 impl<F: Fn(FloatValue) -> FloatValue> Op for Unary<F> {
     fn run(&self, inputs: &[Option<Value>]) -> OpResult {
         Ok(vec![Value::Float((self.0)(float_input(inputs, 0)?))])
+    }
+
+    fn locality(&self, _: [usize; 2]) -> Option<Locality> {
+        Some(Locality::Pointwise)
     }
 }
 

@@ -12,7 +12,9 @@ use burn::tensor::{Device, Tensor};
 use onnx_ir::node::batch_norm::BatchNormConfig;
 use onnx_ir::{Node, NodeType};
 
-use super::{Op, OpResult, Registry, axis, float_input, optional_float_input, typed_node};
+use super::{
+    Locality, Op, OpResult, Registry, axis, float_input, optional_float_input, typed_node,
+};
 use crate::onnx::value::{FloatValue, Value};
 
 pub(super) fn register(registry: &mut Registry) {
@@ -159,6 +161,10 @@ pub(crate) fn batch_norm_affine(
 }
 
 impl Op for BatchNorm {
+    fn locality(&self, _: [usize; 2]) -> Option<Locality> {
+        Some(Locality::Pointwise)
+    }
+
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         Some(self)
     }

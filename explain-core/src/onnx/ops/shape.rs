@@ -12,7 +12,7 @@ use onnx_ir::node::squeeze::SqueezeInput;
 use onnx_ir::node::unsqueeze::UnsqueezeConfig;
 use onnx_ir::{Node, NodeType};
 
-use super::{IntsArg, Op, OpResult, Registry, axis, float_input, input, typed_node};
+use super::{IntsArg, Locality, Op, OpResult, Registry, axis, float_input, input, typed_node};
 use crate::onnx::value::{FloatValue, MAX_RANK, Value};
 
 pub(super) fn register(registry: &mut Registry) {
@@ -32,6 +32,10 @@ pub(super) fn register(registry: &mut Registry) {
 struct PassThrough;
 
 impl Op for PassThrough {
+    fn locality(&self, _: [usize; 2]) -> Option<Locality> {
+        Some(Locality::Pointwise)
+    }
+
     fn run(&self, inputs: &[Option<Value>]) -> OpResult {
         match inputs.first() {
             Some(Some(v)) => Ok(vec![v.clone()]),
@@ -245,6 +249,12 @@ fn build_concat(node: &Node, _device: &Device) -> Result<Box<dyn Op>, String> {
 }
 
 impl Op for Concat {
+    /// Along channels, each output pixel is its inputs' pixels (the incremental executor
+    /// only asks for 4-D outputs).
+    fn locality(&self, _: [usize; 2]) -> Option<Locality> {
+        (self.axis == 1).then_some(Locality::Pointwise)
+    }
+
     fn run(&self, inputs: &[Option<Value>]) -> OpResult {
         let values: Vec<Value> = inputs.iter().flatten().cloned().collect();
         if values.iter().all(|v| matches!(v, Value::Int { .. })) {
