@@ -28,6 +28,7 @@ use crate::jobs::{ClassMapping, EvaluationJob, Job, MaxActivationsJob, Step, Tsn
 use crate::protocol::{
     ActivationsResult, Backend, BackendChoice, DatasetSummary, DreamResult, ExplainMethod,
     ExplanationResult, FileSizes, ImagePurpose, ModelSummary, PredictionResult, Request, Response,
+    Shard,
 };
 
 /// The last predicted image, kept for explanations.
@@ -129,7 +130,11 @@ impl Engine {
                 Some(bytes) => vec![self.load_dataset(name, files, bytes)],
                 None => vec![failed("opening the images", "no file data arrived")],
             },
-            Request::Evaluate { id, preprocess } => vec![self.start_evaluation(id, preprocess)],
+            Request::Evaluate {
+                id,
+                preprocess,
+                shard,
+            } => vec![self.start_evaluation(id, preprocess, shard)],
             Request::ReadImages { id, paths, purpose } => {
                 vec![self.read_images(id, paths, purpose)]
             }
@@ -408,9 +413,19 @@ impl Engine {
         progress(id, &task, 0, total)
     }
 
-    /// Starts classifying every image of the dataset; [`Engine::step`] advances it.
-    fn start_evaluation(&mut self, id: u64, preprocess: Preprocess) -> Reply {
-        match self.job_inputs(&preprocess) {
+    /// Starts classifying every image of the dataset, or the shard of it this worker was given;
+    /// [`Engine::step`] advances it.
+    fn start_evaluation(&mut self, id: u64, preprocess: Preprocess, shard: Option<Shard>) -> Reply {
+        let inputs = self
+            .job_inputs(&preprocess)
+            .map(|(classes, items)| match shard {
+                Some(shard) => {
+                    let run = shard.range(items.len());
+                    (classes, items[run].to_vec())
+                }
+                None => (classes, items),
+            });
+        match inputs {
             Ok((classes, items)) => self.queue(Job::Evaluation(Box::new(EvaluationJob::new(
                 id,
                 preprocess,
@@ -939,7 +954,7 @@ mod tests {
 
     use super::*;
     use crate::jobs::DATASET_BATCH;
-    use crate::protocol::{EvaluationResult, Response};
+    use crate::protocol::{EvaluationResult, Response, Shard};
 
     fn fixture(path: &str) -> Vec<u8> {
         let p = format!("{}/../tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
@@ -1114,9 +1129,19 @@ mod tests {
         id: u64,
         preprocess: &Preprocess,
     ) -> (EvaluationResult, Vec<usize>) {
+        evaluate_shard(engine, id, preprocess, None)
+    }
+
+    fn evaluate_shard(
+        engine: &mut Engine,
+        id: u64,
+        preprocess: &Preprocess,
+        shard: Option<Shard>,
+    ) -> (EvaluationResult, Vec<usize>) {
         let request = Request::Evaluate {
             id,
             preprocess: preprocess.clone(),
+            shard,
         };
         let mut seen = Vec::new();
         let mut replies = block_on(engine.handle(request, None));
@@ -1167,6 +1192,16 @@ mod tests {
         open_dataset(&mut engine, Some(list), bytes);
         let (from_folder, _) = evaluate(&mut engine, 2, &preprocess);
         assert_eq!(from_folder.evaluation, from_zip.evaluation);
+
+        // Three workers' shards, joined in order, are the one worker's evaluation.
+        let parts = (0..3)
+            .map(|index| {
+                let shard = Some(Shard { index, count: 3 });
+                evaluate_shard(&mut engine, 3 + index as u64, &preprocess, shard).0
+            })
+            .collect();
+        let joined = EvaluationResult::join(parts).expect("parts");
+        assert_eq!(joined.evaluation, from_zip.evaluation);
     }
 
     #[test]
@@ -1177,6 +1212,7 @@ mod tests {
         let start = Request::Evaluate {
             id: 5,
             preprocess: preprocess.clone(),
+            shard: None,
         };
         block_on(engine.handle(start.clone(), None));
         let (reply, _) = block_on(engine.step()).expect("a batch");

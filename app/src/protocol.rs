@@ -74,10 +74,13 @@ pub enum Request {
         name: String,
         files: Option<FileSizes>,
     },
-    /// Classifies every image of the dataset (answers with `Progress` along the way).
+    /// Classifies every image of the dataset (answers with `Progress` along the way), or the
+    /// `shard` of it this worker was given (`ui/pool.rs`).
     Evaluate {
         id: u64,
         preprocess: Preprocess,
+        #[serde(default)]
+        shard: Option<Shard>,
     },
     /// The bytes of some of the dataset's images (for galleries, or to open one).
     ReadImages {
@@ -156,6 +159,23 @@ pub struct DatasetSummary {
     pub items: Vec<explain_core::data::Item>,
 }
 
+/// The part of a dataset job one of several compute workers does: the `index`-th of `count`
+/// contiguous runs of the images, so the parts joined in order are the whole job's result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// The images of a set of `len` this shard takes.
+    pub fn range(self, len: usize) -> std::ops::Range<usize> {
+        let count = self.count.max(1);
+        let index = self.index.min(count - 1);
+        len * index / count..len * (index + 1) / count
+    }
+}
+
 /// The predictions over the whole dataset.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvaluationResult {
@@ -165,6 +185,25 @@ pub struct EvaluationResult {
     pub notes: Vec<String>,
     pub elapsed_ms: f64,
     pub backend: Backend,
+}
+
+impl EvaluationResult {
+    /// The results of a job's shards, in shard order, as one: images in set order, counts
+    /// summed, the slowest worker's time. `None` when there are none.
+    pub fn join(parts: Vec<EvaluationResult>) -> Option<EvaluationResult> {
+        let mut parts = parts.into_iter();
+        let mut whole = parts.next()?;
+        for part in parts {
+            whole.evaluation.append(part.evaluation);
+            for note in part.notes {
+                if !whole.notes.contains(&note) {
+                    whole.notes.push(note);
+                }
+            }
+            whole.elapsed_ms = whole.elapsed_ms.max(part.elapsed_ms);
+        }
+        Some(whole)
+    }
 }
 
 /// A t-SNE map: one point per image, with its true and predicted (model) class.
@@ -459,6 +498,20 @@ mod tests {
         let text = serde_json::to_string(&r).expect("encode");
         let back: Request = serde_json::from_str(&text).expect("decode");
         assert!(matches!(back, Request::SetBackend(BackendChoice::WebGpu)));
+    }
+
+    #[test]
+    fn shards_split_a_set_into_contiguous_runs_that_cover_it_once() {
+        for len in [0, 1, 5, 64, 10_000] {
+            for count in 1..=4 {
+                let runs: Vec<_> = (0..count)
+                    .map(|index| Shard { index, count }.range(len))
+                    .collect();
+                assert_eq!(runs[0].start, 0);
+                assert_eq!(runs[count - 1].end, len);
+                assert!(runs.windows(2).all(|w| w[0].end == w[1].start), "{runs:?}");
+            }
+        }
     }
 
     #[test]

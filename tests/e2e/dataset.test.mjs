@@ -20,10 +20,10 @@ function chromiumRssMiB() {
   return out.split('\n').map(Number).filter((n) => n > 0).reduce((a, b) => a + b, 0) / 1024;
 }
 
-test('10,000 images open and evaluate in the browser while the page stays responsive', { timeout: 900_000 }, async () => {
-  const expected = unpicEval(join(DEMO, 'fashion-cnn.onnx'), ZIP, join(DEMO, 'labels.txt'));
-
-  const page = await openApp(app.browser, app.url, '?backend=cpu');
+/** Opens the 10,000 images with `query`, evaluates them while clicking around, and checks the
+ *  result against `unpic eval`; returns the timings. */
+async function evaluate10k(query, expected) {
+  const page = await openApp(app.browser, app.url, query);
   await waitForDemo(page);
   await page.waitForSelector('#accuracy-total', { timeout: 300_000 });
   const before = chromiumRssMiB();
@@ -35,7 +35,7 @@ test('10,000 images open and evaluate in the browser while the page stays respon
   const loadedMs = Date.now() - started;
   await page.waitForSelector('#progress', { timeout: 60_000 });
 
-  // While the worker evaluates: clicks on the views answer within 100 ms.
+  // While the workers evaluate: clicks on the views answer within 100 ms.
   let peak = chromiumRssMiB();
   const clicks = [];
   for (const view of ['accuracy', 'help', 'predict', 'data', 'accuracy', 'help', 'data', 'accuracy']) {
@@ -54,18 +54,30 @@ test('10,000 images open and evaluate in the browser while the page stays respon
     await page.waitForTimeout(500);
   }
   const evaluatedMs = Date.now() - started;
+  const workers = page.workers().length;
   const accuracy = Number(await page.getAttribute('#accuracy-total', 'data-accuracy'));
-  assert.equal(accuracy, expected.accuracy, 'accuracy on 10,000 images equals unpic eval');
+  assert.equal(accuracy, expected.accuracy, `${query}: accuracy on 10,000 images equals unpic eval`);
   const cells = await page.$$eval('#confusion td.cell', (tds) => tds.map((td) => Number(td.dataset.count)));
-  assert.deepEqual(cells, expected.confusion.flat(), 'confusion matrix equals unpic eval');
+  assert.deepEqual(cells, expected.confusion.flat(), `${query}: confusion matrix equals unpic eval`);
   await page.click('[data-view=accuracy]');
   await screenshot(page, 'dataset-10k.png');
-  const summary = {
-    images: 10000, backend: 'cpu', load_ms: loadedMs, load_and_evaluate_ms: evaluatedMs,
+  await page.close();
+  return {
+    query, workers, load_ms: loadedMs, load_and_evaluate_ms: evaluatedMs,
     click_ms: clicks.map((c) => Number(c.toFixed(1))), progress_seen: progressText,
     chromium_rss_mib: { before: Math.round(before), peak: Math.round(peak) }, accuracy,
   };
+}
+
+// With one worker, and with two (the evaluation split between them and joined on the page):
+// the same numbers as `unpic eval` both times.
+test('10,000 images open and evaluate in the browser while the page stays responsive, on one worker and on two', { timeout: 1_500_000 }, async () => {
+  const expected = unpicEval(join(DEMO, 'fashion-cnn.onnx'), ZIP, join(DEMO, 'labels.txt'));
+  const one = await evaluate10k('?backend=cpu&workers=1', expected);
+  assert.equal(one.workers, 1, 'one compute worker');
+  const two = await evaluate10k('?backend=cpu&workers=2', expected);
+  assert.equal(two.workers, 2, 'the main worker and a helper');
+  const summary = { images: 10000, backend: 'cpu', runs: [one, two] };
   await writeOut('dataset-10k.json', JSON.stringify(summary, null, 1));
   console.log(`10k images: ${JSON.stringify(summary)}`);
-  await page.close();
 });

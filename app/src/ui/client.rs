@@ -1,5 +1,6 @@
-//! The page's end of the worker: spawns it, queues requests until its engine has started, hands
-//! responses to the session, and restarts it (replaying backend, labels, model, images and the
+//! The page's end of the main worker: spawns it, queues requests until its engine has started,
+//! hands responses to the session (through `pool.rs`, which shares dataset evaluations with
+//! helper workers), and restarts it (replaying backend, labels, model, images and the
 //! current image) if it dies or a one-go job is cancelled, so neither costs the user their work.
 //! The answers to a replay are not passed on: the page already has that state, and a model that
 //! looked newly opened would make the page predict again and drop the maps it is waiting for.
@@ -10,10 +11,8 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
+use super::pool::{self, Message, WORKER_URL};
 use crate::protocol::{BackendChoice, FileSizes, Request, Response, decode, encode};
-
-/// Where the worker's loader lives (Trunk's `data-loader-shim` output for `unpic-worker`).
-const WORKER_URL: &str = "./unpic-worker_loader.js";
 
 type Handler = Box<dyn Fn(Response, Option<Vec<u8>>)>;
 
@@ -26,6 +25,38 @@ struct Replay {
     predict: Option<(Request, Option<Vec<u8>>)>,
     /// The last dataset: name, file list (for a folder) and bytes.
     dataset: Option<(String, Option<FileSizes>, Vec<u8>)>,
+}
+
+impl Replay {
+    /// What a new engine loads to match this one: backend, labels, model, dataset.
+    fn setup(&self) -> Vec<Message> {
+        let mut queue = Vec::new();
+        if let Some(b) = self.backend {
+            queue.push((Request::SetBackend(b), None));
+        }
+        if let Some(text) = &self.labels {
+            queue.push((Request::SetLabels { text: text.clone() }, None));
+        }
+        if let Some((name, size, bytes)) = &self.model {
+            queue.push((
+                Request::LoadModel {
+                    name: name.clone(),
+                    size: *size,
+                },
+                Some(bytes.clone()),
+            ));
+        }
+        if let Some((name, files, bytes)) = &self.dataset {
+            queue.push((
+                Request::LoadDataset {
+                    name: name.clone(),
+                    files: files.clone(),
+                },
+                Some(bytes.clone()),
+            ));
+        }
+        queue
+    }
 }
 
 /// An answer to a replayed request, swallowed once per replayed request.
@@ -79,7 +110,9 @@ thread_local! {
 
 /// Starts the worker; `handler` receives every response.
 pub fn start(handler: impl Fn(Response, Option<Vec<u8>>) + 'static) -> Result<(), String> {
-    spawn(std::rc::Rc::new(Box::new(handler)), Replay::default())
+    let handler: std::rc::Rc<Handler> = std::rc::Rc::new(Box::new(handler));
+    pool::set_handler(handler.clone());
+    spawn(handler, Replay::default())
 }
 
 fn spawn(handler: std::rc::Rc<Handler>, replay: Replay) -> Result<(), String> {
@@ -94,7 +127,9 @@ fn spawn(handler: std::rc::Rc<Handler>, replay: Replay) -> Result<(), String> {
                     handler(Response::Started, bytes)
                 }
                 Ok((response, bytes)) => {
-                    if !is_echo(&response) {
+                    if !is_echo(&response)
+                        && let Some(response) = pool::from_main(response)
+                    {
                         handler(response, bytes)
                     }
                 }
@@ -128,31 +163,7 @@ fn spawn(handler: std::rc::Rc<Handler>, replay: Replay) -> Result<(), String> {
     };
     worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-    let mut queue = Vec::new();
-    if let Some(b) = replay.backend {
-        queue.push((Request::SetBackend(b), None));
-    }
-    if let Some(text) = &replay.labels {
-        queue.push((Request::SetLabels { text: text.clone() }, None));
-    }
-    if let Some((name, size, bytes)) = &replay.model {
-        queue.push((
-            Request::LoadModel {
-                name: name.clone(),
-                size: *size,
-            },
-            Some(bytes.clone()),
-        ));
-    }
-    if let Some((name, files, bytes)) = &replay.dataset {
-        queue.push((
-            Request::LoadDataset {
-                name: name.clone(),
-                files: files.clone(),
-            },
-            Some(bytes.clone()),
-        ));
-    }
+    let mut queue = replay.setup();
     if let Some((request, bytes)) = &replay.predict {
         queue.push((request.clone(), bytes.clone()));
     }
@@ -179,6 +190,7 @@ fn spawn(handler: std::rc::Rc<Handler>, replay: Replay) -> Result<(), String> {
 /// backend, labels, model and images: how a computation that runs in one go is cancelled.
 pub fn restart() {
     let old = CLIENT.with(|c| c.borrow_mut().take());
+    pool::main_restarted();
     if let Some(old) = old {
         old.worker.terminate();
         if let Err(e) = spawn(old.handler.clone(), old.replay) {
@@ -213,6 +225,19 @@ fn is_echo(response: &Response) -> bool {
             None => false,
         }
     })
+}
+
+/// Sends a request to the main worker alone (the pool's rerun of a sharded evaluation).
+pub fn send_to_main(request: Request) {
+    CLIENT.with(|c| {
+        if let Some(client) = c.borrow_mut().as_mut() {
+            if client.started {
+                post(&client.worker, &request, None);
+            } else {
+                client.queue.push((request, None));
+            }
+        }
+    });
 }
 
 fn post(worker: &Worker, request: &Request, bytes: Option<&[u8]>) {
@@ -287,6 +312,7 @@ pub fn send(request: Request, bytes: Option<Vec<u8>>) {
             | Request::DeepDream { .. }
             | Request::Cancel => {}
         }
+        let request = pool::before_send(request, bytes.as_deref(), || client.replay.setup());
         if client.started {
             post(&client.worker, &request, bytes.as_deref());
         } else {

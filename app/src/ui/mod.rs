@@ -10,6 +10,7 @@ mod files;
 mod help_view;
 mod layer_select;
 mod panels;
+mod pool;
 mod state;
 mod tsne_view;
 
@@ -28,7 +29,7 @@ use panels::{
 use state::{View, provide_session, use_session};
 use tsne_view::TsneView;
 
-fn query(key: &str) -> Option<String> {
+pub(crate) fn query(key: &str) -> Option<String> {
     let search = web_sys::window()?.location().search().ok()?;
     web_sys::UrlSearchParams::new_with_str(&search)
         .ok()?

@@ -408,7 +408,14 @@ impl Session {
             one_go: false,
         }));
         // The worker replaces an evaluation under way with the new one.
-        client::send(Request::Evaluate { id, preprocess }, None);
+        client::send(
+            Request::Evaluate {
+                id,
+                preprocess,
+                shard: None,
+            },
+            None,
+        );
     }
 
     /// Job ids are shared by evaluations and t-SNE maps, so progress messages never mix.

@@ -9,7 +9,9 @@ use wasm_bindgen::prelude::*;
 /// The input every engine gets: a fixed pattern in [-1, 1) (not zeros, which some kernels
 /// shortcut), `n` images of the model's shape.
 pub fn pattern(len: usize) -> Vec<f32> {
-    (0..len).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect()
+    (0..len)
+        .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+        .collect()
 }
 
 /// Milliseconds since some origin (`performance.now()` where the host has it).
@@ -45,7 +47,12 @@ pub async fn forward_ms(model: Vec<u8>, batch: usize, runs: usize) -> Result<Str
     let spec = classifier.input();
     let input = pattern(batch * spec.image_len());
     let x = FloatValue::from_vec(input, &spec.batch_shape(batch), &device).map_err(fail)?;
-    let mut logits = classifier.logits(x.clone()).map_err(fail)?.to_vec_async().await.map_err(fail)?;
+    let mut logits = classifier
+        .logits(x.clone())
+        .map_err(fail)?
+        .to_vec_async()
+        .await
+        .map_err(fail)?;
     let mut times = Vec::with_capacity(runs);
     for _ in 0..runs.max(1) {
         let start = now_ms();

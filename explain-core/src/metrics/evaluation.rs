@@ -53,6 +53,16 @@ impl Evaluation {
         });
     }
 
+    /// Adds the images of `other` (the next part of the same set, same classes) after these.
+    pub fn append(&mut self, other: Evaluation) {
+        for (row, other_row) in self.confusion.iter_mut().zip(&other.confusion) {
+            for (cell, n) in row.iter_mut().zip(other_row) {
+                *cell += n;
+            }
+        }
+        self.files.extend(other.files);
+    }
+
     /// Fraction of images predicted right (0 for an empty set).
     pub fn accuracy(&self) -> f64 {
         let right = self.files.iter().filter(|f| f.label == f.pred).count();
@@ -134,6 +144,25 @@ mod tests {
         assert_eq!(e.per_class_worst_first(), vec![(0, 0.5), (1, 1.0)]);
         assert_eq!(e.confusion_normalised()[0], vec![0.5, 0.5, 0.0]);
         assert_eq!(e.cell(0, 1).count(), 1);
+    }
+
+    #[test]
+    fn parts_appended_in_order_equal_the_whole() {
+        let names = || vec!["a".to_string(), "b".to_string()];
+        let images: [(&str, usize, [f32; 2]); 3] = [
+            ("a/1.png", 0, [2.0, 1.0]),
+            ("b/1.png", 1, [2.0, 1.0]),
+            ("b/2.png", 1, [0.0, 1.0]),
+        ];
+        let mut whole = Evaluation::new(names());
+        let (mut first, mut second) = (Evaluation::new(names()), Evaluation::new(names()));
+        for (i, (path, label, logits)) in images.iter().enumerate() {
+            whole.add(path, *label, logits);
+            let part = if i < 1 { &mut first } else { &mut second };
+            part.add(path, *label, logits);
+        }
+        first.append(second);
+        assert_eq!(first, whole);
     }
 
     #[test]
