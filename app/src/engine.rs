@@ -4,14 +4,14 @@
 
 use explain_core::explain::grad_cam::{CamMethod, class_map, pytorch_grad_cam_map};
 use explain_core::explain::integrated_gradients::{IntegratedGradients, integrated_gradients};
-use explain_core::explain::occlusion::{Occlusion, occlusion};
+use explain_core::explain::occlusion::{Occlusion, occlusion, occlusion_part};
 use explain_core::explain::saliency::{SmoothGrad, gradient_times_input, saliency, smooth_grad};
 use explain_core::explain::{Progress, Target};
 use explain_core::metrics::faithfulness;
 use explain_core::model::{hwc_to_chw, parse_labels};
 use explain_core::onnx::FloatValue;
 use explain_core::render::{ChannelReduce, normalise, reduce_channels};
-use explain_core::{Classifier, Device, Layout};
+use explain_core::{Classifier, Device, InputSpec, Layout};
 
 use std::collections::BTreeSet;
 
@@ -27,8 +27,8 @@ use crate::jobs::{ClassMapping, EvaluationJob, Job, MaxActivationsJob, Step, Tsn
 
 use crate::protocol::{
     ActivationsResult, Backend, BackendChoice, DatasetSummary, DreamResult, ExplainMethod,
-    ExplanationResult, FileSizes, ImagePurpose, ModelSummary, PredictionResult, Request, Response,
-    Shard,
+    ExplainPart, ExplanationResult, FileSizes, ImagePurpose, ModelSummary, PredictionResult,
+    Request, Response, Shard,
 };
 
 /// The last predicted image, kept for explanations.
@@ -115,16 +115,21 @@ impl Engine {
                 layer,
                 probability,
                 sum_channels,
+                part,
             } => {
                 let score = if probability {
                     explain_core::Score::Probability
                 } else {
                     explain_core::Score::Logit
                 };
-                vec![
-                    self.explain(id, method, target, layer, score, sum_channels)
-                        .await,
-                ]
+                let settings = ExplainSettings {
+                    method,
+                    target,
+                    layer,
+                    score,
+                    sum_channels,
+                };
+                vec![self.explain(id, settings, part, bytes).await]
             }
             Request::LoadDataset { name, files } => match bytes {
                 Some(bytes) => vec![self.load_dataset(name, files, bytes)],
@@ -707,12 +712,17 @@ impl Engine {
     async fn explain(
         &mut self,
         id: u64,
-        method: ExplainMethod,
-        target: Option<usize>,
-        layer: Option<String>,
-        score: explain_core::Score,
-        sum_channels: bool,
+        settings: ExplainSettings,
+        part: ExplainPart,
+        bytes: Option<Vec<u8>>,
     ) -> Reply {
+        let ExplainSettings {
+            method,
+            target,
+            layer,
+            score,
+            sum_channels,
+        } = settings;
         let during = format!("computing {}", method.label());
         let (Some(classifier), Some(current)) = (&self.classifier, &self.current) else {
             return failed(&during, "open a model and an image first");
@@ -745,15 +755,55 @@ impl Engine {
             notify(progress(id, method.label(), done, total));
             true
         };
+        if let ExplainPart::Share(shard) = part {
+            let share = async {
+                let ExplainMethod::Occlusion { mask, stride } = method else {
+                    return Err(explain_core::Error::Settings(format!(
+                        "{} is not computed in shares",
+                        method.label()
+                    )));
+                };
+                let settings = occlusion_settings(&spec, mask, stride);
+                let map = occlusion_part(
+                    classifier,
+                    image,
+                    target,
+                    &settings,
+                    (shard.index, shard.count),
+                    &mut report,
+                )?;
+                map.to_vec_async().await
+            };
+            return match share.await {
+                Ok(values) => (
+                    Response::MapPart { id },
+                    Some(values.iter().flat_map(|v| v.to_le_bytes()).collect()),
+                ),
+                Err(e) => failed(&during, e),
+            };
+        }
         let result = async {
-            let map = compute_map(
-                classifier,
-                image,
-                target,
-                method,
-                layer.as_deref(),
-                &mut report,
-            )?;
+            let map = match (part, bytes) {
+                (ExplainPart::Joined, Some(bytes)) => {
+                    let values: Vec<f32> = bytes
+                        .chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                        .collect();
+                    FloatValue::from_vec(
+                        values,
+                        &spec.batch_shape(1),
+                        &classifier.graph().device().clone(),
+                    )?
+                }
+                _ => compute_map(
+                    classifier,
+                    image,
+                    target,
+                    method,
+                    layer.as_deref(),
+                    &mut report,
+                )?,
+            };
             let values = map.to_vec_async().await?;
             let compute_ms = now_ms() - start;
             let area = spec.height * spec.width;
@@ -805,6 +855,24 @@ impl Engine {
 }
 
 /// The raw map of one method for one image (class activation maps at the input's size).
+/// What an explanation request asks for.
+struct ExplainSettings {
+    method: ExplainMethod,
+    target: Option<usize>,
+    layer: Option<String>,
+    score: explain_core::Score,
+    sum_channels: bool,
+}
+
+/// The app's occlusion: square windows over all channels.
+fn occlusion_settings(spec: &InputSpec, mask: usize, stride: usize) -> Occlusion {
+    Occlusion {
+        window: [spec.channels, mask, mask],
+        stride: [spec.channels, stride, stride],
+        ..Occlusion::preset(3, spec.channels, spec.height, spec.width)
+    }
+}
+
 fn compute_map(
     classifier: &Classifier,
     image: &FloatValue,
@@ -832,14 +900,13 @@ fn compute_map(
         ExplainMethod::SmoothGrad => {
             smooth_grad(classifier, image, target, &SmoothGrad::default(), progress)
         }
-        ExplainMethod::Occlusion { mask, stride } => {
-            let settings = Occlusion {
-                window: [spec.channels, mask, mask],
-                stride: [spec.channels, stride, stride],
-                ..Occlusion::preset(3, spec.channels, spec.height, spec.width)
-            };
-            occlusion(classifier, image, target, &settings, progress)
-        }
+        ExplainMethod::Occlusion { mask, stride } => occlusion(
+            classifier,
+            image,
+            target,
+            &occlusion_settings(spec, mask, stride),
+            progress,
+        ),
         ExplainMethod::IntegratedGradients => integrated_gradients(
             classifier,
             image,
@@ -1020,6 +1087,76 @@ mod tests {
         assert_eq!(rgba.map(|b| b.len()), Some(64 * 64 * 4));
     }
 
+    /// Workers that share an occlusion each answer their share of the map; the main worker,
+    /// given the shares' sum, answers the explanation a single worker gives.
+    #[test]
+    fn an_occlusion_finished_from_its_shares_equals_the_whole() {
+        let mut engine = Engine::default();
+        let loaded = load(
+            &mut engine,
+            "smallcnn.onnx",
+            fixture("oracle/models/smallcnn_fashion.onnx"),
+        );
+        let Response::ModelLoaded(summary) = loaded else {
+            panic!("{loaded:?}")
+        };
+        let predict = Request::Predict {
+            id: 2,
+            name: "image.png".into(),
+            preprocess: crate::presets::Preset::Unit.apply(&summary.input),
+        };
+        let image = fixture("oracle/cases/fashion_tshirt/image.png");
+        block_on(engine.handle(predict, Some(image)));
+        let explain = |part| Request::Explain {
+            id: 3,
+            method: ExplainMethod::Occlusion { mask: 6, stride: 3 },
+            target: None,
+            layer: None,
+            probability: false,
+            sum_channels: false,
+            part,
+        };
+        let (reply, whole_bytes) =
+            block_on(engine.handle(explain(ExplainPart::Whole), None)).remove(0);
+        let Response::Explanation(whole) = reply else {
+            panic!("{reply:?}")
+        };
+        let mut sum = vec![0f32; 28 * 28];
+        for index in 0..2 {
+            let share = ExplainPart::Share(Shard { index, count: 2 });
+            let (reply, bytes) = block_on(engine.handle(explain(share), None)).remove(0);
+            assert!(matches!(reply, Response::MapPart { id: 3 }), "{reply:?}");
+            let bytes = bytes.expect("share");
+            assert_eq!(bytes.len(), 28 * 28 * 4);
+            for (s, b) in sum.iter_mut().zip(bytes.chunks_exact(4)) {
+                *s += f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            }
+        }
+        let joined: Vec<u8> = sum.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let (reply, joined_bytes) =
+            block_on(engine.handle(explain(ExplainPart::Joined), Some(joined))).remove(0);
+        let Response::Explanation(finished) = reply else {
+            panic!("{reply:?}")
+        };
+        assert_eq!(finished.target, whole.target);
+        let read = |bytes: Option<Vec<u8>>, at: usize| {
+            explain_core::npy::read_f32(&bytes.expect("bytes")[at..], "map")
+                .expect("npy")
+                .data
+        };
+        let (a, b) = (
+            read(whole_bytes, whole.values_len),
+            read(joined_bytes, finished.values_len),
+        );
+        let worst = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+        assert!(worst < 1e-6, "max |diff| {worst}");
+        assert!((finished.deletion_auc - whole.deletion_auc).abs() < 1e-4);
+    }
+
     /// The Explain view's request: Grad-CAM of the predicted image equals pytorch-grad-cam's map
     /// (the oracle's), and the overlay covers the image.
     #[test]
@@ -1044,6 +1181,7 @@ mod tests {
             layer: None,
             probability: false,
             sum_channels: false,
+            part: ExplainPart::Whole,
         };
         let (early, _) = block_on(engine.handle(explain.clone(), None)).remove(0);
         assert!(
@@ -1434,6 +1572,7 @@ mod tests {
             layer: None,
             probability: false,
             sum_channels: false,
+            part: ExplainPart::Whole,
         };
         for ((mask, stride), used) in [((0, 0), (4, 2)), ((7, 7), (7, 7))] {
             let (reply, bytes) = block_on(engine.handle(explain(mask, stride), None)).remove(0);

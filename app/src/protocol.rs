@@ -135,7 +135,23 @@ pub enum Request {
         probability: bool,
         /// Sum a colour map's channels (else their maximum; signed maps are always summed).
         sum_channels: bool,
+        /// The share of the work this worker does (workers split an occlusion map).
+        #[serde(default)]
+        part: ExplainPart,
     },
+}
+
+/// Which share of an explanation a worker computes (`ui/pool.rs` splits occlusion maps).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExplainPart {
+    /// All of it.
+    #[default]
+    Whole,
+    /// The share `Shard` of the map alone, answered with [`Response::MapPart`].
+    Share(Shard),
+    /// Bytes: the map (float32, the model's input layout), the sum of the workers' shares:
+    /// finish the explanation from it.
+    Joined,
 }
 
 /// Why the page asked for image bytes.
@@ -409,6 +425,10 @@ pub enum Response {
     Prediction(PredictionResult),
     /// Bytes: the overlay and the raw map (see [`ExplanationResult::rgba_len`]).
     Explanation(ExplanationResult),
+    /// Bytes: this worker's share of an explanation's map (float32, the model's input layout).
+    MapPart {
+        id: u64,
+    },
     DatasetLoaded(DatasetSummary),
     /// A long job's progress: `done` of `total` steps.
     Progress {

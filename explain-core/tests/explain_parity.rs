@@ -19,7 +19,9 @@ use std::path::PathBuf;
 
 use explain_core::explain::grad_cam::{CamMethod, class_map, pytorch_grad_cam_map};
 use explain_core::explain::integrated_gradients::{IntegratedGradients, integrated_gradients};
-use explain_core::explain::occlusion::{Occlusion, Recompute, occlusion, occlusion_with};
+use explain_core::explain::occlusion::{
+    Occlusion, Recompute, occlusion, occlusion_part, occlusion_with,
+};
 use explain_core::explain::saliency::saliency;
 use explain_core::explain::{Silent, Target};
 use explain_core::npy::{HostTensor, read_f32};
@@ -346,4 +348,55 @@ fn incremental_occlusion_equals_the_full_recompute() {
             "{name}: max |diff| {worst} > 1e-5 x range {range}"
         );
     }
+}
+
+/// Workers that share an occlusion map each compute a part; the parts add up to the map.
+#[test]
+fn occlusion_parts_add_up_to_the_map() {
+    let case = Case::load("resnet18_chelsea");
+    let settings = Occlusion {
+        window: [3, 48, 48],
+        stride: [3, 32, 32],
+        baseline: 0.0,
+        batch: 8,
+    };
+    let whole = occlusion(
+        &case.classifier,
+        &case.image,
+        case.target(),
+        &settings,
+        &mut Silent,
+    )
+    .expect("map")
+    .to_vec()
+    .expect("read");
+    let mut sum = vec![0.0; whole.len()];
+    for index in 0..3 {
+        let part = occlusion_part(
+            &case.classifier,
+            &case.image,
+            case.target(),
+            &settings,
+            (index, 3),
+            &mut Silent,
+        )
+        .expect("part")
+        .to_vec()
+        .expect("read");
+        sum.iter_mut().zip(part).for_each(|(s, p)| *s += p);
+    }
+    let range = common::value_range(&whole).max(f32::MIN_POSITIVE);
+    let worst = common::max_abs_diff(&sum, &whole);
+    assert!(worst <= 1e-6 * range, "max |diff| {worst}, range {range}");
+    assert!(
+        occlusion_part(
+            &case.classifier,
+            &case.image,
+            case.target(),
+            &settings,
+            (3, 3),
+            &mut Silent
+        )
+        .is_err()
+    );
 }

@@ -8,41 +8,12 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import {
-  FIXTURES, OUT, withApp, openApp, openOracleFashion, readNpy, screenshot, cargoBinary,
+  FIXTURES, OUT, withApp, openApp, openOracleFashion, readNpy, screenshot, cargoBinary, explain,
+  assertClose,
 } from './harness.mjs';
 
 const CASE = join(FIXTURES, 'oracle/cases/fashion_tshirt');
 const app = withApp();
-
-/** Ticks exactly `methods`, runs them, and returns each card's raw map, caption and scores. */
-async function explain(page, methods) {
-  for (const box of await page.$$('#explain-methods input[type=checkbox]')) {
-    const want = methods.includes(await box.getAttribute('value'));
-    if ((await box.isChecked()) !== want) await box.click();
-  }
-  await page.click('#explain-run');
-  await page.waitForFunction((n) => document.querySelectorAll('#explanations figure').length === n
-    && !document.querySelector('#status .spinner'), methods.length, { timeout: 300_000 });
-  const out = {};
-  for (const method of methods) {
-    const card = `#explanations figure[data-method=${method}]`;
-    const [download] = await Promise.all([page.waitForEvent('download'), page.click(`${card} .save-npy`)]);
-    out[method] = {
-      caption: await page.textContent(`${card} figcaption`),
-      deletion: Number(await page.getAttribute(card, 'data-deletion')),
-      insertion: Number(await page.getAttribute(card, 'data-insertion')),
-      map: await readNpy(await download.path()),
-    };
-  }
-  return out;
-}
-
-function assertClose(what, got, expected, tol) {
-  assert.equal(got.length, expected.length, `${what}: size`);
-  const range = Math.max(...expected) - Math.min(...expected);
-  const worst = got.reduce((m, v, i) => Math.max(m, Math.abs(v - expected[i])), 0);
-  assert.ok(worst <= tol * range, `${what}: max |diff| ${worst} > ${tol} x range ${range}`);
-}
 
 for (const backend of ['cpu', 'webgpu']) {
   test(`methods side by side on an oracle image: the peers' maps and unpic's deletion/insertion scores on ${backend}`, { timeout: 900_000 }, async () => {

@@ -3,6 +3,7 @@
 import { createServer } from 'node:http';
 import { execFileSync } from 'node:child_process';
 import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
 import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import { basename, extname, join, normalize, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -193,4 +194,34 @@ export async function screenshot(page, name) {
 export async function writeOut(name, text) {
   await mkdir(OUT, { recursive: true });
   await writeFile(join(OUT, name), text);
+}
+
+/** Ticks exactly `methods`, runs them, and returns each card's raw map, caption and scores. */
+export async function explain(page, methods) {
+  for (const box of await page.$$('#explain-methods input[type=checkbox]')) {
+    const want = methods.includes(await box.getAttribute('value'));
+    if ((await box.isChecked()) !== want) await box.click();
+  }
+  await page.click('#explain-run');
+  await page.waitForFunction((n) => document.querySelectorAll('#explanations figure').length === n
+    && !document.querySelector('#status .spinner'), methods.length, { timeout: 300_000 });
+  const out = {};
+  for (const method of methods) {
+    const card = `#explanations figure[data-method=${method}]`;
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click(`${card} .save-npy`)]);
+    out[method] = {
+      caption: await page.textContent(`${card} figcaption`),
+      deletion: Number(await page.getAttribute(card, 'data-deletion')),
+      insertion: Number(await page.getAttribute(card, 'data-insertion')),
+      map: await readNpy(await download.path()),
+    };
+  }
+  return out;
+}
+
+export function assertClose(what, got, expected, tol) {
+  assert.equal(got.length, expected.length, `${what}: size`);
+  const range = Math.max(...expected) - Math.min(...expected);
+  const worst = got.reduce((m, v, i) => Math.max(m, Math.abs(v - expected[i])), 0);
+  assert.ok(worst <= tol * range, `${what}: max |diff| ${worst} > ${tol} x range ${range}`);
 }

@@ -127,10 +127,15 @@ fn spawn(handler: std::rc::Rc<Handler>, replay: Replay) -> Result<(), String> {
                     handler(Response::Started, bytes)
                 }
                 Ok((response, bytes)) => {
-                    if !is_echo(&response)
-                        && let Some(response) = pool::from_main(response)
-                    {
-                        handler(response, bytes)
+                    if !is_echo(&response) {
+                        let joined = match response {
+                            // A share's bytes stay with the pool.
+                            r @ Response::MapPart { .. } => pool::from_main(r, bytes.clone()),
+                            r => pool::from_main(r, None),
+                        };
+                        if let Some(response) = joined {
+                            handler(response, bytes)
+                        }
                     }
                 }
                 Err(e) => handler(
@@ -227,14 +232,14 @@ fn is_echo(response: &Response) -> bool {
     })
 }
 
-/// Sends a request to the main worker alone (the pool's rerun of a sharded evaluation).
-pub fn send_to_main(request: Request) {
+/// Sends a request to the main worker alone (from the pool: a shared job's rerun or finish).
+pub fn send_to_main(request: Request, bytes: Option<Vec<u8>>) {
     CLIENT.with(|c| {
         if let Some(client) = c.borrow_mut().as_mut() {
             if client.started {
-                post(&client.worker, &request, None);
+                post(&client.worker, &request, bytes.as_deref());
             } else {
-                client.queue.push((request, None));
+                client.queue.push((request, bytes));
             }
         }
     });

@@ -1,13 +1,16 @@
-//! Helper compute workers: a dataset evaluation on the CPU backend is split into contiguous
-//! shards, one per worker (the main worker of `client.rs` takes the first), and their answers
-//! are joined here into the one progress and the one result the page expects, so the rest of the
-//! page never knows there was more than one worker.
+//! Helper compute workers: on the CPU backend a dataset evaluation, or an occlusion map, is
+//! split into contiguous shards (of the images, of the windows), one per worker (the main worker
+//! of `client.rs` takes the first), and their answers are joined here into the one progress and
+//! the one result the page expects (the occlusion shares are summed and the main worker finishes
+//! the explanation from the sum), so the rest of the page never knows there was more than one
+//! worker.
 //!
 //! Each helper is a full engine holding its own copy of the model and the dataset (the memory
-//! of a second engine). Helpers start at the first evaluation that can use them, on the CPU
-//! backend only (several engines on one GPU gain nothing), and stop when the backend changes. If
-//! a helper fails or dies, the whole evaluation reruns on the main worker and the helpers are
-//! not used again in this page.
+//! of a second engine). Helpers start at the first job that can use them, on the CPU backend only
+//! (several engines on one GPU gain nothing), and stop when the backend changes; they get the
+//! current image only when an occlusion needs it. One job is shared at a time (others run on the
+//! main worker). If a helper fails or dies, the job reruns on the main worker alone and the
+//! helpers are not used again in this page.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -17,7 +20,8 @@ use wasm_bindgen::prelude::Closure;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
 use crate::protocol::{
-    Backend, BackendChoice, EvaluationResult, Request, Response, Shard, decode, encode,
+    Backend, BackendChoice, EvaluationResult, ExplainMethod, ExplainPart, Request, Response, Shard,
+    decode, encode,
 };
 
 /// Where the worker's loader lives (Trunk's `data-loader-shim` output for `unpic-worker`).
@@ -33,20 +37,30 @@ pub type Message = (Request, Option<Vec<u8>>);
 struct Helper {
     worker: Worker,
     started: bool,
+    /// The version of the current image this helper has (see [`Pool::image`]).
+    image: u64,
     queue: Vec<Message>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_error: Closure<dyn FnMut(ErrorEvent)>,
 }
 
-/// One worker's part of a sharded evaluation.
+/// One worker's part of a shared job.
 #[derive(Default)]
 struct Part {
     done: usize,
     total: Option<usize>,
-    result: Option<EvaluationResult>,
+    evaluation: Option<EvaluationResult>,
+    /// An occlusion share: float32 bytes.
+    map: Option<Vec<u8>>,
 }
 
-/// The evaluation under way across the workers.
+impl Part {
+    fn finished(&self) -> bool {
+        self.evaluation.is_some() || self.map.is_some()
+    }
+}
+
+/// The job under way across the workers.
 struct Sharded {
     /// The page's request, rerun on the main worker alone if a helper fails.
     request: Request,
@@ -59,6 +73,9 @@ struct Sharded {
 struct Pool {
     helpers: Vec<Helper>,
     job: Option<Sharded>,
+    /// The page's current image (its Predict request) and its version.
+    image: Option<Message>,
+    image_version: u64,
     /// The main worker's backend is the CPU.
     cpu: bool,
     /// A helper failed: this page uses one worker from now on.
@@ -113,31 +130,70 @@ pub fn before_send(
                     .for_each(|h| h.send((Request::Cancel, None)));
                 pool.job = None;
             }
+            Request::Predict {
+                name, preprocess, ..
+            } => {
+                let predict = Request::Predict {
+                    id: 0,
+                    name: name.clone(),
+                    preprocess: preprocess.clone(),
+                };
+                pool.image = Some((predict, bytes.map(<[u8]>::to_vec)));
+                pool.image_version += 1;
+            }
+            Request::Explain {
+                id,
+                method: ExplainMethod::Occlusion { .. },
+                part: ExplainPart::Whole,
+                ..
+            } => {
+                let id = *id;
+                let Some(count) = pool.ready(setup) else {
+                    return request;
+                };
+                let Some(image) = pool.image.clone() else {
+                    return request;
+                };
+                let version = pool.image_version;
+                let share = |index| match &request {
+                    Request::Explain {
+                        id,
+                        method,
+                        target,
+                        layer,
+                        probability,
+                        sum_channels,
+                        ..
+                    } => Request::Explain {
+                        id: *id,
+                        method: *method,
+                        target: *target,
+                        layer: layer.clone(),
+                        probability: *probability,
+                        sum_channels: *sum_channels,
+                        part: ExplainPart::Share(Shard { index, count }),
+                    },
+                    other => other.clone(),
+                };
+                for (i, helper) in pool.helpers.iter_mut().enumerate() {
+                    if helper.image != version {
+                        helper.send(image.clone());
+                        helper.image = version;
+                    }
+                    helper.send((share(i + 1), None));
+                }
+                let main = share(0);
+                pool.start(request, id, count);
+                return main;
+            }
             Request::Evaluate {
                 id,
                 preprocess,
                 shard: None,
             } => {
-                let count = wanted_workers();
-                if count < 2 || !pool.cpu || pool.disabled {
-                    pool.job = None;
+                let Some(count) = pool.ready(setup) else {
                     return request;
-                }
-                if pool.helpers.len() != count - 1 {
-                    pool.stop_helpers();
-                    let setup = setup();
-                    for index in 1..count {
-                        match Helper::spawn(index, &setup) {
-                            Ok(helper) => pool.helpers.push(helper),
-                            Err(e) => {
-                                web_sys::console::warn_1(&e.into());
-                                pool.stop_helpers();
-                                pool.disabled = true;
-                                return request;
-                            }
-                        }
-                    }
-                }
+                };
                 for (i, helper) in pool.helpers.iter_mut().enumerate() {
                     let shard = Some(Shard {
                         index: i + 1,
@@ -152,17 +208,14 @@ pub fn before_send(
                         None,
                     ));
                 }
-                pool.job = Some(Sharded {
-                    request: request.clone(),
-                    id: *id,
-                    parts: (0..count).map(|_| Part::default()).collect(),
-                    started_ms: js_sys::Date::now(),
-                });
-                return Request::Evaluate {
+                let main = Request::Evaluate {
                     id: *id,
                     preprocess: preprocess.clone(),
                     shard: Some(Shard { index: 0, count }),
                 };
+                let id = *id;
+                pool.start(request, id, count);
+                return main;
             }
             _ => {}
         }
@@ -171,23 +224,29 @@ pub fn before_send(
 }
 
 /// Sees the main worker's answer (worker 0); returns what the page gets, if anything.
-pub fn from_main(response: Response) -> Option<Response> {
+pub fn from_main(response: Response, bytes: Option<Vec<u8>>) -> Option<Response> {
     POOL.with(|p| {
         let mut pool = p.borrow_mut();
         if let Response::Backend { active, .. } = &response {
             pool.cpu = *active == Backend::Cpu;
         }
-        pool.joined(0, response)
+        pool.joined(0, response, bytes)
     })
 }
 
-/// The main worker was restarted (a one-go job cancelled, or it died): its shard is gone.
+/// The main worker was restarted (a one-go job cancelled, or it died): its share is gone, and
+/// the helpers' shares of it are stopped with them.
 pub fn main_restarted() {
-    POOL.with(|p| p.borrow_mut().job = None);
+    POOL.with(|p| {
+        let mut pool = p.borrow_mut();
+        if pool.job.take().is_some() {
+            pool.stop_helpers();
+        }
+    });
 }
 
 /// A helper's answer: only its part of the job under way matters.
-fn from_helper(index: usize, response: Response) {
+fn from_helper(index: usize, response: Response, bytes: Option<Vec<u8>>) {
     let forward = POOL.with(|p| {
         let mut pool = p.borrow_mut();
         match response {
@@ -195,7 +254,7 @@ fn from_helper(index: usize, response: Response) {
                 web_sys::console::warn_1(&format!("helper {index}: {during}: {message}").into());
                 pool.fall_back()
             }
-            response => pool.joined(index, response),
+            response => pool.joined(index, response, bytes),
         }
     });
     send_to_page(forward);
@@ -217,6 +276,41 @@ fn send_to_page(response: Option<Response>) {
 }
 
 impl Pool {
+    /// The number of workers a job can be split into now, starting the helpers it needs;
+    /// `None` when it runs on the main worker alone (one worker wanted, not the CPU backend, a
+    /// job already shared, helpers failed).
+    fn ready(&mut self, setup: impl FnOnce() -> Vec<Message>) -> Option<usize> {
+        let count = wanted_workers();
+        if count < 2 || !self.cpu || self.disabled || self.job.is_some() {
+            return None;
+        }
+        if self.helpers.len() != count - 1 {
+            self.stop_helpers();
+            let setup = setup();
+            for index in 1..count {
+                match Helper::spawn(index, &setup) {
+                    Ok(helper) => self.helpers.push(helper),
+                    Err(e) => {
+                        web_sys::console::warn_1(&e.into());
+                        self.stop_helpers();
+                        self.disabled = true;
+                        return None;
+                    }
+                }
+            }
+        }
+        Some(count)
+    }
+
+    fn start(&mut self, request: Request, id: u64, count: usize) {
+        self.job = Some(Sharded {
+            request,
+            id,
+            parts: (0..count).map(|_| Part::default()).collect(),
+            started_ms: js_sys::Date::now(),
+        });
+    }
+
     fn stop_helpers(&mut self) {
         for helper in self.helpers.drain(..) {
             helper.worker.terminate();
@@ -231,13 +325,18 @@ impl Pool {
         if let Some(job) = self.job.take()
             && let Some(main) = main_worker_request(job.request)
         {
-            crate::ui::client::send_to_main(main);
+            crate::ui::client::send_to_main(main, None);
         }
         None
     }
 
-    /// Worker `index`'s answer joined into the sharded job's, when it belongs to it.
-    fn joined(&mut self, index: usize, response: Response) -> Option<Response> {
+    /// Worker `index`'s answer joined into the shared job's, when it belongs to it.
+    fn joined(
+        &mut self,
+        index: usize,
+        response: Response,
+        bytes: Option<Vec<u8>>,
+    ) -> Option<Response> {
         let Some(job) = self.job.as_mut() else {
             return (index == 0).then_some(response);
         };
@@ -262,19 +361,33 @@ impl Pool {
                 })
             }
             Response::Evaluated(result) if result.id == job.id => {
-                let total = result.evaluation.files.len();
-                let part = job.parts.get_mut(index)?;
-                part.done = total;
-                part.total = Some(total);
-                part.result = Some(result);
-                if job.parts.iter().any(|p| p.result.is_none()) {
+                job.parts.get_mut(index)?.evaluation = Some(result);
+                if !job.parts.iter().all(Part::finished) {
                     return None;
                 }
                 let job = self.job.take()?;
-                let parts = job.parts.into_iter().filter_map(|p| p.result).collect();
+                let parts = job.parts.into_iter().filter_map(|p| p.evaluation).collect();
                 let mut whole = EvaluationResult::join(parts)?;
                 whole.elapsed_ms = js_sys::Date::now() - job.started_ms;
                 Some(Response::Evaluated(whole))
+            }
+            Response::MapPart { id } if id == job.id => {
+                job.parts.get_mut(index)?.map = Some(bytes.unwrap_or_default());
+                if !job.parts.iter().all(Part::finished) {
+                    return None;
+                }
+                let job = self.job.take()?;
+                let shares: Vec<Vec<u8>> = job.parts.into_iter().filter_map(|p| p.map).collect();
+                match (sum_f32(&shares), finishing_request(job.request)) {
+                    (Some(map), Some(finish)) => crate::ui::client::send_to_main(finish, Some(map)),
+                    _ => {
+                        return Some(Response::Failed {
+                            during: "joining the workers' occlusion maps".into(),
+                            message: "their shares differ in size".into(),
+                        });
+                    }
+                }
+                None
             }
             // Helpers' other answers (their setup, a cancel) are not the page's.
             response => (index == 0).then_some(response),
@@ -282,16 +395,55 @@ impl Pool {
     }
 }
 
-/// The page's evaluation request for the main worker alone.
+/// The page's request for the main worker alone (it was already whole).
 fn main_worker_request(request: Request) -> Option<Request> {
     match request {
-        Request::Evaluate { id, preprocess, .. } => Some(Request::Evaluate {
+        r @ (Request::Evaluate { shard: None, .. }
+        | Request::Explain {
+            part: ExplainPart::Whole,
+            ..
+        }) => Some(r),
+        _ => None,
+    }
+}
+
+/// The page's explanation request, to be finished from the summed map.
+fn finishing_request(request: Request) -> Option<Request> {
+    match request {
+        Request::Explain {
             id,
-            preprocess,
-            shard: None,
+            method,
+            target,
+            layer,
+            probability,
+            sum_channels,
+            ..
+        } => Some(Request::Explain {
+            id,
+            method,
+            target,
+            layer,
+            probability,
+            sum_channels,
+            part: ExplainPart::Joined,
         }),
         _ => None,
     }
+}
+
+/// The elementwise sum of float32 byte arrays of one length.
+fn sum_f32(shares: &[Vec<u8>]) -> Option<Vec<u8>> {
+    let len = shares.first()?.len();
+    if len % 4 != 0 || shares.iter().any(|s| s.len() != len) {
+        return None;
+    }
+    let mut sum = vec![0f32; len / 4];
+    for share in shares {
+        for (s, b) in sum.iter_mut().zip(share.chunks_exact(4)) {
+            *s += f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
+    }
+    Some(sum.iter().flat_map(|v| v.to_le_bytes()).collect())
 }
 
 impl Helper {
@@ -306,7 +458,7 @@ impl Helper {
                         h.flush();
                     }
                 }),
-                Ok((response, _)) => from_helper(index, response),
+                Ok((response, bytes)) => from_helper(index, response, bytes),
                 Err(e) => helper_died(index, e),
             }
         });
@@ -328,6 +480,7 @@ impl Helper {
         Ok(Helper {
             worker,
             started: false,
+            image: 0,
             queue,
             _on_message: on_message,
             _on_error: on_error,

@@ -11,8 +11,8 @@ use super::client;
 use crate::presets::Preset;
 use crate::protocol::{
     ActivationsResult, Backend, BackendChoice, DatasetSummary, DreamResult, EvaluationResult,
-    ExplainMethod, ExplanationResult, FileSizes, ImagePurpose, MaxActivationsResult, ModelSummary,
-    PredictionResult, Request, Response, TsneResult,
+    ExplainMethod, ExplainPart, ExplanationResult, FileSizes, ImagePurpose, MaxActivationsResult,
+    ModelSummary, PredictionResult, Request, Response, TsneResult,
 };
 
 /// The views of the page, one shown at a time.
@@ -632,6 +632,7 @@ impl Session {
                     layer: layer.clone(),
                     probability,
                     sum_channels,
+                    part: ExplainPart::Whole,
                 },
                 None,
             );
@@ -713,6 +714,8 @@ impl Session {
                     self.evaluate();
                 }
             }
+            // Shares of a map are joined by the client's pool and never reach the page.
+            Response::MapPart { .. } => {}
             Response::Backend {
                 active,
                 webgpu_available,

@@ -112,10 +112,59 @@ pub fn occlusion_with(
     recompute: Recompute,
     progress: &mut dyn Progress,
 ) -> Result<FloatValue> {
+    occlusion_of_part(
+        classifier,
+        image,
+        target,
+        settings,
+        recompute,
+        (0, 1),
+        progress,
+    )
+}
+
+/// Part `index` of `count` of the occlusion map, for workers that share one: the windows are
+/// split into `count` contiguous runs, and the parts' sum is the map (each element is divided by
+/// the number of all windows that cover it).
+pub fn occlusion_part(
+    classifier: &Classifier,
+    image: &FloatValue,
+    target: Target,
+    settings: &Occlusion,
+    (index, count): (usize, usize),
+    progress: &mut dyn Progress,
+) -> Result<FloatValue> {
+    if count == 0 || index >= count {
+        return Err(Error::Settings(format!(
+            "part {index} of {count} of an occlusion map does not exist"
+        )));
+    }
+    occlusion_of_part(
+        classifier,
+        image,
+        target,
+        settings,
+        Recompute::Incremental,
+        (index, count),
+        progress,
+    )
+}
+
+fn occlusion_of_part(
+    classifier: &Classifier,
+    image: &FloatValue,
+    target: Target,
+    settings: &Occlusion,
+    recompute: Recompute,
+    (index, count): (usize, usize),
+    progress: &mut dyn Progress,
+) -> Result<FloatValue> {
     check_one(classifier, image, target)?;
     let spec = classifier.input();
     let dims = [spec.channels, spec.height, spec.width];
     let windows = Windows::new(dims, settings)?;
+    let all = windows.list.len();
+    let mine = &windows.list[all * index / count..all * (index + 1) / count];
     let device = image.device();
     let x = image
         .to_rank::<4>()
@@ -130,7 +179,7 @@ pub fn occlusion_with(
     };
     let batch = settings.batch.max(1);
     let mut sum = Tensor::<4>::zeros(x.dims(), &device);
-    for (done, chunk) in windows.list.chunks(batch).enumerate() {
+    for (done, chunk) in mine.chunks(batch).enumerate() {
         let b = chunk.len();
         let mask = windows.masks(chunk, spec.layout, &device);
         let logits = match &incremental {
@@ -145,11 +194,7 @@ pub fn occlusion_with(
         let scores = target_scores(&logits, target)?;
         let delta = (base.clone().expand([b]) - scores).reshape([b, 1, 1, 1]);
         sum = sum + (mask * delta).sum_dim(0);
-        step(
-            progress,
-            (done * batch + b).min(windows.list.len()),
-            windows.list.len(),
-        )?;
+        step(progress, (done * batch + b).min(mine.len()), mine.len())?;
     }
     let count = Tensor::<4>::from_data(
         TensorData::new(windows.count(), [1, dims[0], dims[1], dims[2]]),

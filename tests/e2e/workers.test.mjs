@@ -1,0 +1,47 @@
+// Occlusion of an ImageNet image by ResNet-18 in the browser on the CPU, on one compute worker
+// and on two (the windows shared between them, their shares summed on the page): both maps
+// equal Captum's (tests/fixtures/oracle, resnet18_chelsea: window 32, stride 16, 169 windows).
+// The times go to out/occlusion-workers.json.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import {
+  FIXTURES, withApp, openApp, waitForDemo, predictImage, readNpy, explain, assertClose, writeOut,
+} from './harness.mjs';
+
+const CASE = join(FIXTURES, 'oracle/cases/resnet18_chelsea');
+const app = withApp();
+
+async function occlusion(workers) {
+  const page = await openApp(app.browser, app.url, `?backend=cpu&workers=${workers}`);
+  await waitForDemo(page);
+  await page.setInputFiles('#model-file', join(FIXTURES, 'oracle/models/resnet18_bn_unfused.onnx'));
+  await page.waitForFunction(() => document.querySelector('#model-name')?.textContent === 'resnet18_bn_unfused.onnx', null, { timeout: 300_000 });
+  await page.click('[data-view=predict]');
+  await predictImage(page, join(CASE, 'image.png'), 600_000);
+  await page.check('#explain-occlusion');
+  await page.fill('#occlusion-mask', '32');
+  await page.dispatchEvent('#occlusion-mask', 'change');
+  await page.fill('#occlusion-stride', '16');
+  await page.dispatchEvent('#occlusion-stride', 'change');
+  const started = Date.now();
+  const maps = await explain(page, ['occlusion']);
+  const ms = Date.now() - started;
+  assert.match(maps.occlusion.caption, /Occlusion, mask 32, stride 16/);
+  const running = page.workers().length;
+  await page.close();
+  return { workers, running, ms, map: maps.occlusion.map };
+}
+
+test('a ResNet-18 occlusion shared by two workers equals Captum\'s, as on one', { timeout: 1_200_000 }, async () => {
+  const expected = await readNpy(join(CASE, 'occlusion_w32_s16.npy'));
+  const runs = [];
+  for (const workers of [1, 2]) {
+    const run = await occlusion(workers);
+    assert.equal(run.running, workers, `${workers} compute worker(s) running`);
+    assertClose(`occlusion on ${workers} worker(s)`, run.map, expected, 1e-4);
+    runs.push({ workers, occlusion_and_scores_ms: run.ms });
+  }
+  await writeOut('occlusion-workers.json', JSON.stringify({ model: 'resnet18_bn_unfused', windows: 169, runs }, null, 1));
+  console.log(`ResNet-18 occlusion in the browser: ${JSON.stringify(runs)}`);
+});
