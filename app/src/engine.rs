@@ -842,6 +842,7 @@ impl Engine {
                     deletion_auc: faithfulness::area_under_curve(&deletion),
                     insertion_auc: faithfulness::area_under_curve(&insertion),
                     compute_ms,
+                    workers: 1,
                 },
                 bytes,
             ))

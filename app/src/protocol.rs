@@ -377,6 +377,13 @@ pub struct ExplanationResult {
     /// Area under the insertion curve (higher is better).
     pub insertion_auc: f64,
     pub compute_ms: f64,
+    /// How many compute workers shared the map (`ui/pool.rs`).
+    #[serde(default = "one_worker")]
+    pub workers: usize,
+}
+
+fn one_worker() -> usize {
+    1
 }
 
 /// What the page needs to know about a loaded model.

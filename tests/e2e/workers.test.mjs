@@ -17,6 +17,17 @@ async function occlusion(workers) {
   await waitForDemo(page);
   await page.setInputFiles('#model-file', join(FIXTURES, 'oracle/models/resnet18_bn_unfused.onnx'));
   await page.waitForFunction(() => document.querySelector('#model-name')?.textContent === 'resnet18_bn_unfused.onnx', null, { timeout: 300_000 });
+  // The oracle's input is the ImageNet-normalised image.
+  await page.selectOption('#preset', 'imagenet');
+  // The new model and preset evaluate the demo images again: stop that, the test is the
+  // occlusion.
+  for (let quiet = 0, tries = 0; quiet < 3 && tries < 120; tries++) {
+    const cancel = await page.$('#progress #cancel');
+    if (cancel) await cancel.click().catch(() => {});
+    quiet = cancel ? 0 : quiet + 1;
+    await page.waitForTimeout(500);
+  }
+  assert.equal(await page.$('#progress'), null, 'no job left running');
   await page.click('[data-view=predict]');
   await predictImage(page, join(CASE, 'image.png'), 600_000);
   await page.check('#explain-occlusion');
@@ -28,6 +39,8 @@ async function occlusion(workers) {
   const maps = await explain(page, ['occlusion']);
   const ms = Date.now() - started;
   assert.match(maps.occlusion.caption, /Occlusion, mask 32, stride 16/);
+  const shared = Number(await page.getAttribute('#explanations figure[data-method=occlusion]', 'data-workers'));
+  assert.equal(shared, workers, `the map was shared by ${workers} worker(s): ${maps.occlusion.caption}`);
   const running = page.workers().length;
   await page.close();
   return { workers, running, ms, map: maps.occlusion.map };

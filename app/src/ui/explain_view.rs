@@ -245,13 +245,17 @@ fn ExplanationCard(
         ExplainMethod::Occlusion { mask, stride } => format!(", mask {mask}, stride {stride}"),
         _ => String::new(),
     };
+    let shared = match e.workers {
+        0 | 1 => String::new(),
+        n => format!(" on {n} workers"),
+    };
     let caption = format!(
-        "{}{at}{settings} ({:.0} ms)",
+        "{}{at}{settings} ({:.0} ms{shared})",
         e.method.label(),
         e.compute_ms
     );
     view! {
-        <figure class="explanation" data-method=key data-deletion=format!("{}", e.deletion_auc) data-insertion=format!("{}", e.insertion_auc)>
+        <figure class="explanation" data-method=key data-workers=e.workers.to_string() data-deletion=format!("{}", e.deletion_auc) data-insertion=format!("{}", e.insertion_auc)>
             <canvas node_ref=canvas width="1" height="1"></canvas>
             <figcaption>
                 <strong>{caption}</strong>

@@ -69,10 +69,18 @@ struct Sharded {
     started_ms: f64,
 }
 
+/// A shared map the main worker is finishing: its id, workers and start.
+struct Finishing {
+    id: u64,
+    workers: usize,
+    started_ms: f64,
+}
+
 #[derive(Default)]
 struct Pool {
     helpers: Vec<Helper>,
     job: Option<Sharded>,
+    finishing: Option<Finishing>,
     /// The page's current image (its Predict request) and its version.
     image: Option<Message>,
     image_version: u64,
@@ -337,6 +345,14 @@ impl Pool {
         response: Response,
         bytes: Option<Vec<u8>>,
     ) -> Option<Response> {
+        if let Response::Explanation(mut result) = response {
+            // The main worker's explanation from a joined map: it took the workers' time.
+            if let Some(f) = self.finishing.take_if(|f| f.id == result.id && index == 0) {
+                result.workers = f.workers;
+                result.compute_ms = js_sys::Date::now() - f.started_ms;
+            }
+            return (index == 0).then_some(Response::Explanation(result));
+        }
         let Some(job) = self.job.as_mut() else {
             return (index == 0).then_some(response);
         };
@@ -377,6 +393,11 @@ impl Pool {
                     return None;
                 }
                 let job = self.job.take()?;
+                self.finishing = Some(Finishing {
+                    id: job.id,
+                    workers: job.parts.len(),
+                    started_ms: job.started_ms,
+                });
                 let shares: Vec<Vec<u8>> = job.parts.into_iter().filter_map(|p| p.map).collect();
                 match (sum_f32(&shares), finishing_request(job.request)) {
                     (Some(map), Some(finish)) => crate::ui::client::send_to_main(finish, Some(map)),
