@@ -80,6 +80,9 @@ struct Finishing {
 struct Pool {
     helpers: Vec<Helper>,
     job: Option<Sharded>,
+    /// Shared jobs given up (replaced, or the model or images changed): the main worker's
+    /// answers to them are only its share, never the page's.
+    stale: Vec<u64>,
     finishing: Option<Finishing>,
     /// The page's current image (its Predict request) and its version.
     image: Option<Message>,
@@ -123,20 +126,20 @@ pub fn before_send(
             Request::SetBackend(_) => {
                 // A new backend: the helpers (CPU engines) stop; they restart on demand.
                 pool.stop_helpers();
-                pool.job = None;
+                pool.abandon();
             }
             Request::SetLabels { .. } | Request::LoadModel { .. } | Request::LoadDataset { .. } => {
                 let copy = (request.clone(), bytes.map(<[u8]>::to_vec));
                 pool.helpers.iter_mut().for_each(|h| h.send(copy.clone()));
                 if !matches!(request, Request::SetLabels { .. }) {
-                    pool.job = None;
+                    pool.abandon();
                 }
             }
             Request::Cancel => {
                 pool.helpers
                     .iter_mut()
                     .for_each(|h| h.send((Request::Cancel, None)));
-                pool.job = None;
+                pool.abandon();
             }
             Request::Predict {
                 name, preprocess, ..
@@ -199,6 +202,14 @@ pub fn before_send(
                 preprocess,
                 shard: None,
             } => {
+                // A new evaluation replaces the one under way, on every worker.
+                if pool
+                    .job
+                    .as_ref()
+                    .is_some_and(|j| matches!(j.request, Request::Evaluate { .. }))
+                {
+                    pool.abandon();
+                }
                 let Some(count) = pool.ready(setup) else {
                     return request;
                 };
@@ -247,7 +258,8 @@ pub fn from_main(response: Response, bytes: Option<Vec<u8>>) -> Option<Response>
 pub fn main_restarted() {
     POOL.with(|p| {
         let mut pool = p.borrow_mut();
-        if pool.job.take().is_some() {
+        if pool.job.is_some() {
+            pool.abandon();
             pool.stop_helpers();
         }
     });
@@ -310,6 +322,13 @@ impl Pool {
         Some(count)
     }
 
+    /// Gives up the shared job under way (its workers were told, or drop it themselves).
+    fn abandon(&mut self) {
+        if let Some(job) = self.job.take() {
+            self.stale.push(job.id);
+        }
+    }
+
     fn start(&mut self, request: Request, id: u64, count: usize) {
         self.job = Some(Sharded {
             request,
@@ -352,6 +371,14 @@ impl Pool {
                 result.compute_ms = js_sys::Date::now() - f.started_ms;
             }
             return (index == 0).then_some(Response::Explanation(result));
+        }
+        let stale = match &response {
+            Response::Progress { id, .. } | Response::MapPart { id } => self.stale.contains(id),
+            Response::Evaluated(result) => self.stale.contains(&result.id),
+            _ => false,
+        };
+        if stale {
+            return None;
         }
         let Some(job) = self.job.as_mut() else {
             return (index == 0).then_some(response);
