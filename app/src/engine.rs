@@ -3,7 +3,9 @@
 //! stays usable (a bad model does not unload the good one).
 
 use explain_core::explain::grad_cam::{CamMethod, class_map, pytorch_grad_cam_map};
-use explain_core::explain::integrated_gradients::{IntegratedGradients, integrated_gradients};
+use explain_core::explain::integrated_gradients::{
+    IntegratedGradients, integrated_gradients, integrated_gradients_part,
+};
 use explain_core::explain::occlusion::{Occlusion, occlusion, occlusion_part};
 use explain_core::explain::saliency::{SmoothGrad, gradient_times_input, saliency, smooth_grad};
 use explain_core::explain::{Progress, Target};
@@ -757,21 +759,31 @@ impl Engine {
         };
         if let ExplainPart::Share(shard) = part {
             let share = async {
-                let ExplainMethod::Occlusion { mask, stride } = method else {
-                    return Err(explain_core::Error::Settings(format!(
-                        "{} is not computed in shares",
-                        method.label()
-                    )));
+                let part = (shard.index, shard.count);
+                let map = match method {
+                    ExplainMethod::Occlusion { mask, stride } => occlusion_part(
+                        classifier,
+                        image,
+                        target,
+                        &occlusion_settings(&spec, mask, stride),
+                        part,
+                        &mut report,
+                    )?,
+                    ExplainMethod::IntegratedGradients => integrated_gradients_part(
+                        classifier,
+                        image,
+                        target,
+                        &IntegratedGradients::default(),
+                        part,
+                        &mut report,
+                    )?,
+                    _ => {
+                        return Err(explain_core::Error::Settings(format!(
+                            "{} is not computed in shares",
+                            method.label()
+                        )));
+                    }
                 };
-                let settings = occlusion_settings(&spec, mask, stride);
-                let map = occlusion_part(
-                    classifier,
-                    image,
-                    target,
-                    &settings,
-                    (shard.index, shard.count),
-                    &mut report,
-                )?;
                 map.to_vec_async().await
             };
             return match share.await {

@@ -141,13 +141,15 @@ pub enum Request {
     },
 }
 
-/// Which share of an explanation a worker computes (`ui/pool.rs` splits occlusion maps).
+/// Which share of an explanation a worker computes (`ui/pool.rs` splits occlusion and
+/// Integrated Gradients maps).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ExplainPart {
     /// All of it.
     #[default]
     Whole,
-    /// The share `Shard` of the map alone, answered with [`Response::MapPart`].
+    /// The share `Shard` of the map alone (occlusion, Integrated Gradients), answered with
+    /// [`Response::MapPart`].
     Share(Shard),
     /// Bytes: the map (float32, the model's input layout), the sum of the workers' shares:
     /// finish the explanation from it.

@@ -18,7 +18,9 @@ mod common;
 use std::path::PathBuf;
 
 use explain_core::explain::grad_cam::{CamMethod, class_map, pytorch_grad_cam_map};
-use explain_core::explain::integrated_gradients::{IntegratedGradients, integrated_gradients};
+use explain_core::explain::integrated_gradients::{
+    IntegratedGradients, integrated_gradients, integrated_gradients_part,
+};
 use explain_core::explain::occlusion::{
     Occlusion, Recompute, occlusion, occlusion_part, occlusion_with,
 };
@@ -399,4 +401,35 @@ fn occlusion_parts_add_up_to_the_map() {
         )
         .is_err()
     );
+}
+
+/// Workers that share Integrated Gradients each integrate a run of the quadrature points; the
+/// parts add up to the map.
+#[test]
+fn integrated_gradients_parts_add_up_to_the_map() {
+    let case = Case::load("fashion_tshirt");
+    let settings = IntegratedGradients::default();
+    let run = |part| {
+        integrated_gradients_part(
+            &case.classifier,
+            &case.image,
+            case.target(),
+            &settings,
+            part,
+            &mut Silent,
+        )
+        .expect("IG")
+        .to_vec()
+        .expect("read")
+    };
+    let whole = run((0, 1));
+    let mut sum = vec![0.0; whole.len()];
+    for index in 0..3 {
+        sum.iter_mut()
+            .zip(run((index, 3)))
+            .for_each(|(s, p)| *s += p);
+    }
+    let range = common::value_range(&whole).max(f32::MIN_POSITIVE);
+    let worst = common::max_abs_diff(&sum, &whole);
+    assert!(worst <= 1e-6 * range, "max |diff| {worst}, range {range}");
 }

@@ -1,7 +1,9 @@
-// Occlusion of an ImageNet image by ResNet-18 in the browser on the CPU, on one compute worker
-// and on two (the windows shared between them, their shares summed on the page): both maps
-// equal Captum's (tests/fixtures/oracle, resnet18_chelsea: window 32, stride 16, 169 windows).
-// The times go to out/occlusion-workers.json.
+// Occlusion and Integrated Gradients of an ImageNet image by ResNet-18 in the browser on the
+// CPU, on one compute worker and on two (the windows, or the quadrature points, shared between
+// them, their shares summed on the page): the maps equal Captum's every time
+// (tests/fixtures/oracle, resnet18_chelsea: occlusion window 32, stride 16, 169 windows; IG 32
+// steps, within the parity tests' bound for this random-init network). The times go to
+// out/occlusion-workers.json.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -41,19 +43,26 @@ async function occlusion(workers) {
   assert.match(maps.occlusion.caption, /Occlusion, mask 32, stride 16/);
   const shared = Number(await page.getAttribute('#explanations figure[data-method=occlusion]', 'data-workers'));
   assert.equal(shared, workers, `the map was shared by ${workers} worker(s): ${maps.occlusion.caption}`);
+  const igStarted = Date.now();
+  const ig = await explain(page, ['ig']);
+  const igMs = Date.now() - igStarted;
+  const igShared = Number(await page.getAttribute('#explanations figure[data-method=ig]', 'data-workers'));
+  assert.equal(igShared, workers, `IG was shared by ${workers} worker(s): ${ig.ig.caption}`);
   const running = page.workers().length;
   await page.close();
-  return { workers, running, ms, map: maps.occlusion.map };
+  return { workers, running, ms, map: maps.occlusion.map, igMs, ig: ig.ig.map };
 }
 
-test('a ResNet-18 occlusion shared by two workers equals Captum\'s, as on one', { timeout: 1_200_000 }, async () => {
+test('a ResNet-18 occlusion and IG shared by two workers equal Captum\'s, as on one', { timeout: 1_200_000 }, async () => {
   const expected = await readNpy(join(CASE, 'occlusion_w32_s16.npy'));
+  const expectedIg = await readNpy(join(CASE, 'ig.npy'));
   const runs = [];
   for (const workers of [1, 2]) {
     const run = await occlusion(workers);
     assert.equal(run.running, workers, `${workers} compute worker(s) running`);
     assertClose(`occlusion on ${workers} worker(s)`, run.map, expected, 1e-4);
-    runs.push({ workers, occlusion_and_scores_ms: run.ms });
+    assertClose(`IG on ${workers} worker(s)`, run.ig, expectedIg, 2e-3);
+    runs.push({ workers, occlusion_and_scores_ms: run.ms, ig_and_scores_ms: run.igMs });
   }
   await writeOut('occlusion-workers.json', JSON.stringify({ model: 'resnet18_bn_unfused', windows: 169, runs }, null, 1));
   console.log(`ResNet-18 occlusion in the browser: ${JSON.stringify(runs)}`);

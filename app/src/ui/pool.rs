@@ -1,8 +1,9 @@
-//! Helper compute workers: on the CPU backend a dataset evaluation, or an occlusion map, is
-//! split into contiguous shards (of the images, of the windows), one per worker (the main worker
+//! Helper compute workers: on the CPU backend a dataset evaluation, an occlusion map or an
+//! Integrated Gradients map is split into contiguous shards (of the images, of the windows, of
+//! the quadrature points), one per worker (the main worker
 //! of `client.rs` takes the first), and their answers are joined here into the one progress and
-//! the one result the page expects (the occlusion shares are summed and the main worker finishes
-//! the explanation from the sum), so the rest of the page never knows there was more than one
+//! the one result the page expects (the map shares are summed and the main worker finishes the
+//! explanation from the sum), so the rest of the page never knows there was more than one
 //! worker.
 //!
 //! Each helper is a full engine holding its own copy of the model and the dataset (the memory
@@ -154,7 +155,7 @@ pub fn before_send(
             }
             Request::Explain {
                 id,
-                method: ExplainMethod::Occlusion { .. },
+                method: ExplainMethod::Occlusion { .. } | ExplainMethod::IntegratedGradients,
                 part: ExplainPart::Whole,
                 ..
             } => {

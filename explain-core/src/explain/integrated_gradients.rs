@@ -104,13 +104,32 @@ pub fn integrated_gradients(
     settings: &IntegratedGradients,
     progress: &mut dyn Progress,
 ) -> Result<FloatValue> {
+    integrated_gradients_part(classifier, image, target, settings, (0, 1), progress)
+}
+
+/// Part `index` of `count` of the attribution map, for workers that share one: the quadrature
+/// points are split into `count` contiguous runs, and the parts' sum is the map.
+pub fn integrated_gradients_part(
+    classifier: &Classifier,
+    image: &FloatValue,
+    target: Target,
+    settings: &IntegratedGradients,
+    (index, count): (usize, usize),
+    progress: &mut dyn Progress,
+) -> Result<FloatValue> {
     check_one(classifier, image, target)?;
     if settings.steps == 0 {
         return Err(Error::Settings(
             "Integrated Gradients needs at least one step".into(),
         ));
     }
-    let rule = quadrature(settings.quadrature, settings.steps);
+    if count == 0 || index >= count {
+        return Err(Error::Settings(format!(
+            "part {index} of {count} of an Integrated Gradients map does not exist"
+        )));
+    }
+    let all = quadrature(settings.quadrature, settings.steps);
+    let rule = &all[all.len() * index / count..all.len() * (index + 1) / count];
     let x = image.padded().clone();
     let rank = image.rank();
     let device = image.device();
@@ -150,7 +169,8 @@ pub fn integrated_gradients(
         done += b;
         step(progress, done, rule.len())?;
     }
-    let total = total.ok_or_else(|| Error::Settings("no steps".into()))?;
+    // A part without points (more parts than points) adds nothing.
+    let total = total.unwrap_or_else(|| diff.zeros_like());
     Ok(FloatValue::from_padded(diff * total, rank))
 }
 
