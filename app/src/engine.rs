@@ -2,18 +2,12 @@
 //! time and answers with [`Response`]s; every failure becomes one `Failed` message, and the state
 //! stays usable (a bad model does not unload the good one).
 
-use explain_core::explain::grad_cam::{CamMethod, class_map, pytorch_grad_cam_map};
-use explain_core::explain::integrated_gradients::{
-    IntegratedGradients, integrated_gradients, integrated_gradients_part,
-};
-use explain_core::explain::occlusion::{Occlusion, occlusion, occlusion_part};
-use explain_core::explain::saliency::{SmoothGrad, gradient_times_input, saliency, smooth_grad};
-use explain_core::explain::{Progress, Target};
+use explain_core::explain::{Method, Target, map_chw};
 use explain_core::metrics::faithfulness;
 use explain_core::model::{hwc_to_chw, parse_labels};
 use explain_core::onnx::FloatValue;
 use explain_core::render::{ChannelReduce, normalise, reduce_channels};
-use explain_core::{Classifier, Device, InputSpec, Layout};
+use explain_core::{Classifier, Device, Layout};
 
 use std::collections::BTreeSet;
 
@@ -30,7 +24,7 @@ use crate::jobs::{ClassMapping, EvaluationJob, Job, MaxActivationsJob, Step, Tsn
 use crate::protocol::{
     ActivationsResult, Backend, BackendChoice, DatasetSummary, DreamResult, ExplainMethod,
     ExplainPart, ExplanationResult, FileSizes, ImagePurpose, ModelSummary, PredictionResult,
-    Request, Response, Shard,
+    Request, Response, Shard, bytes_f32, f32_bytes,
 };
 
 /// The last predicted image, kept for explanations.
@@ -540,12 +534,7 @@ impl Engine {
             let channels = info.channels().unwrap_or(1);
             let all: Vec<usize> = (0..channels).collect();
             let maps = channel_maps(&info, &values, &all)?;
-            let bytes: Vec<u8> = maps
-                .maps
-                .iter()
-                .flatten()
-                .flat_map(|v| v.to_le_bytes())
-                .collect();
+            let bytes = f32_bytes(&maps.maps.concat());
             Ok::<_, explain_core::Error>((
                 ActivationsResult {
                     id,
@@ -740,15 +729,15 @@ impl Engine {
             (false, _) => None,
         };
         // Occlusion without a mask size takes the middle preset; the result says which.
-        let method = match method {
-            ExplainMethod::Occlusion { mask, stride } if mask == 0 || stride == 0 => {
-                let preset = Occlusion::preset(3, spec.channels, spec.height, spec.width);
+        let engine_method = method.method(&spec, layer.clone());
+        let method = match (method, &engine_method) {
+            (ExplainMethod::Occlusion { .. }, Method::Occlusion { settings, .. }) => {
                 ExplainMethod::Occlusion {
-                    mask: preset.window[1],
-                    stride: preset.stride[1],
+                    mask: settings.window[1],
+                    stride: settings.stride[1],
                 }
             }
-            m => m,
+            (m, _) => m,
         };
         let start = now_ms();
         let image = &current.input;
@@ -759,71 +748,35 @@ impl Engine {
         };
         if let ExplainPart::Share(shard) = part {
             let share = async {
-                let part = (shard.index, shard.count);
-                let map = match method {
-                    ExplainMethod::Occlusion { mask, stride } => occlusion_part(
-                        classifier,
-                        image,
-                        target,
-                        &occlusion_settings(&spec, mask, stride),
-                        part,
-                        &mut report,
-                    )?,
-                    ExplainMethod::IntegratedGradients => integrated_gradients_part(
-                        classifier,
-                        image,
-                        target,
-                        &IntegratedGradients::default(),
-                        part,
-                        &mut report,
-                    )?,
-                    _ => {
-                        return Err(explain_core::Error::Settings(format!(
-                            "{} is not computed in shares",
-                            method.label()
-                        )));
-                    }
-                };
-                map.to_vec_async().await
+                let part = engine_method.run_part(
+                    classifier,
+                    image,
+                    target,
+                    (shard.index, shard.count),
+                    &mut report,
+                )?;
+                part.to_vec_async().await
             };
             return match share.await {
-                Ok(values) => (
-                    Response::MapPart { id },
-                    Some(values.iter().flat_map(|v| v.to_le_bytes()).collect()),
-                ),
+                Ok(values) => (Response::MapPart { id }, Some(f32_bytes(&values))),
                 Err(e) => failed(&during, e),
             };
         }
         let result = async {
             let map = match (part, bytes) {
                 (ExplainPart::Joined, Some(bytes)) => {
-                    let values: Vec<f32> = bytes
-                        .chunks_exact(4)
-                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                        .collect();
-                    FloatValue::from_vec(
-                        values,
-                        &spec.batch_shape(1),
+                    let sum = FloatValue::from_vec(
+                        bytes_f32(&bytes),
+                        &engine_method.part_shape(classifier)?,
                         &classifier.graph().device().clone(),
-                    )?
+                    )?;
+                    engine_method.finish(classifier, image, sum)?
                 }
-                _ => compute_map(
-                    classifier,
-                    image,
-                    target,
-                    method,
-                    layer.as_deref(),
-                    &mut report,
-                )?,
+                _ => engine_method.run(classifier, image, target, &mut report)?,
             };
             let values = map.to_vec_async().await?;
             let compute_ms = now_ms() - start;
-            let area = spec.height * spec.width;
-            let channels = values.len() / area.max(1);
-            let chw = match spec.layout {
-                Layout::Nhwc => hwc_to_chw(&values, channels),
-                Layout::Nchw => values.clone(),
-            };
+            let (chw, channels) = map_chw(&spec, &values, &map.dims())?;
             // One value per pixel: channels summed (signed maps, or when asked) or maxed.
             let reduce = if method.signed() || sum_channels {
                 ChannelReduce::Sum
@@ -835,10 +788,7 @@ impl Engine {
                 faithfulness::deletion_and_insertion(classifier, image, target, &ranking)?;
             let deletion = FloatValue::from_tensor(deletion).to_vec_async().await?;
             let insertion = FloatValue::from_tensor(insertion).to_vec_async().await?;
-            let mut bytes: Vec<u8> = normalise(&ranking, method.signed())
-                .iter()
-                .flat_map(|v| v.to_le_bytes())
-                .collect();
+            let mut bytes = f32_bytes(&normalise(&ranking, method.signed()));
             let values_len = bytes.len();
             bytes.extend(explain_core::npy::write_f32(&values, &map.dims())?);
             Ok::<_, explain_core::Error>((
@@ -875,59 +825,6 @@ struct ExplainSettings {
     layer: Option<String>,
     score: explain_core::Score,
     sum_channels: bool,
-}
-
-/// The app's occlusion: square windows over all channels.
-fn occlusion_settings(spec: &InputSpec, mask: usize, stride: usize) -> Occlusion {
-    Occlusion {
-        window: [spec.channels, mask, mask],
-        stride: [spec.channels, stride, stride],
-        ..Occlusion::preset(3, spec.channels, spec.height, spec.width)
-    }
-}
-
-fn compute_map(
-    classifier: &Classifier,
-    image: &FloatValue,
-    target: Target,
-    method: ExplainMethod,
-    layer: Option<&str>,
-    progress: &mut dyn Progress,
-) -> explain_core::Result<FloatValue> {
-    let spec = classifier.input();
-    let cam = |kind: CamMethod, progress: &mut dyn Progress| {
-        let layer = layer.ok_or_else(|| {
-            explain_core::Error::Settings("this model has no spatial layer for Grad-CAM".into())
-        })?;
-        let raw = class_map(classifier, image, target, layer, kind, progress)?;
-        pytorch_grad_cam_map(&raw, spec.height, spec.width)
-    };
-    match method {
-        ExplainMethod::GradCam => cam(CamMethod::GradCam, progress),
-        ExplainMethod::GradCamPlusPlus => cam(CamMethod::GradCamPlusPlus, progress),
-        ExplainMethod::HiResCam => cam(CamMethod::HiResCam, progress),
-        ExplainMethod::LayerCam => cam(CamMethod::LayerCam, progress),
-        ExplainMethod::ScoreCam => cam(CamMethod::ScoreCam, progress),
-        ExplainMethod::Saliency => saliency(classifier, image, target),
-        ExplainMethod::GradientXInput => gradient_times_input(classifier, image, target),
-        ExplainMethod::SmoothGrad => {
-            smooth_grad(classifier, image, target, &SmoothGrad::default(), progress)
-        }
-        ExplainMethod::Occlusion { mask, stride } => occlusion(
-            classifier,
-            image,
-            target,
-            &occlusion_settings(spec, mask, stride),
-            progress,
-        ),
-        ExplainMethod::IntegratedGradients => integrated_gradients(
-            classifier,
-            image,
-            target,
-            &IntegratedGradients::default(),
-            progress,
-        ),
-    }
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -1100,10 +997,11 @@ mod tests {
         assert_eq!(rgba.map(|b| b.len()), Some(64 * 64 * 4));
     }
 
-    /// Workers that share an occlusion each answer their share of the map; the main worker,
-    /// given the shares' sum, answers the explanation a single worker gives.
+    /// Workers that share a map each answer their share (a part of the map, or Score-CAM's
+    /// channel scores); the main worker, given the shares' sum, answers the explanation a single
+    /// worker gives. Every method the pool shares is checked, with three workers.
     #[test]
-    fn an_occlusion_finished_from_its_shares_equals_the_whole() {
+    fn a_map_finished_from_its_shares_equals_the_whole() {
         let mut engine = Engine::default();
         let loaded = load(
             &mut engine,
@@ -1120,54 +1018,79 @@ mod tests {
         };
         let image = fixture("oracle/cases/fashion_tshirt/image.png");
         block_on(engine.handle(predict, Some(image)));
-        let explain = |part| Request::Explain {
-            id: 3,
-            method: ExplainMethod::Occlusion { mask: 6, stride: 3 },
-            target: None,
-            layer: None,
-            probability: false,
-            sum_channels: false,
-            part,
-        };
-        let (reply, whole_bytes) =
-            block_on(engine.handle(explain(ExplainPart::Whole), None)).remove(0);
-        let Response::Explanation(whole) = reply else {
-            panic!("{reply:?}")
-        };
-        let mut sum = vec![0f32; 28 * 28];
-        for index in 0..2 {
-            let share = ExplainPart::Share(Shard { index, count: 2 });
-            let (reply, bytes) = block_on(engine.handle(explain(share), None)).remove(0);
-            assert!(matches!(reply, Response::MapPart { id: 3 }), "{reply:?}");
-            let bytes = bytes.expect("share");
-            assert_eq!(bytes.len(), 28 * 28 * 4);
-            for (s, b) in sum.iter_mut().zip(bytes.chunks_exact(4)) {
-                *s += f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        let shared: Vec<ExplainMethod> = ExplainMethod::ALL
+            .into_iter()
+            .map(|m| match m {
+                ExplainMethod::Occlusion { .. } => ExplainMethod::Occlusion { mask: 6, stride: 3 },
+                m => m,
+            })
+            .filter(|m| m.shared())
+            .collect();
+        assert_eq!(shared.len(), 4, "{shared:?}");
+        for method in shared {
+            let explain = |part| Request::Explain {
+                id: 3,
+                method,
+                target: None,
+                layer: None,
+                probability: false,
+                sum_channels: false,
+                part,
+            };
+            let (reply, whole_bytes) =
+                block_on(engine.handle(explain(ExplainPart::Whole), None)).remove(0);
+            let Response::Explanation(whole) = reply else {
+                panic!("{method:?}: {reply:?}")
+            };
+            let count = 3;
+            let mut sum: Vec<f32> = Vec::new();
+            for index in 0..count {
+                let share = ExplainPart::Share(Shard { index, count });
+                let (reply, bytes) = block_on(engine.handle(explain(share), None)).remove(0);
+                assert!(matches!(reply, Response::MapPart { id: 3 }), "{reply:?}");
+                let values: Vec<f32> = bytes
+                    .expect("share")
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect();
+                if sum.is_empty() {
+                    sum = vec![0.0; values.len()];
+                }
+                assert_eq!(values.len(), sum.len(), "{method:?}");
+                sum.iter_mut().zip(&values).for_each(|(s, v)| *s += v);
             }
+            let joined: Vec<u8> = sum.iter().flat_map(|v| v.to_le_bytes()).collect();
+            let (reply, joined_bytes) =
+                block_on(engine.handle(explain(ExplainPart::Joined), Some(joined))).remove(0);
+            let Response::Explanation(finished) = reply else {
+                panic!("{method:?}: {reply:?}")
+            };
+            assert_eq!(finished.target, whole.target);
+            let read = |bytes: Option<Vec<u8>>, at: usize| {
+                explain_core::npy::read_f32(&bytes.expect("bytes")[at..], "map")
+                    .expect("npy")
+                    .data
+            };
+            let (a, b) = (
+                read(whole_bytes, whole.values_len),
+                read(joined_bytes, finished.values_len),
+            );
+            assert_eq!(a.len(), b.len(), "{method:?}");
+            let scale = a.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
+            let worst = a
+                .iter()
+                .zip(&b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0f32, f32::max);
+            assert!(
+                worst <= 1e-5 * scale,
+                "{method:?}: max |diff| {worst} of {scale}"
+            );
+            assert!(
+                (finished.deletion_auc - whole.deletion_auc).abs() < 1e-4,
+                "{method:?}"
+            );
         }
-        let joined: Vec<u8> = sum.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let (reply, joined_bytes) =
-            block_on(engine.handle(explain(ExplainPart::Joined), Some(joined))).remove(0);
-        let Response::Explanation(finished) = reply else {
-            panic!("{reply:?}")
-        };
-        assert_eq!(finished.target, whole.target);
-        let read = |bytes: Option<Vec<u8>>, at: usize| {
-            explain_core::npy::read_f32(&bytes.expect("bytes")[at..], "map")
-                .expect("npy")
-                .data
-        };
-        let (a, b) = (
-            read(whole_bytes, whole.values_len),
-            read(joined_bytes, finished.values_len),
-        );
-        let worst = a
-            .iter()
-            .zip(&b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0f32, f32::max);
-        assert!(worst < 1e-6, "max |diff| {worst}");
-        assert!((finished.deletion_auc - whole.deletion_auc).abs() < 1e-4);
     }
 
     /// The Explain view's request: Grad-CAM of the predicted image equals pytorch-grad-cam's map

@@ -5,6 +5,11 @@
 //! payloads never go through JSON.
 
 use explain_core::data::Preprocess;
+use explain_core::explain::grad_cam::CamMethod;
+use explain_core::explain::integrated_gradients::IntegratedGradients;
+use explain_core::explain::occlusion::{Occlusion, Recompute};
+use explain_core::explain::saliency::SmoothGrad;
+use explain_core::explain::{CamConvention, Method};
 use explain_core::features::DeepDream;
 use explain_core::onnx::LayerTable;
 use explain_core::{InputSpec, Prediction};
@@ -273,6 +278,20 @@ pub struct DreamResult {
     pub compute_ms: f64,
 }
 
+/// float32 values as the bytes a message carries (little-endian): the one framing of every
+/// float array between the page and the workers.
+pub fn f32_bytes(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// The float32 values of a message's bytes (a trailing partial value is ignored).
+pub fn bytes_f32(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
 /// The explanation methods the page offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ExplainMethod {
@@ -308,18 +327,7 @@ impl ExplainMethod {
     ];
 
     pub fn label(self) -> &'static str {
-        match self {
-            ExplainMethod::GradCam => "Grad-CAM",
-            ExplainMethod::GradCamPlusPlus => "Grad-CAM++",
-            ExplainMethod::HiResCam => "HiResCAM",
-            ExplainMethod::LayerCam => "LayerCAM",
-            ExplainMethod::ScoreCam => "Score-CAM",
-            ExplainMethod::Saliency => "Saliency",
-            ExplainMethod::GradientXInput => "Gradient × input",
-            ExplainMethod::SmoothGrad => "SmoothGrad",
-            ExplainMethod::Occlusion { .. } => "Occlusion",
-            ExplainMethod::IntegratedGradients => "Integrated Gradients",
-        }
+        self.kind().label()
     }
 
     /// The key used in the page's controls and in file names.
@@ -338,24 +346,72 @@ impl ExplainMethod {
         }
     }
 
+    /// The engine's method and settings for this choice: the app's defaults, occlusion with a
+    /// square window over all channels (the middle preset when the mask is 0), the CAM at
+    /// `layer` in pytorch-grad-cam's form.
+    pub fn method(self, spec: &InputSpec, layer: Option<String>) -> Method {
+        let cam = |kind| Method::Cam {
+            kind,
+            layer: layer.clone(),
+            convention: CamConvention::PytorchGradCam,
+        };
+        match self {
+            ExplainMethod::GradCam => cam(CamMethod::GradCam),
+            ExplainMethod::GradCamPlusPlus => cam(CamMethod::GradCamPlusPlus),
+            ExplainMethod::HiResCam => cam(CamMethod::HiResCam),
+            ExplainMethod::LayerCam => cam(CamMethod::LayerCam),
+            ExplainMethod::ScoreCam => cam(CamMethod::ScoreCam),
+            ExplainMethod::Saliency => Method::Saliency,
+            ExplainMethod::GradientXInput => Method::GradientXInput,
+            ExplainMethod::SmoothGrad => Method::SmoothGrad(SmoothGrad::default()),
+            ExplainMethod::Occlusion { mask, stride } => {
+                let preset = Occlusion::preset(3, spec.channels, spec.height, spec.width);
+                let settings = if mask == 0 || stride == 0 {
+                    preset
+                } else {
+                    Occlusion {
+                        window: [spec.channels, mask, mask],
+                        stride: [spec.channels, stride, stride],
+                        ..preset
+                    }
+                };
+                Method::Occlusion {
+                    settings,
+                    recompute: Recompute::Incremental,
+                }
+            }
+            ExplainMethod::IntegratedGradients => {
+                Method::IntegratedGradients(IntegratedGradients::default())
+            }
+        }
+    }
+
+    /// The method with any settings: for what does not depend on them.
+    fn kind(self) -> Method {
+        let any = InputSpec {
+            name: String::new(),
+            channels: 1,
+            height: 1,
+            width: 1,
+            layout: explain_core::Layout::Nchw,
+            any_size: false,
+        };
+        self.method(&any, None)
+    }
+
+    /// Whether helper workers can share the map (see [`Method::shareable`]).
+    pub fn shared(self) -> bool {
+        self.kind().shareable()
+    }
+
     /// Whether the map is signed (evidence for and against the class).
     pub fn signed(self) -> bool {
-        matches!(
-            self,
-            ExplainMethod::GradientXInput | ExplainMethod::IntegratedGradients
-        )
+        self.kind().signed()
     }
 
     /// Whether it needs a layer (class activation maps).
     pub fn uses_layer(self) -> bool {
-        matches!(
-            self,
-            ExplainMethod::GradCam
-                | ExplainMethod::GradCamPlusPlus
-                | ExplainMethod::HiResCam
-                | ExplainMethod::LayerCam
-                | ExplainMethod::ScoreCam
-        )
+        matches!(self.kind(), Method::Cam { .. })
     }
 }
 
@@ -541,6 +597,13 @@ mod tests {
                 assert!(runs.windows(2).all(|w| w[0].end == w[1].start), "{runs:?}");
             }
         }
+    }
+
+    #[test]
+    fn floats_survive_their_framing() {
+        let values = [0.0, -1.5, f32::MAX, f32::MIN_POSITIVE, 3.25];
+        assert_eq!(bytes_f32(&f32_bytes(&values)), values);
+        assert_eq!(bytes_f32(&[0, 0, 128, 63, 9]), [1.0]);
     }
 
     #[test]

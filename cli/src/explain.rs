@@ -6,15 +6,12 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use explain_core::Score;
-use explain_core::explain::grad_cam::{CamMethod, class_map, pytorch_grad_cam_map};
-use explain_core::explain::integrated_gradients::{
-    IntegratedGradients, Quadrature, integrated_gradients,
-};
-use explain_core::explain::occlusion::{Occlusion, Recompute, occlusion_with};
-use explain_core::explain::saliency::{SmoothGrad, gradient_times_input, saliency, smooth_grad};
-use explain_core::explain::{Progress, Target};
+use explain_core::explain::grad_cam::CamMethod;
+use explain_core::explain::integrated_gradients::{IntegratedGradients, Quadrature};
+use explain_core::explain::occlusion::{Occlusion, Recompute};
+use explain_core::explain::saliency::SmoothGrad;
+use explain_core::explain::{CamConvention, Method as ExplainMethod, Progress, Target, map_chw};
 use explain_core::metrics::faithfulness::{area_under_curve, deletion_and_insertion, ranking};
-use explain_core::model::hwc_to_chw;
 use explain_core::npy::write_f32;
 use explain_core::onnx::FloatValue;
 use explain_core::render::{ColourMap, map_overlay, png};
@@ -154,32 +151,60 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         true
     };
     let progress: &mut dyn Progress = &mut progress;
-    let layer = || -> Result<String> {
-        match &args.layer {
-            Some(l) => Ok(l.clone()),
-            None => classifier.layer_table().gradcam_layer.context(
-                "this model has no spatial layer for a class activation map; give --layer",
-            ),
-        }
+    let method = method_of(&args, &spec)?;
+    let map = method.run(&classifier, &image, target, progress)?;
+    bar.finish();
+    let dims = map.dims();
+    let values = map.to_vec()?;
+    let compute_ms = started.elapsed().as_secs_f64() * 1e3;
+    std::fs::write(&args.out, write_f32(&values, &dims)?)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    eprintln!(
+        "{:?} of class {} ({}) {:?} in {compute_ms:.1} ms -> {}",
+        args.method,
+        target.class,
+        classifier.labels()[target.class],
+        dims,
+        args.out.display()
+    );
+    if let Some(path) = &args.png {
+        write_overlay(&args, &classifier, &values, &dims, path, method.signed())?;
+    }
+    if args.faithfulness {
+        let (chw, channels) = image_sized(&classifier, &values, &dims)?;
+        let ranking = ranking(&chw, channels, method.signed());
+        let (deletion, insertion) = deletion_and_insertion(&classifier, &image, target, &ranking)?;
+        let deletion = FloatValue::from_tensor(deletion).to_vec()?;
+        let insertion = FloatValue::from_tensor(insertion).to_vec()?;
+        let json = serde_json::json!({
+            "deletion_auc": area_under_curve(&deletion),
+            "insertion_auc": area_under_curve(&insertion),
+            "deletion": deletion,
+            "insertion": insertion,
+        });
+        println!("{json}");
+    }
+    Ok(())
+}
+
+/// The method and settings the arguments ask for.
+fn method_of(args: &ExplainArgs, spec: &explain_core::InputSpec) -> Result<ExplainMethod> {
+    let cam = |kind| ExplainMethod::Cam {
+        kind,
+        layer: args.layer.clone(),
+        convention: match args.convention {
+            Convention::Captum => CamConvention::Captum,
+            Convention::PytorchGradCam => CamConvention::PytorchGradCam,
+        },
     };
-    let cam = |method: CamMethod, progress: &mut dyn Progress| -> Result<FloatValue> {
-        let raw = class_map(&classifier, &image, target, &layer()?, method, progress)?;
-        Ok(match args.convention {
-            Convention::Captum => raw,
-            Convention::PytorchGradCam => pytorch_grad_cam_map(&raw, spec.height, spec.width)?,
-        })
-    };
-    let map = match args.method {
-        Method::Saliency => saliency(&classifier, &image, target)?,
-        Method::GradientXInput => gradient_times_input(&classifier, &image, target)?,
-        Method::Smoothgrad => {
-            let settings = SmoothGrad {
-                samples: args.steps.unwrap_or(SmoothGrad::default().samples),
-                seed: args.seed,
-                ..SmoothGrad::default()
-            };
-            smooth_grad(&classifier, &image, target, &settings, progress)?
-        }
+    Ok(match args.method {
+        Method::Saliency => ExplainMethod::Saliency,
+        Method::GradientXInput => ExplainMethod::GradientXInput,
+        Method::Smoothgrad => ExplainMethod::SmoothGrad(SmoothGrad {
+            samples: args.steps.unwrap_or(SmoothGrad::default().samples),
+            seed: args.seed,
+            ..SmoothGrad::default()
+        }),
         Method::Occlusion => {
             let mut settings =
                 Occlusion::preset(args.level, spec.channels, spec.height, spec.width);
@@ -205,60 +230,26 @@ pub fn run(args: ExplainArgs) -> Result<()> {
             } else {
                 Recompute::Incremental
             };
-            occlusion_with(&classifier, &image, target, &settings, recompute, progress)?
+            ExplainMethod::Occlusion {
+                settings,
+                recompute,
+            }
         }
-        Method::Gradcam => cam(CamMethod::GradCam, progress)?,
-        Method::GradcamPlusPlus => cam(CamMethod::GradCamPlusPlus, progress)?,
-        Method::Hirescam => cam(CamMethod::HiResCam, progress)?,
-        Method::Layercam => cam(CamMethod::LayerCam, progress)?,
-        Method::Scorecam => cam(CamMethod::ScoreCam, progress)?,
-        Method::Ig => {
-            let settings = IntegratedGradients {
-                steps: args.steps.unwrap_or(32),
-                quadrature: match args.quadrature {
-                    QuadratureArg::RiemannTrapezoid => Quadrature::RiemannTrapezoid,
-                    QuadratureArg::GaussLegendre => Quadrature::GaussLegendre,
-                },
-                baseline: args.baseline,
-                ..IntegratedGradients::default()
-            };
-            integrated_gradients(&classifier, &image, target, &settings, progress)?
-        }
-    };
-    bar.finish();
-    let dims = map.dims();
-    let values = map.to_vec()?;
-    let compute_ms = started.elapsed().as_secs_f64() * 1e3;
-    std::fs::write(&args.out, write_f32(&values, &dims)?)
-        .with_context(|| format!("cannot write {}", args.out.display()))?;
-    eprintln!(
-        "{:?} of class {} ({}) {:?} in {compute_ms:.1} ms -> {}",
-        args.method,
-        target.class,
-        classifier.labels()[target.class],
-        dims,
-        args.out.display()
-    );
-    if let Some(path) = &args.png {
-        write_overlay(&args, &classifier, &values, &dims, path)?;
-    }
-    if args.faithfulness {
-        let chw = image_sized(&classifier, &values, &dims)?;
-        let channels = chw.len() / (spec.height * spec.width);
-        let signed = matches!(args.method, Method::Ig | Method::GradientXInput);
-        let ranking = ranking(&chw, channels, signed);
-        let (deletion, insertion) = deletion_and_insertion(&classifier, &image, target, &ranking)?;
-        let deletion = FloatValue::from_tensor(deletion).to_vec()?;
-        let insertion = FloatValue::from_tensor(insertion).to_vec()?;
-        let json = serde_json::json!({
-            "deletion_auc": area_under_curve(&deletion),
-            "insertion_auc": area_under_curve(&insertion),
-            "deletion": deletion,
-            "insertion": insertion,
-        });
-        println!("{json}");
-    }
-    Ok(())
+        Method::Gradcam => cam(CamMethod::GradCam),
+        Method::GradcamPlusPlus => cam(CamMethod::GradCamPlusPlus),
+        Method::Hirescam => cam(CamMethod::HiResCam),
+        Method::Layercam => cam(CamMethod::LayerCam),
+        Method::Scorecam => cam(CamMethod::ScoreCam),
+        Method::Ig => ExplainMethod::IntegratedGradients(IntegratedGradients {
+            steps: args.steps.unwrap_or(32),
+            quadrature: match args.quadrature {
+                QuadratureArg::RiemannTrapezoid => Quadrature::RiemannTrapezoid,
+                QuadratureArg::GaussLegendre => Quadrature::GaussLegendre,
+            },
+            baseline: args.baseline,
+            ..IntegratedGradients::default()
+        }),
+    })
 }
 
 /// The map in `[C, H, W]` order at the image's size (an error for a map at a layer's size).
@@ -266,20 +257,9 @@ fn image_sized(
     classifier: &explain_core::Classifier,
     values: &[f32],
     dims: &[usize],
-) -> Result<Vec<f32>> {
-    let spec = classifier.input();
-    let (h, w) = (spec.height, spec.width);
-    let area = h * w;
-    if !values.len().is_multiple_of(area) {
-        bail!(
-            "the map {dims:?} is not at the image's size ({h}x{w}); use --convention pytorch-grad-cam"
-        );
-    }
-    let channels = values.len() / area;
-    Ok(match spec.layout {
-        explain_core::Layout::Nhwc => hwc_to_chw(values, channels),
-        explain_core::Layout::Nchw => values.to_vec(),
-    })
+) -> Result<(Vec<f32>, usize)> {
+    map_chw(classifier.input(), values, dims)
+        .context("use --convention pytorch-grad-cam for a map at the image's size")
 }
 
 /// The map reduced to `[H, W]`, normalised, coloured and blended over the image.
@@ -289,15 +269,14 @@ fn write_overlay(
     values: &[f32],
     dims: &[usize],
     path: &PathBuf,
+    signed: bool,
 ) -> Result<()> {
     let Some(image_path) = &args.input.image else {
         bail!("--png needs --image (the picture to draw on)");
     };
     let spec = classifier.input();
     let (h, w) = (spec.height, spec.width);
-    let chw = image_sized(classifier, values, dims)?;
-    let channels = chw.len() / (h * w);
-    let signed = matches!(args.method, Method::Ig | Method::GradientXInput);
+    let (chw, channels) = image_sized(classifier, values, dims)?;
     let pre = args.input.preprocess.resolve(spec)?;
     let prepared = pre.prepare_bytes(&read(image_path)?, &image_path.display().to_string())?;
     let colour_map = match args.colour_map {

@@ -17,14 +17,16 @@ mod common;
 
 use std::path::PathBuf;
 
-use explain_core::explain::grad_cam::{CamMethod, class_map, pytorch_grad_cam_map};
+use explain_core::explain::grad_cam::{
+    CamMethod, class_map, pytorch_grad_cam_map, score_cam_from_scores, score_cam_scores_part,
+};
 use explain_core::explain::integrated_gradients::{
     IntegratedGradients, integrated_gradients, integrated_gradients_part,
 };
 use explain_core::explain::occlusion::{
     Occlusion, Recompute, occlusion, occlusion_part, occlusion_with,
 };
-use explain_core::explain::saliency::saliency;
+use explain_core::explain::saliency::{SmoothGrad, saliency, smooth_grad_part};
 use explain_core::explain::{Silent, Target};
 use explain_core::npy::{HostTensor, read_f32};
 use explain_core::onnx::FloatValue;
@@ -409,7 +411,7 @@ fn occlusion_parts_add_up_to_the_map() {
 fn integrated_gradients_parts_add_up_to_the_map() {
     let case = Case::load("fashion_tshirt");
     let settings = IntegratedGradients::default();
-    let run = |part| {
+    parts_add_up("IG", 1e-6, |part| {
         integrated_gradients_part(
             &case.classifier,
             &case.image,
@@ -419,17 +421,85 @@ fn integrated_gradients_parts_add_up_to_the_map() {
             &mut Silent,
         )
         .expect("IG")
-        .to_vec()
-        .expect("read")
+    });
+}
+
+/// SmoothGrad's noisy copies split between workers: the same copies, so the same map.
+#[test]
+fn smooth_grad_parts_add_up_to_the_map() {
+    let case = Case::load("fashion_tshirt");
+    // 10 copies in batches of 4: parts of 1, 1 and 2 batches, the last one short.
+    let settings = SmoothGrad {
+        samples: 10,
+        batch: 4,
+        ..SmoothGrad::default()
     };
-    let whole = run((0, 1));
-    let mut sum = vec![0.0; whole.len()];
-    for index in 0..3 {
-        sum.iter_mut()
-            .zip(run((index, 3)))
-            .for_each(|(s, p)| *s += p);
+    parts_add_up("SmoothGrad", 1e-6, |part| {
+        smooth_grad_part(
+            &case.classifier,
+            &case.image,
+            case.target(),
+            &settings,
+            part,
+            &mut Silent,
+        )
+        .expect("SmoothGrad")
+    });
+}
+
+/// Score-CAM's channel scores split between workers add up to every channel's score, and the
+/// map made from them is the one-worker map.
+#[test]
+fn score_cam_parts_add_up_to_the_map() {
+    let case = Case::load("fashion_tshirt");
+    let layer = case.meta["layers"]["gradcam"].as_str().expect("layer");
+    let scores = |part| {
+        score_cam_scores_part(
+            &case.classifier,
+            &case.image,
+            case.target(),
+            layer,
+            part,
+            &mut Silent,
+        )
+        .expect("Score-CAM scores")
+    };
+    parts_add_up("Score-CAM scores", 0.0, scores);
+    let whole = class_map(
+        &case.classifier,
+        &case.image,
+        case.target(),
+        layer,
+        CamMethod::ScoreCam,
+        &mut Silent,
+    )
+    .expect("Score-CAM")
+    .to_vec()
+    .expect("read");
+    let from_scores = score_cam_from_scores(&case.classifier, &case.image, layer, &scores((0, 1)))
+        .expect("map from scores")
+        .to_vec()
+        .expect("read");
+    assert_eq!(whole, from_scores);
+}
+
+/// Runs `run` whole and in 1, 3 and 5 parts (more parts than some methods have batches): the
+/// parts' sum must be the whole within `tolerance` of its value range.
+fn parts_add_up(what: &str, tolerance: f32, run: impl Fn((usize, usize)) -> FloatValue) {
+    let read = |v: FloatValue| v.to_vec().expect("read");
+    let whole = read(run((0, 1)));
+    for count in [3, 5] {
+        let mut sum = vec![0.0; whole.len()];
+        for index in 0..count {
+            let part = read(run((index, count)));
+            assert_eq!(part.len(), whole.len(), "{what}: part {index} of {count}");
+            sum.iter_mut().zip(part).for_each(|(s, p)| *s += p);
+        }
+        let range = common::value_range(&whole).max(f32::MIN_POSITIVE);
+        let worst = common::max_abs_diff(&sum, &whole);
+        assert!(
+            worst <= tolerance * range,
+            "{what} in {count} parts: max |diff| {worst}, range {range}"
+        );
     }
-    let range = common::value_range(&whole).max(f32::MIN_POSITIVE);
-    let worst = common::max_abs_diff(&sum, &whole);
-    assert!(worst <= 1e-6 * range, "max |diff| {worst}, range {range}");
 }

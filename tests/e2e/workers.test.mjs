@@ -3,12 +3,14 @@
 // them, their shares summed on the page): the maps equal Captum's every time
 // (tests/fixtures/oracle, resnet18_chelsea: occlusion window 32, stride 16, 169 windows; IG 32
 // steps, within the parity tests' bound for this random-init network). The times go to
-// out/occlusion-workers.json.
+// out/occlusion-workers.json. SmoothGrad (noisy copies shared) and Score-CAM (channels shared)
+// on the oracle's Fashion-MNIST network give the same maps on two workers as on one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
   FIXTURES, withApp, openApp, waitForDemo, predictImage, readNpy, explain, assertClose, writeOut,
+  openOracleFashion,
 } from './harness.mjs';
 
 const CASE = join(FIXTURES, 'oracle/cases/resnet18_chelsea');
@@ -66,4 +68,22 @@ test('a ResNet-18 occlusion and IG shared by two workers equal Captum\'s, as on 
   }
   await writeOut('occlusion-workers.json', JSON.stringify({ model: 'resnet18_bn_unfused', windows: 169, runs }, null, 1));
   console.log(`ResNet-18 occlusion in the browser: ${JSON.stringify(runs)}`);
+});
+
+test('SmoothGrad and Score-CAM shared by two workers equal the maps of one', { timeout: 600_000 }, async () => {
+  const maps = {};
+  for (const workers of [1, 2]) {
+    const page = await openApp(app.browser, app.url, `?backend=cpu&workers=${workers}`);
+    await openOracleFashion(page);
+    maps[workers] = await explain(page, ['smoothgrad', 'scorecam']);
+    for (const method of ['smoothgrad', 'scorecam']) {
+      const shared = Number(await page.getAttribute(`#explanations figure[data-method=${method}]`, 'data-workers'));
+      assert.equal(shared, workers, `${method} was shared by ${workers} worker(s): ${maps[workers][method].caption}`);
+    }
+    await page.close();
+  }
+  for (const method of ['smoothgrad', 'scorecam']) {
+    assert.equal(maps[2][method].map.length, 28 * 28, `${method}: one value per pixel`);
+    assertClose(`${method} on two workers`, maps[2][method].map, maps[1][method].map, 1e-5);
+  }
 });

@@ -21,8 +21,8 @@ use wasm_bindgen::prelude::Closure;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
 use crate::protocol::{
-    Backend, BackendChoice, EvaluationResult, ExplainMethod, ExplainPart, Request, Response, Shard,
-    decode, encode,
+    Backend, BackendChoice, EvaluationResult, ExplainPart, Request, Response, Shard, bytes_f32,
+    decode, encode, f32_bytes,
 };
 
 /// Where the worker's loader lives (Trunk's `data-loader-shim` output for `unpic-worker`).
@@ -155,10 +155,10 @@ pub fn before_send(
             }
             Request::Explain {
                 id,
-                method: ExplainMethod::Occlusion { .. } | ExplainMethod::IntegratedGradients,
+                method,
                 part: ExplainPart::Whole,
                 ..
-            } => {
+            } if method.shared() => {
                 let id = *id;
                 let Some(count) = pool.ready(setup) else {
                     return request;
@@ -488,11 +488,11 @@ fn sum_f32(shares: &[Vec<u8>]) -> Option<Vec<u8>> {
     }
     let mut sum = vec![0f32; len / 4];
     for share in shares {
-        for (s, b) in sum.iter_mut().zip(share.chunks_exact(4)) {
-            *s += f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        }
+        sum.iter_mut()
+            .zip(bytes_f32(share))
+            .for_each(|(s, v)| *s += v);
     }
-    Some(sum.iter().flat_map(|v| v.to_le_bytes()).collect())
+    Some(f32_bytes(&sum))
 }
 
 impl Helper {

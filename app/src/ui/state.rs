@@ -12,7 +12,7 @@ use crate::presets::Preset;
 use crate::protocol::{
     ActivationsResult, Backend, BackendChoice, DatasetSummary, DreamResult, EvaluationResult,
     ExplainMethod, ExplainPart, ExplanationResult, FileSizes, ImagePurpose, MaxActivationsResult,
-    ModelSummary, PredictionResult, Request, Response, TsneResult,
+    ModelSummary, PredictionResult, Request, Response, TsneResult, bytes_f32,
 };
 
 /// The views of the page, one shown at a time.
@@ -770,10 +770,7 @@ impl Session {
                 if explain_batch_of(result.id) == Some(self.explain_batch.get_untracked()) {
                     let mut values = bytes.unwrap_or_default();
                     let npy = values.split_off(result.values_len.min(values.len()));
-                    let values = values
-                        .chunks_exact(4)
-                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                        .collect();
+                    let values = bytes_f32(&values);
                     self.explanations.update(|list| {
                         list.push(ShownExplanation {
                             result,
@@ -829,11 +826,7 @@ impl Session {
             }
             Response::Activations(result) => {
                 if result.id == self.latest_feature_request.get_untracked() {
-                    let maps = bytes
-                        .unwrap_or_default()
-                        .chunks_exact(4)
-                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                        .collect();
+                    let maps = bytes_f32(&bytes.unwrap_or_default());
                     self.activations.set(Some((result, maps)));
                 }
             }

@@ -77,9 +77,10 @@ pub fn class_map(
     };
     let cam = match method.weighting() {
         None => {
-            let forward = classifier.forward(image.clone(), &[layer])?;
-            let a = to_nchw(as_4d(&forward.taps[0], layer)?);
-            score_cam(classifier, image, target, a, progress)?
+            let a = layer_activations(classifier, image, layer)?;
+            let c = a.dims()[1];
+            let scores = channel_scores(classifier, image, target, &a, 0..c, progress)?;
+            score_weighted(a, scores)
         }
         Some(weighting) => {
             let g = classifier.gradient(
@@ -147,23 +148,92 @@ fn gradient_cam(a: Tensor<4>, g: Tensor<4>, weighting: Weighting) -> Tensor<4> {
     weighted.sum_dim(1)
 }
 
-/// Channels per Score-CAM forward pass (pytorch-grad-cam's default batch).
-const SCORE_CAM_BATCH: usize = 16;
-
-fn score_cam(
+/// Part `index` of `count` of Score-CAM's channel scores, for workers that share one map: `[C]`,
+/// the target's score of the image masked by each channel of the part's contiguous run, and 0
+/// for the other channels, so the parts' sum is every channel's score.
+pub fn score_cam_scores_part(
     classifier: &Classifier,
     image: &FloatValue,
     target: Target,
-    a: Tensor<4>,
+    layer: &str,
+    (index, count): (usize, usize),
     progress: &mut dyn Progress,
+) -> Result<FloatValue> {
+    check_one(classifier, image, target)?;
+    if count == 0 || index >= count {
+        return Err(Error::Settings(format!(
+            "part {index} of {count} of a Score-CAM map does not exist"
+        )));
+    }
+    let a = layer_activations(classifier, image, layer)?;
+    let c = a.dims()[1];
+    let mine = c * index / count..c * (index + 1) / count;
+    let device = a.device();
+    let before = Tensor::<1>::zeros([mine.start], &device);
+    let after = Tensor::<1>::zeros([c - mine.end], &device);
+    let scores = channel_scores(classifier, image, target, &a, mine, progress)?;
+    Ok(FloatValue::from_tensor(Tensor::cat(
+        vec![before, scores, after],
+        0,
+    )))
+}
+
+/// Score-CAM's raw map `[1, 1, h, w]` from every channel's score (the parts' sum).
+pub fn score_cam_from_scores(
+    classifier: &Classifier,
+    image: &FloatValue,
+    layer: &str,
+    scores: &FloatValue,
+) -> Result<FloatValue> {
+    let a = layer_activations(classifier, image, layer)?;
+    let c = a.dims()[1];
+    let scores = scores
+        .to_rank::<1>()
+        .filter(|s| s.dims() == [c])
+        .ok_or_else(|| {
+            Error::Settings(format!(
+                "Score-CAM needs {c} channel scores for '{layer}', got {:?}",
+                scores.dims()
+            ))
+        })?;
+    Ok(FloatValue::from_tensor(score_weighted(a, scores)))
+}
+
+/// The layer's activations for one image, `[1, C, h, w]` whatever the layer's layout.
+fn layer_activations(
+    classifier: &Classifier,
+    image: &FloatValue,
+    layer: &str,
 ) -> Result<Tensor<4>> {
-    let [_, c, h, w] = a.dims();
+    let channels_last = channel_axis(classifier, layer)? == 3;
+    let taps = classifier.activations(image.clone(), &[layer])?;
+    let a = as_4d(&taps[0], layer)?;
+    Ok(if channels_last {
+        a.permute([0, 3, 1, 2])
+    } else {
+        a
+    })
+}
+
+/// Channels per Score-CAM forward pass (pytorch-grad-cam's default batch).
+const SCORE_CAM_BATCH: usize = 16;
+
+/// The target's score of the image masked by each channel in `channels` (upsampled with aligned
+/// corners, as torch's UpsamplingBilinear2d, and min-maxed): `[channels.len()]`.
+fn channel_scores(
+    classifier: &Classifier,
+    image: &FloatValue,
+    target: Target,
+    a: &Tensor<4>,
+    channels: std::ops::Range<usize>,
+    progress: &mut dyn Progress,
+) -> Result<Tensor<1>> {
+    let [_, _, h, w] = a.dims();
     let input_dims = image.dims();
     let (height, width) = match classifier.input().layout {
         crate::model::Layout::Nchw => (input_dims[2], input_dims[3]),
         crate::model::Layout::Nhwc => (input_dims[1], input_dims[2]),
     };
-    // Upsample each channel (align_corners=True, as torch's UpsamplingBilinear2d) and min-max it.
     let device = a.device();
     let ry = Tensor::<2>::from_data(
         TensorData::new(aligned_weights(h, height), [height, h]),
@@ -173,19 +243,28 @@ fn score_cam(
         TensorData::new(aligned_weights(w, width), [width, w]),
         &device,
     );
-    let maps = a.clone().reshape([c, h, w]);
-    let up = ry
-        .unsqueeze::<3>()
-        .expand([c, height, h])
-        .matmul(maps)
-        .matmul(rx.transpose().unsqueeze::<3>().expand([c, w, width]));
-    let masks = min_max(up);
     let x = image.padded().clone();
-    let mut scores = Vec::with_capacity(c);
+    let total = channels.len();
+    let mut scores = Vec::with_capacity(total.div_ceil(SCORE_CAM_BATCH));
     let mut done = 0;
-    while done < c {
-        let b = SCORE_CAM_BATCH.min(c - done);
-        let m = masks.clone().narrow(0, done, b);
+    while done < total {
+        let b = SCORE_CAM_BATCH.min(total - done);
+        let maps = a
+            .clone()
+            .narrow(1, channels.start + done, b)
+            .reshape([b, h, w]);
+        let up = ry
+            .clone()
+            .unsqueeze::<3>()
+            .expand([b, height, h])
+            .matmul(maps)
+            .matmul(
+                rx.clone()
+                    .transpose()
+                    .unsqueeze::<3>()
+                    .expand([b, w, width]),
+            );
+        let m = min_max(up);
         let m = match classifier.input().layout {
             crate::model::Layout::Nchw => m.reshape([b, 1, height, width]),
             crate::model::Layout::Nhwc => m.reshape([b, height, width, 1]),
@@ -194,10 +273,20 @@ fn score_cam(
         let batch = FloatValue::from_tensor(xi * m);
         scores.push(target_scores(&classifier.logits(batch)?, target)?);
         done += b;
-        step(progress, done, c)?;
+        step(progress, done, total)?;
     }
-    let weights = softmax(Tensor::cat(scores, 0), 0).reshape([1, c, 1, 1]);
-    Ok((weights * a).sum_dim(1))
+    Ok(if scores.is_empty() {
+        Tensor::zeros([0], &device)
+    } else {
+        Tensor::cat(scores, 0)
+    })
+}
+
+/// `Σ_k softmax(scores)_k A_k`: `[1, 1, h, w]`.
+fn score_weighted(a: Tensor<4>, scores: Tensor<1>) -> Tensor<4> {
+    let c = a.dims()[1];
+    let weights = softmax(scores, 0).reshape([1, c, 1, 1]);
+    (weights * a).sum_dim(1)
 }
 
 /// `[out, in]` weights of a bilinear resize with aligned corners.

@@ -1,8 +1,9 @@
 //! Explanations of one prediction: which parts of the input (or of a layer) drive a class score.
 //!
-//! One file per method. Every method takes a [`Classifier`], one preprocessed image (a batch of
-//! one in the model's layout), and a [`Target`]; it returns a map as a device tensor, so the
-//! browser can read it without blocking and the CLI can write it. Long methods work in batches
+//! One file per method, and one value for them all: [`Method`] (method.rs), which the CLI and the
+//! browser's worker both run. Every method takes a [`Classifier`], one preprocessed image (a
+//! batch of one in the model's layout), and a [`Target`]; it returns a map as a device tensor, so
+//! the browser can read it without blocking and the CLI can write it. Long methods work in batches
 //! and report to a [`Progress`], which can cancel between batches.
 //!
 //! Conventions follow the established peers exactly (Captum, pytorch-grad-cam); each file says
@@ -10,6 +11,7 @@
 
 pub mod grad_cam;
 pub mod integrated_gradients;
+pub mod method;
 pub mod occlusion;
 pub mod resize;
 pub mod saliency;
@@ -18,6 +20,8 @@ use crate::error::{Error, Result};
 use crate::gradient::Score;
 use crate::model::Classifier;
 use crate::onnx::FloatValue;
+
+pub use method::{CamConvention, Method};
 
 /// The class score being explained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -84,6 +88,29 @@ pub(crate) fn check_one(classifier: &Classifier, image: &FloatValue, target: Tar
         )));
     }
     Ok(())
+}
+
+/// A map in the model's layout at the image's size, as `[C, H, W]` values and `C`: what the
+/// rankings and overlays read. An error for a map at a layer's size (a raw class activation map).
+pub fn map_chw(
+    spec: &crate::model::InputSpec,
+    values: &[f32],
+    dims: &[usize],
+) -> Result<(Vec<f32>, usize)> {
+    let area = spec.height * spec.width;
+    if area == 0 || values.is_empty() || !values.len().is_multiple_of(area) {
+        return Err(Error::Settings(format!(
+            "the map {dims:?} is not at the image's size ({}x{}): take the map in \
+             pytorch-grad-cam's form",
+            spec.height, spec.width
+        )));
+    }
+    let channels = values.len() / area;
+    let chw = match spec.layout {
+        crate::model::Layout::Nhwc => crate::model::hwc_to_chw(values, channels),
+        crate::model::Layout::Nchw => values.to_vec(),
+    };
+    Ok((chw, channels))
 }
 
 /// The target scores of a batch of logits `[B, K]`: `[B]` (on the device).

@@ -76,10 +76,11 @@ impl Occlusion {
 }
 
 /// How the occluded copies' scores are computed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Recompute {
     /// Only the region of each layer a window reaches (`onnx/incremental.rs`), where the model
     /// allows it (a free batch axis, NCHW); otherwise the whole network.
+    #[default]
     Incremental,
     /// The whole network for every copy: the reference the incremental path is tested against.
     Full,
@@ -134,11 +135,6 @@ pub fn occlusion_part(
     (index, count): (usize, usize),
     progress: &mut dyn Progress,
 ) -> Result<FloatValue> {
-    if count == 0 || index >= count {
-        return Err(Error::Settings(format!(
-            "part {index} of {count} of an occlusion map does not exist"
-        )));
-    }
     occlusion_of_part(
         classifier,
         image,
@@ -150,7 +146,8 @@ pub fn occlusion_part(
     )
 }
 
-fn occlusion_of_part(
+/// Part `index` of `count` of the map, computed the way `recompute` says.
+pub(crate) fn occlusion_of_part(
     classifier: &Classifier,
     image: &FloatValue,
     target: Target,
@@ -159,6 +156,11 @@ fn occlusion_of_part(
     (index, count): (usize, usize),
     progress: &mut dyn Progress,
 ) -> Result<FloatValue> {
+    if count == 0 || index >= count {
+        return Err(Error::Settings(format!(
+            "part {index} of {count} of an occlusion map does not exist"
+        )));
+    }
     check_one(classifier, image, target)?;
     let spec = classifier.input();
     let dims = [spec.channels, spec.height, spec.width];

@@ -68,27 +68,53 @@ pub fn smooth_grad(
     settings: &SmoothGrad,
     progress: &mut dyn Progress,
 ) -> Result<FloatValue> {
+    smooth_grad_part(classifier, image, target, settings, (0, 1), progress)
+}
+
+/// Part `index` of `count` of the SmoothGrad map, for workers that share one: the batches of
+/// noisy copies are split into `count` contiguous runs, and the parts' sum is the map. Each
+/// batch draws its noise from its own seed, so a batch's copies are the same whoever runs it.
+pub fn smooth_grad_part(
+    classifier: &Classifier,
+    image: &FloatValue,
+    target: Target,
+    settings: &SmoothGrad,
+    (index, count): (usize, usize),
+    progress: &mut dyn Progress,
+) -> Result<FloatValue> {
     check_one(classifier, image, target)?;
     if settings.samples == 0 || settings.batch == 0 {
         return Err(Error::Settings(
             "SmoothGrad needs at least one sample and a batch of one".into(),
         ));
     }
+    if count == 0 || index >= count {
+        return Err(Error::Settings(format!(
+            "part {index} of {count} of a SmoothGrad map does not exist"
+        )));
+    }
+    let batches = settings.samples.div_ceil(settings.batch);
+    let mine = batches * index / count..batches * (index + 1) / count;
     let x = image.padded().clone();
     // σ = noise · (max − min), kept on the device (no read-back, so the browser never blocks).
     let sigma = (x.clone().max() - x.clone().min()).clamp_min(1e-6) * settings.noise;
     let sigma = sigma.reshape([1; MAX_RANK]);
     let device = image.device();
-    // Burn's random tensors follow the device's seed; seed it for a reproducible map.
-    device.seed(settings.seed);
     let dims = image.dims();
+    let batch_axis = MAX_RANK - dims.len();
     let mut sum: Option<Tensor<MAX_RANK>> = None;
+    // Progress counts copies, as the whole map's does.
+    let total = (mine.end * settings.batch).min(settings.samples)
+        - (mine.start * settings.batch).min(settings.samples);
     let mut done = 0;
-    while done < settings.samples {
-        let b = settings.batch.min(settings.samples - done);
+    for batch in mine {
+        let first = batch * settings.batch;
+        let b = settings.batch.min(settings.samples - first);
         let mut shape = dims.clone();
         shape[0] = b;
         let batch_shape = crate::onnx::value::padded_shape(&shape);
+        // Burn's random tensors follow the device's seed: one seed per batch.
+        device.seed(batch_seed(settings.seed, batch));
         let noise =
             Tensor::<MAX_RANK>::random(batch_shape, Distribution::Normal(0.0, 1.0), &device)
                 * sigma.clone();
@@ -98,15 +124,23 @@ pub fn smooth_grad(
             .gradient
             .into_padded();
         let g = if settings.absolute { g.abs() } else { g };
-        let batch_axis = MAX_RANK - dims.len();
         let part = g.sum_dim(batch_axis);
         sum = Some(match sum {
             Some(s) => s + part,
             None => part,
         });
         done += b;
-        step(progress, done, settings.samples)?;
+        step(progress, done, total)?;
     }
-    let mean = sum.ok_or_else(|| Error::Settings("no samples".into()))? / settings.samples as f32;
-    Ok(FloatValue::from_padded(mean, dims.len()))
+    // A part without batches (more parts than batches) adds nothing.
+    let sum = sum.unwrap_or_else(|| x.zeros_like());
+    Ok(FloatValue::from_padded(
+        sum / settings.samples as f32,
+        dims.len(),
+    ))
+}
+
+/// The noise seed of one batch: the user's seed and the batch's index, mixed.
+fn batch_seed(seed: u64, batch: usize) -> u64 {
+    seed ^ (batch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
