@@ -1,18 +1,15 @@
 //! UNPIC's browser app. The page (`ui`) never computes: it sends [`protocol::Request`]s to a Web
-//! Worker that owns the engine (`engine`, `worker`) and draws what comes back, so the page stays
+//! Worker that owns the engine (`worker`) and draws what comes back, so the page stays
 //! responsive however long a network takes.
 
 pub mod data_url;
-pub mod engine;
 #[cfg(target_arch = "wasm32")]
 pub mod event_loop;
 pub mod export;
-pub mod jobs;
 pub mod presets;
 pub mod protocol;
 #[cfg(target_arch = "wasm32")]
 pub mod ui;
-#[cfg(target_arch = "wasm32")]
 pub mod worker;
 
 /// Runs the module's static constructors (Burn's compute IR registers itself with `inventory`)

@@ -10,7 +10,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
-use crate::engine::{Engine, Reply};
+use super::{Engine, Reply};
 use crate::event_loop::next_task;
 use crate::protocol::{Request, Response, decode, encode};
 

@@ -1,0 +1,194 @@
+//! The compute worker: an [`Engine`] owns the chosen device, the loaded model, its labels, the
+//! current image and the opened dataset, and answers the page's [`Request`]s one at a time with
+//! [`Response`]s. Every failure becomes one `Failed` message, and the state stays usable (a bad
+//! model does not unload the good one).
+//!
+//! The engine's parts, one file each: `session` (backend, model, labels), `image` (prediction,
+//! activations and deep dream of one image), `explain` (explanation maps, whole or in shares),
+//! `dataset` (opening a dataset; evaluation, t-SNE and max-activation jobs, stepped by `jobs`),
+//! `platform` (what differs between the browser and native tests); `message_loop` is the
+//! worker's entry point in the browser.
+
+mod dataset;
+mod explain;
+mod image;
+pub mod jobs;
+#[cfg(target_arch = "wasm32")]
+mod message_loop;
+mod platform;
+mod session;
+#[cfg(test)]
+mod tests;
+
+#[cfg(target_arch = "wasm32")]
+pub use message_loop::start;
+
+use std::collections::VecDeque;
+
+use explain_core::data::ImageSource;
+use explain_core::embed::tsne::TsneSettings;
+use explain_core::onnx::FloatValue;
+use explain_core::{Classifier, Device};
+
+use crate::protocol::{Backend, Request, Response};
+use explain::ExplainSettings;
+use jobs::Job;
+
+/// The last predicted image, kept for explanations.
+struct CurrentImage {
+    input: FloatValue,
+    top: usize,
+}
+
+/// A response and the bytes that travel with it.
+pub type Reply = (Response, Option<Vec<u8>>);
+
+pub struct Engine {
+    backend: Backend,
+    device: Device,
+    /// The WebGPU device once initialised (Burn's runtime can be initialised only once).
+    webgpu: Option<Device>,
+    model: Option<(String, Vec<u8>, Option<[usize; 2]>)>,
+    classifier: Option<Classifier>,
+    labels_text: Option<String>,
+    /// Whether the labels text names this model's classes (then folders are matched by name).
+    labels_applied: bool,
+    current: Option<CurrentImage>,
+    dataset: Option<Box<dyn ImageSource>>,
+    /// Dataset jobs (evaluation, t-SNE), advanced a step at a time between requests.
+    jobs: VecDeque<Job>,
+    /// Sends progress while a request runs in one go (an explanation, a dream).
+    notify: Box<dyn Fn(Reply)>,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Self {
+            backend: Backend::Cpu,
+            device: Device::flex(),
+            webgpu: None,
+            model: None,
+            classifier: None,
+            labels_text: None,
+            labels_applied: false,
+            current: None,
+            dataset: None,
+            jobs: VecDeque::new(),
+            notify: Box::new(|_| {}),
+        }
+    }
+}
+
+fn failed(during: &str, message: impl ToString) -> Reply {
+    (
+        Response::Failed {
+            during: during.to_string(),
+            message: message.to_string(),
+        },
+        None,
+    )
+}
+
+impl Engine {
+    /// Where progress of one-go requests goes (the worker posts it to the page at once).
+    pub fn set_notify(&mut self, notify: Box<dyn Fn(Reply)>) {
+        self.notify = notify;
+    }
+
+    pub async fn handle(&mut self, request: Request, bytes: Option<Vec<u8>>) -> Vec<Reply> {
+        match request {
+            Request::SetBackend(choice) => self.set_backend(choice).await,
+            Request::LoadModel { name, size } => match bytes {
+                Some(bytes) => vec![self.load_model(name, bytes, size)],
+                None => vec![failed("opening the model", "no file data arrived")],
+            },
+            Request::SetLabels { text } => vec![self.set_labels(text)],
+            Request::Predict {
+                id,
+                name,
+                preprocess,
+            } => match bytes {
+                Some(bytes) => vec![self.predict(id, name, &bytes, preprocess).await],
+                None => vec![failed("reading the image", "no file data arrived")],
+            },
+            Request::Explain {
+                id,
+                method,
+                target,
+                layer,
+                probability,
+                sum_channels,
+                part,
+            } => {
+                let score = if probability {
+                    explain_core::Score::Probability
+                } else {
+                    explain_core::Score::Logit
+                };
+                let settings = ExplainSettings {
+                    method,
+                    target,
+                    layer,
+                    score,
+                    sum_channels,
+                };
+                vec![self.explain(id, settings, part, bytes).await]
+            }
+            Request::LoadDataset { name, files } => match bytes {
+                Some(bytes) => vec![self.load_dataset(name, files, bytes)],
+                None => vec![failed("opening the images", "no file data arrived")],
+            },
+            Request::Evaluate {
+                id,
+                preprocess,
+                shard,
+            } => vec![self.start_evaluation(id, preprocess, shard)],
+            Request::ReadImages { id, paths, purpose } => {
+                vec![self.read_images(id, paths, purpose)]
+            }
+            Request::Cancel => self.cancel(),
+            Request::Activations { id, layer } => vec![self.activations(id, layer).await],
+            Request::MaxActivations {
+                id,
+                layer,
+                preprocess,
+                k,
+            } => vec![self.start_max_activations(id, layer, preprocess, k)],
+            Request::DeepDream {
+                id,
+                layer,
+                channel,
+                preprocess,
+                settings,
+            } => vec![self.dream(id, layer, channel, preprocess, settings).await],
+            Request::Tsne {
+                id,
+                layer,
+                preprocess,
+                perplexity,
+                seed,
+                every,
+                classes,
+            } => {
+                let settings = TsneSettings {
+                    perplexity,
+                    seed,
+                    ..TsneSettings::default()
+                };
+                vec![self.start_tsne(id, layer, preprocess, settings, every, classes)]
+            }
+        }
+    }
+}
+
+fn progress(id: u64, task: &str, done: usize, total: usize) -> Reply {
+    (
+        Response::Progress {
+            id,
+            task: task.to_string(),
+            done,
+            total,
+        },
+        None,
+    )
+}

@@ -1,0 +1,627 @@
+//! The engine as the page drives it: requests in, responses out, on the fixtures and the demo.
+
+use futures::executor::block_on;
+
+use std::collections::BTreeSet;
+
+use explain_core::data::{Preprocess, ZipDataset};
+use explain_core::features::deep_dream::DeepDream;
+
+use super::jobs::DATASET_BATCH;
+use super::*;
+use crate::protocol::{EvaluationResult, Response, Shard};
+use crate::protocol::{ExplainMethod, ExplainPart};
+
+fn fixture(path: &str) -> Vec<u8> {
+    let p = format!("{}/../tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
+}
+
+fn load(engine: &mut Engine, name: &str, bytes: Vec<u8>) -> Response {
+    let mut replies = block_on(engine.handle(
+        Request::LoadModel {
+            name: name.into(),
+            size: None,
+        },
+        Some(bytes),
+    ));
+    replies.remove(0).0
+}
+
+#[test]
+fn a_bad_model_keeps_the_good_one_loaded() {
+    let mut engine = Engine::default();
+    let good = load(
+        &mut engine,
+        "fer.onnx",
+        fixture("oracle/models/fer_minixception.onnx"),
+    );
+    let Response::ModelLoaded(summary) = good else {
+        panic!("{good:?}")
+    };
+    assert_eq!(
+        (
+            summary.input.channels,
+            summary.input.height,
+            summary.num_classes
+        ),
+        (1, 64, 7)
+    );
+
+    let bad = load(&mut engine, "bad.onnx", b"nope".to_vec());
+    let Response::Failed { during, message } = bad else {
+        panic!("{bad:?}")
+    };
+    assert!(
+        during.contains("bad.onnx") && message.contains("ONNX"),
+        "{during}: {message}"
+    );
+
+    let preprocess = crate::presets::Preset::Symmetric.apply(&summary.input);
+    let image = fixture("oracle/cases/fer_astronaut/image.png");
+    let request = Request::Predict {
+        id: 7,
+        name: "image.png".into(),
+        preprocess,
+    };
+    let (reply, rgba) = block_on(engine.handle(request, Some(image))).remove(0);
+    let Response::Prediction(result) = reply else {
+        panic!("{reply:?}")
+    };
+    assert_eq!(result.id, 7);
+    assert_eq!(
+        result.prediction.top[0].class, 3,
+        "fer_astronaut's oracle top class"
+    );
+    assert_eq!(rgba.map(|b| b.len()), Some(64 * 64 * 4));
+}
+
+/// Workers that share a map each answer their share (a part of the map, or Score-CAM's
+/// channel scores); the main worker, given the shares' sum, answers the explanation a single
+/// worker gives. Every method the pool shares is checked, with three workers.
+#[test]
+fn a_map_finished_from_its_shares_equals_the_whole() {
+    let mut engine = Engine::default();
+    let loaded = load(
+        &mut engine,
+        "smallcnn.onnx",
+        fixture("oracle/models/smallcnn_fashion.onnx"),
+    );
+    let Response::ModelLoaded(summary) = loaded else {
+        panic!("{loaded:?}")
+    };
+    let predict = Request::Predict {
+        id: 2,
+        name: "image.png".into(),
+        preprocess: crate::presets::Preset::Unit.apply(&summary.input),
+    };
+    let image = fixture("oracle/cases/fashion_tshirt/image.png");
+    block_on(engine.handle(predict, Some(image)));
+    let shared: Vec<ExplainMethod> = ExplainMethod::ALL
+        .into_iter()
+        .map(|m| match m {
+            ExplainMethod::Occlusion { .. } => ExplainMethod::Occlusion { mask: 6, stride: 3 },
+            m => m,
+        })
+        .filter(|m| m.shared())
+        .collect();
+    assert_eq!(shared.len(), 4, "{shared:?}");
+    for method in shared {
+        let explain = |part| Request::Explain {
+            id: 3,
+            method,
+            target: None,
+            layer: None,
+            probability: false,
+            sum_channels: false,
+            part,
+        };
+        let (reply, whole_bytes) =
+            block_on(engine.handle(explain(ExplainPart::Whole), None)).remove(0);
+        let Response::Explanation(whole) = reply else {
+            panic!("{method:?}: {reply:?}")
+        };
+        let count = 3;
+        let mut sum: Vec<f32> = Vec::new();
+        for index in 0..count {
+            let share = ExplainPart::Share(Shard { index, count });
+            let (reply, bytes) = block_on(engine.handle(explain(share), None)).remove(0);
+            assert!(matches!(reply, Response::MapPart { id: 3 }), "{reply:?}");
+            let values: Vec<f32> = bytes
+                .expect("share")
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            if sum.is_empty() {
+                sum = vec![0.0; values.len()];
+            }
+            assert_eq!(values.len(), sum.len(), "{method:?}");
+            sum.iter_mut().zip(&values).for_each(|(s, v)| *s += v);
+        }
+        let joined: Vec<u8> = sum.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let (reply, joined_bytes) =
+            block_on(engine.handle(explain(ExplainPart::Joined), Some(joined))).remove(0);
+        let Response::Explanation(finished) = reply else {
+            panic!("{method:?}: {reply:?}")
+        };
+        assert_eq!(finished.target, whole.target);
+        let read = |bytes: Option<Vec<u8>>, at: usize| {
+            explain_core::npy::read_f32(&bytes.expect("bytes")[at..], "map")
+                .expect("npy")
+                .data
+        };
+        let (a, b) = (
+            read(whole_bytes, whole.values_len),
+            read(joined_bytes, finished.values_len),
+        );
+        assert_eq!(a.len(), b.len(), "{method:?}");
+        let scale = a.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
+        let worst = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+        assert!(
+            worst <= 1e-5 * scale,
+            "{method:?}: max |diff| {worst} of {scale}"
+        );
+        assert!(
+            (finished.deletion_auc - whole.deletion_auc).abs() < 1e-4,
+            "{method:?}"
+        );
+    }
+}
+
+/// The Explain view's request: Grad-CAM of the predicted image equals pytorch-grad-cam's map
+/// (the oracle's), and the overlay covers the image.
+#[test]
+fn explaining_the_current_image_gives_pytorch_grad_cams_map() {
+    let mut engine = Engine::default();
+    let loaded = load(
+        &mut engine,
+        "smallcnn.onnx",
+        fixture("oracle/models/smallcnn_fashion.onnx"),
+    );
+    let Response::ModelLoaded(summary) = loaded else {
+        panic!("{loaded:?}")
+    };
+    assert_eq!(
+        summary.layers.gradcam_layer.as_deref(),
+        Some("/relu2/Relu_output_0")
+    );
+    let explain = Request::Explain {
+        id: 1,
+        method: ExplainMethod::GradCam,
+        target: None,
+        layer: None,
+        probability: false,
+        sum_channels: false,
+        part: ExplainPart::Whole,
+    };
+    let (early, _) = block_on(engine.handle(explain.clone(), None)).remove(0);
+    assert!(
+        matches!(early, Response::Failed { .. }),
+        "no image yet: {early:?}"
+    );
+    let preprocess = crate::presets::Preset::Unit.apply(&summary.input);
+    let image = fixture("oracle/cases/fashion_tshirt/image.png");
+    let predict = Request::Predict {
+        id: 2,
+        name: "image.png".into(),
+        preprocess,
+    };
+    block_on(engine.handle(predict, Some(image)));
+    let (reply, bytes) = block_on(engine.handle(explain, None)).remove(0);
+    let Response::Explanation(result) = reply else {
+        panic!("{reply:?}")
+    };
+    assert_eq!(
+        (result.target, result.layer.as_deref()),
+        (0, Some("/relu2/Relu_output_0"))
+    );
+    let bytes = bytes.expect("bytes");
+    assert_eq!(result.values_len, 28 * 28 * 4);
+    assert!(
+        (0.0..=1.0).contains(&result.deletion_auc)
+            && (0.0..=1.0).contains(&result.insertion_auc)
+            && result.deletion_auc < result.insertion_auc,
+        "a faithful map: deletion {} < insertion {}",
+        result.deletion_auc,
+        result.insertion_auc
+    );
+    let map = explain_core::npy::read_f32(&bytes[result.values_len..], "map").expect("npy");
+    let expected = explain_core::npy::read_f32(
+        &fixture("oracle/cases/fashion_tshirt/gradcam_pgc.npy"),
+        "gradcam_pgc.npy",
+    )
+    .expect("npy");
+    assert_eq!(map.shape, expected.shape);
+    let worst = map
+        .data
+        .iter()
+        .zip(&expected.data)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(worst < 1e-3, "max |diff| {worst}");
+}
+
+fn demo(file: &str) -> Vec<u8> {
+    let p = format!("{}/../public/demo/{file}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
+}
+
+/// The demo model and labels, loaded.
+fn demo_engine() -> (Engine, crate::protocol::ModelSummary) {
+    let mut engine = Engine::default();
+    let labels = String::from_utf8(demo("labels.txt")).expect("utf-8");
+    block_on(engine.handle(Request::SetLabels { text: labels }, None));
+    let Response::ModelLoaded(summary) = load(&mut engine, "demo.onnx", demo("fashion-cnn.onnx"))
+    else {
+        panic!("the demo model loads")
+    };
+    (engine, summary)
+}
+
+fn open_dataset(engine: &mut Engine, files: Option<crate::protocol::FileSizes>, bytes: Vec<u8>) {
+    let request = Request::LoadDataset {
+        name: "sample".into(),
+        files,
+    };
+    let (reply, _) = block_on(engine.handle(request, Some(bytes))).remove(0);
+    assert!(matches!(reply, Response::DatasetLoaded(_)), "{reply:?}");
+}
+
+/// Runs an evaluation to its end; returns the result and the progress counts seen.
+fn evaluate(
+    engine: &mut Engine,
+    id: u64,
+    preprocess: &Preprocess,
+) -> (EvaluationResult, Vec<usize>) {
+    evaluate_shard(engine, id, preprocess, None)
+}
+
+fn evaluate_shard(
+    engine: &mut Engine,
+    id: u64,
+    preprocess: &Preprocess,
+    shard: Option<Shard>,
+) -> (EvaluationResult, Vec<usize>) {
+    let request = Request::Evaluate {
+        id,
+        preprocess: preprocess.clone(),
+        shard,
+    };
+    let mut seen = Vec::new();
+    let mut replies = block_on(engine.handle(request, None));
+    loop {
+        match replies.pop().map(|r| r.0) {
+            Some(Response::Progress { done, .. }) => seen.push(done),
+            Some(Response::Evaluated(result)) => return (result, seen),
+            other => panic!("{other:?}"),
+        }
+        replies = block_on(engine.step()).into_iter().collect();
+    }
+}
+
+/// The demo's images, as a zip and as the files of a picked folder, evaluate alike, batch
+/// by batch with progress, to the demo network's accuracy.
+#[test]
+fn a_zip_and_a_picked_folder_of_the_same_images_evaluate_alike() {
+    let (mut engine, summary) = demo_engine();
+    let preprocess = crate::presets::Preset::Unit.apply(&summary.input);
+    let zip = demo("fashion-mnist-sample.zip");
+    open_dataset(&mut engine, None, zip.clone());
+    let (from_zip, progress) = evaluate(&mut engine, 1, &preprocess);
+    let n = from_zip.evaluation.files.len();
+    assert_eq!(n, 2000);
+    assert_eq!(progress.len(), n.div_ceil(DATASET_BATCH), "{progress:?}");
+    assert!(progress.windows(2).all(|w| w[0] < w[1]) && progress[0] == 0);
+    assert!(
+        from_zip.evaluation.accuracy() > 0.9,
+        "{}",
+        from_zip.evaluation.accuracy()
+    );
+    assert_eq!(
+        from_zip.evaluation.classes[6], "Shirt",
+        "classes named by the labels"
+    );
+    assert!(!engine.has_job());
+
+    // The same files, as a browser hands over a picked folder (wrapped in its folder).
+    let mut archive = ZipDataset::from_bytes("sample", zip).expect("zip");
+    let items = archive.dataset.items.clone();
+    let mut list = Vec::new();
+    let mut bytes = Vec::new();
+    for item in &items {
+        let b = archive.read(&item.path).expect("entry");
+        list.push((format!("picked/{}", item.path), b.len()));
+        bytes.extend(b);
+    }
+    open_dataset(&mut engine, Some(list), bytes);
+    let (from_folder, _) = evaluate(&mut engine, 2, &preprocess);
+    assert_eq!(from_folder.evaluation, from_zip.evaluation);
+
+    // Three workers' shards, joined in order, are the one worker's evaluation.
+    let parts = (0..3)
+        .map(|index| {
+            let shard = Some(Shard { index, count: 3 });
+            evaluate_shard(&mut engine, 3 + index as u64, &preprocess, shard).0
+        })
+        .collect();
+    let joined = EvaluationResult::join(parts).expect("parts");
+    assert_eq!(joined.evaluation, from_zip.evaluation);
+}
+
+#[test]
+fn an_evaluation_can_be_cancelled_and_a_new_model_drops_it() {
+    let (mut engine, summary) = demo_engine();
+    let preprocess = crate::presets::Preset::Unit.apply(&summary.input);
+    open_dataset(&mut engine, None, demo("fashion-mnist-sample.zip"));
+    let start = Request::Evaluate {
+        id: 5,
+        preprocess: preprocess.clone(),
+        shard: None,
+    };
+    block_on(engine.handle(start.clone(), None));
+    let (reply, _) = block_on(engine.step()).expect("a batch");
+    assert!(
+        matches!(
+            reply,
+            Response::Progress {
+                id: 5,
+                done: 64,
+                ..
+            }
+        ),
+        "{reply:?}"
+    );
+    let (reply, _) = block_on(engine.handle(Request::Cancel, None)).remove(0);
+    assert!(matches!(reply, Response::Cancelled { id: 5 }), "{reply:?}");
+    assert!(!engine.has_job() && block_on(engine.step()).is_none());
+
+    block_on(engine.handle(start, None));
+    assert!(engine.has_job());
+    load(&mut engine, "demo.onnx", demo("fashion-cnn.onnx"));
+    assert!(!engine.has_job(), "results of two models must not mix");
+}
+
+/// Folders named otherwise than the labels, but as many: taken in sorted order, and the
+/// user is told. Without labels, the folder names name the classes.
+#[test]
+fn folders_that_do_not_match_the_labels_are_taken_in_order_with_a_note() {
+    let (mut engine, summary) = demo_engine();
+    let preprocess = crate::presets::Preset::Unit.apply(&summary.input);
+    let image = fixture("oracle/cases/fashion_tshirt/image.png");
+    let mut list = Vec::new();
+    let mut bytes = Vec::new();
+    for k in 0..10 {
+        list.push((format!("class{k}/a.png"), image.len()));
+        bytes.extend(&image);
+    }
+    open_dataset(&mut engine, Some(list.clone()), bytes.clone());
+    let (result, _) = evaluate(&mut engine, 1, &preprocess);
+    assert!(
+        result
+            .notes
+            .iter()
+            .any(|n| n.contains("taken as classes 0 to 9")),
+        "{:?}",
+        result.notes
+    );
+    assert_eq!(result.evaluation.files.len(), 10);
+
+    let mut engine = Engine::default();
+    load(&mut engine, "demo.onnx", demo("fashion-cnn.onnx"));
+    open_dataset(&mut engine, Some(list), bytes);
+    let (result, _) = evaluate(&mut engine, 1, &preprocess);
+    assert_eq!(result.evaluation.classes[3], "class3");
+    assert!(result.notes.is_empty(), "{:?}", result.notes);
+}
+
+/// The t-SNE view's job on the demo: every 4th image of the included classes, embedded
+/// from the penultimate layer; classes form neighbourhoods (most points' nearest neighbour
+/// has their class), and a bad perplexity is refused with the number that fits.
+#[test]
+fn a_tsne_map_of_the_demo_keeps_classes_together() {
+    let (mut engine, summary) = demo_engine();
+    let preprocess = crate::presets::Preset::Unit.apply(&summary.input);
+    open_dataset(&mut engine, None, demo("fashion-mnist-sample.zip"));
+    let request = |perplexity: f64| Request::Tsne {
+        id: 9,
+        layer: "fc1/relu".into(),
+        preprocess: preprocess.clone(),
+        perplexity,
+        seed: 0,
+        every: 4,
+        classes: Some((0..8).collect()),
+    };
+    let (bad, _) = block_on(engine.handle(request(200.0), None)).remove(0);
+    let Response::Failed { message, .. } = bad else {
+        panic!("{bad:?}")
+    };
+    assert!(message.contains("400 selected images"), "{message}");
+
+    block_on(engine.handle(request(30.0), None));
+    let mut tasks = BTreeSet::new();
+    let result = loop {
+        match block_on(engine.step()).map(|r| r.0) {
+            Some(Response::Progress { task, .. }) => {
+                tasks.insert(task);
+            }
+            Some(Response::Tsne(result)) => break result,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(tasks.len(), 2, "activations, then t-SNE: {tasks:?}");
+    assert_eq!(result.points.len(), 400);
+    assert!(result.truth.iter().all(|&t| t < 8));
+    let agree = (0..400)
+        .filter(|&i| {
+            let d = |j: usize| {
+                let (a, b) = (result.points[i], result.points[j]);
+                (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)
+            };
+            let nearest = (0..400)
+                .filter(|&j| j != i)
+                .min_by(|&a, &b| d(a).total_cmp(&d(b)));
+            nearest.is_some_and(|j| result.truth[j] == result.truth[i])
+        })
+        .count();
+    assert!(
+        agree > 320,
+        "{agree} of 400 points have a nearest neighbour of their class"
+    );
+}
+
+/// The Features view's requests on the demo: the top images of a channel (found batch by
+/// batch over the dataset) have, when opened one at a time, that channel mean; the
+/// activations come with every channel and a histogram of all values; a dream comes back as
+/// an image of the input's size.
+#[test]
+fn features_of_the_demo_agree_between_the_dataset_pass_and_one_image() {
+    let (mut engine, summary) = demo_engine();
+    let preprocess = crate::presets::Preset::Unit.apply(&summary.input);
+    let zip = demo("fashion-mnist-sample.zip");
+    open_dataset(&mut engine, None, zip.clone());
+    let request = Request::MaxActivations {
+        id: 3,
+        layer: "block2/relu".into(),
+        preprocess: preprocess.clone(),
+        k: 5,
+    };
+    block_on(engine.handle(request, None));
+    let best = loop {
+        match block_on(engine.step()).map(|r| r.0) {
+            Some(Response::Progress { .. }) => {}
+            Some(Response::MaxActivations(r)) => break r.best,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(best.len(), 64, "one list per channel");
+    assert!(
+        best.iter()
+            .all(|l| l.len() == 5 && l.windows(2).all(|w| w[0].0 >= w[1].0))
+    );
+
+    let channel = 7;
+    let (score, path) = best[channel][0].clone();
+    let mut archive = ZipDataset::from_bytes("sample", zip).expect("zip");
+    let image = archive.read(&path).expect("image");
+    let predict = Request::Predict {
+        id: 4,
+        name: path.clone(),
+        preprocess,
+    };
+    block_on(engine.handle(predict, Some(image)));
+    let (reply, bytes) = block_on(engine.handle(
+        Request::Activations {
+            id: 5,
+            layer: "block2/relu".into(),
+        },
+        None,
+    ))
+    .remove(0);
+    let Response::Activations(acts) = reply else {
+        panic!("{reply:?}")
+    };
+    assert_eq!((acts.channels, acts.height, acts.width), (64, 14, 14));
+    assert_eq!(acts.histogram.counts.iter().sum::<usize>(), 64 * 14 * 14);
+    let values: Vec<f32> = bytes
+        .expect("maps")
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let area = 14 * 14;
+    let mean = values[channel * area..(channel + 1) * area]
+        .iter()
+        .sum::<f32>()
+        / area as f32;
+    assert!(
+        (mean - score).abs() <= 1e-4 * score.abs().max(1.0),
+        "{mean} vs {score}"
+    );
+
+    let dream = Request::DeepDream {
+        id: 6,
+        layer: "block2/relu".into(),
+        channel: Some(channel),
+        preprocess: crate::presets::Preset::Unit.apply(&summary.input),
+        settings: DeepDream {
+            iterations: 5,
+            levels: 2,
+            ..DeepDream::default()
+        },
+    };
+    let (reply, rgba) = block_on(engine.handle(dream, None)).remove(0);
+    assert!(matches!(reply, Response::Dream(_)), "{reply:?}");
+    let rgba = rgba.expect("image");
+    assert_eq!(rgba.len(), 28 * 28 * 4);
+    assert!(
+        rgba.chunks(4).any(|p| p[0] != rgba[0]),
+        "the dream is not flat"
+    );
+}
+
+/// Occlusion takes the mask and stride the page shows; without them, the middle preset,
+/// and the answer says which were used.
+#[test]
+fn occlusion_uses_the_mask_and_stride_asked_for() {
+    let (mut engine, summary) = demo_engine();
+    let preprocess = crate::presets::Preset::Unit.apply(&summary.input);
+    let image = fixture("oracle/cases/fashion_tshirt/image.png");
+    let predict = Request::Predict {
+        id: 1,
+        name: "t.png".into(),
+        preprocess,
+    };
+    block_on(engine.handle(predict, Some(image)));
+    let explain = |mask, stride| Request::Explain {
+        id: 2,
+        method: ExplainMethod::Occlusion { mask, stride },
+        target: None,
+        layer: None,
+        probability: false,
+        sum_channels: false,
+        part: ExplainPart::Whole,
+    };
+    for ((mask, stride), used) in [((0, 0), (4, 2)), ((7, 7), (7, 7))] {
+        let (reply, bytes) = block_on(engine.handle(explain(mask, stride), None)).remove(0);
+        let Response::Explanation(result) = reply else {
+            panic!("{reply:?}")
+        };
+        assert_eq!(
+            result.method,
+            ExplainMethod::Occlusion {
+                mask: used.0,
+                stride: used.1
+            }
+        );
+        let map = explain_core::npy::read_f32(&bytes.expect("bytes")[result.values_len..], "map")
+            .expect("npy");
+        assert_eq!(map.data.len(), 28 * 28);
+    }
+}
+
+#[test]
+fn predicting_without_a_model_says_what_to_do() {
+    let mut engine = Engine::default();
+    let spec = explain_core::InputSpec {
+        name: "x".into(),
+        channels: 1,
+        height: 2,
+        width: 2,
+        layout: explain_core::Layout::Nchw,
+        any_size: false,
+    };
+    let preprocess = crate::presets::Preset::Unit.apply(&spec);
+    let request = Request::Predict {
+        id: 1,
+        name: "a.png".into(),
+        preprocess,
+    };
+    let (reply, _) = block_on(engine.handle(request, Some(vec![1, 2, 3]))).remove(0);
+    let Response::Failed { message, .. } = reply else {
+        panic!("{reply:?}")
+    };
+    assert!(message.contains("open a model first"));
+}
