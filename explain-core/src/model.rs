@@ -143,6 +143,28 @@ impl Classifier {
                 )));
             }
         };
+        // Checked before anything is allocated for the input: a file may declare any size.
+        if spec.channels == 0 || spec.height == 0 || spec.width == 0 {
+            return Err(Error::NotAClassifier(format!(
+                "the input '{}' has shape {}: an image needs at least one channel and one pixel",
+                input.name,
+                format_shape(&shape)
+            )));
+        }
+        if spec.height > MAX_SIDE || spec.width > MAX_SIDE {
+            return Err(Error::NotAClassifier(format!(
+                "the input '{}' takes images of {}x{} pixels; UNPIC runs images of up to {MAX_SIDE} \
+                 pixels a side",
+                input.name, spec.height, spec.width
+            )));
+        }
+        if shape.first().copied().flatten() == Some(0) {
+            return Err(Error::NotAClassifier(format!(
+                "the input '{}' has shape {}: a batch of 0 images cannot be run",
+                input.name,
+                format_shape(&shape)
+            )));
+        }
         let fixed_batch = shape.first().copied().flatten();
         if graph.has_unknown_shapes() || spec.any_size {
             // The layer table and the class count need every shape; one small run on zeros

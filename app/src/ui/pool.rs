@@ -1,15 +1,15 @@
-//! Helper compute workers: on the CPU backend a dataset evaluation, an occlusion map or an
-//! Integrated Gradients map is split into contiguous shards (of the images, of the windows, of
-//! the quadrature points), one per worker (the main worker
-//! of `client.rs` takes the first), and their answers are joined here into the one progress and
-//! the one result the page expects (the map shares are summed and the main worker finishes the
-//! explanation from the sum), so the rest of the page never knows there was more than one
-//! worker.
+//! Helper compute workers: on the CPU backend a dataset evaluation, or a map whose method can be
+//! split (occlusion, Integrated Gradients, SmoothGrad, Score-CAM: `Method::shareable`), is split
+//! into contiguous shards (of the images, the windows, the quadrature points, the noisy copies,
+//! the channels), one per worker (the main worker of `client.rs` takes the first), and their
+//! answers are joined here into the one progress and the one result the page expects (the map
+//! shares are summed and the main worker finishes the explanation from the sum), so the rest of
+//! the page never knows there was more than one worker.
 //!
 //! Each helper is a full engine holding its own copy of the model and the dataset (the memory
 //! of a second engine). Helpers start at the first job that can use them, on the CPU backend only
 //! (several engines on one GPU gain nothing), and stop when the backend changes; they get the
-//! current image only when an occlusion needs it. One job is shared at a time (others run on the
+//! current image only when a shared map needs it. One job is shared at a time (others run on the
 //! main worker). If a helper fails or dies, the job reruns on the main worker alone and the
 //! helpers are not used again in this page.
 

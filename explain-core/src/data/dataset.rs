@@ -4,7 +4,7 @@
 //! Only the listing is kept: image bytes are read one batch at a time by whoever streams the
 //! set, so a large set never sits decoded in memory.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{Cursor, Read};
 
 use crate::error::{Error, Result};
@@ -201,10 +201,10 @@ impl FileSet {
     pub fn new(name: &str, files: Vec<(String, Vec<u8>)>) -> Result<Self> {
         let dataset = Dataset::from_paths(name, files.iter().map(|(p, _)| p.clone()))?;
         let mut by_path = HashMap::new();
-        for (path, bytes) in files {
-            let clean = path.replace('\\', "/");
-            if let Some(item) = dataset.items.iter().find(|i| is_entry_of(&clean, &i.path)) {
-                by_path.entry(item.path.clone()).or_insert(bytes);
+        let paths = dataset_paths(&dataset);
+        for (name, bytes) in files {
+            if let Some(path) = dataset_path_of(&name, &paths) {
+                by_path.entry(path).or_insert(bytes);
             }
         }
         Ok(Self {
@@ -227,13 +227,25 @@ impl ImageSource for FileSet {
     }
 }
 
-/// Whether a file or entry name (with any wrapping folders) is the dataset path `path`.
-fn is_entry_of(name: &str, path: &str) -> bool {
-    name == path
-        || name
-            .strip_suffix(path)
-            .is_some_and(|head| head.ends_with('/'))
+/// The dataset's paths, for [`dataset_path_of`].
+fn dataset_paths(dataset: &Dataset) -> HashSet<String> {
+    dataset.items.iter().map(|i| i.path.clone()).collect()
 }
+
+/// The dataset path a file or entry name stands for: the name itself or its longest suffix
+/// after a wrapping folder that is a path of the dataset. A few hash lookups per name, so
+/// 100,000 files are matched at once rather than each against every item.
+fn dataset_path_of(name: &str, paths: &HashSet<String>) -> Option<String> {
+    let clean = name.replace('\\', "/");
+    std::iter::once(clean.as_str())
+        .chain(clean.match_indices('/').map(|(at, _)| &clean[at + 1..]))
+        .find(|s| paths.contains(*s))
+        .map(str::to_string)
+}
+
+/// The most bytes one image file of a dataset may hold: photos are a few MB, and an entry that
+/// claims or unpacks to more is refused rather than allocated (a zip bomb).
+pub const MAX_FILE_BYTES: u64 = 256 << 20;
 
 /// A dataset inside a zip archive, read entry by entry.
 pub struct ZipDataset {
@@ -255,11 +267,11 @@ impl ZipDataset {
             .map_err(|e| Error::Dataset(format!("'{name}': an entry name is unreadable ({e})")))?;
         let dataset = Dataset::from_paths(name, names.iter().cloned())?;
         // Map back: a dataset path is a suffix of its entry name (after the wrapping folders).
+        let paths = dataset_paths(&dataset);
         let mut entries = HashMap::new();
         for entry in names {
-            let clean = entry.replace('\\', "/");
-            if let Some(item) = dataset.items.iter().find(|i| is_entry_of(&clean, &i.path)) {
-                entries.entry(item.path.clone()).or_insert(entry);
+            if let Some(path) = dataset_path_of(&entry, &paths) {
+                entries.entry(path).or_insert(entry);
             }
         }
         Ok(Self {
@@ -280,13 +292,28 @@ impl ImageSource for ZipDataset {
             .entries
             .get(path)
             .ok_or_else(|| Error::Dataset(format!("'{path}' is not in the archive")))?;
-        let mut file = self
+        let file = self
             .archive
             .by_name(entry)
             .map_err(|e| Error::Dataset(format!("'{path}': {e}")))?;
+        // The header's size is only a claim: the read stops one byte past the limit either way.
+        let too_large = || {
+            Error::Dataset(format!(
+                "'{path}' is larger than {} MB, the most one image file may be; remove it from \
+                 the archive",
+                MAX_FILE_BYTES >> 20
+            ))
+        };
+        if file.size() > MAX_FILE_BYTES {
+            return Err(too_large());
+        }
         let mut bytes = Vec::with_capacity(file.size() as usize);
-        file.read_to_end(&mut bytes)
+        file.take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
             .map_err(|e| Error::Dataset(format!("'{path}': {e}")))?;
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            return Err(too_large());
+        }
         Ok(bytes)
     }
 }
@@ -347,6 +374,17 @@ mod tests {
 
     /// A picked folder arrives as files under the folder's own name; each is found again by its
     /// dataset path, and a file whose name only ends like another's is not confused with it.
+    #[test]
+    fn names_map_to_dataset_paths_through_wrapping_folders() {
+        let paths: HashSet<String> = ["cat/a.png", "dog/a.png"].map(String::from).into();
+        let of = |name| dataset_path_of(name, &paths);
+        assert_eq!(of("cat/a.png").as_deref(), Some("cat/a.png"));
+        assert_eq!(of("set/test/dog/a.png").as_deref(), Some("dog/a.png"));
+        assert_eq!(of("set\\cat\\a.png").as_deref(), Some("cat/a.png"));
+        assert_eq!(of("set/bird/a.png"), None);
+        assert_eq!(of("xcat/a.png"), None, "only whole folder names");
+    }
+
     #[test]
     fn a_file_set_reads_each_image_by_its_dataset_path() {
         let files = vec![

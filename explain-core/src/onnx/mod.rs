@@ -1,4 +1,5 @@
-//! ONNX model -> executable graph on Burn tensors (see ARCHITECTURE.md).
+//! ONNX model -> executable graph on Burn tensors (the import pipeline is drawn in the
+//! repository's ARCHITECTURE.md).
 
 pub mod exec;
 mod fuse;

@@ -35,6 +35,24 @@ pub enum Value {
     },
 }
 
+/// The most elements one tensor may hold: 2^28 (1 GiB of float32). More than any classifier's
+/// activations need at a batch of 32, and within wasm's 4 GiB of memory; a model that asks for
+/// more (a `ConstantOfShape` or `Range` of terabytes, an input of 100000x100000 pixels) gets an
+/// error instead of a failed allocation, which aborts the process.
+pub const MAX_ELEMENTS: usize = 1 << 28;
+
+/// The number of elements of a tensor of shape `dims`, or why it cannot be made: more than
+/// [`MAX_ELEMENTS`], or a product that overflows.
+pub fn element_count(dims: &[usize]) -> std::result::Result<usize, String> {
+    match dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) {
+        Some(n) if n <= MAX_ELEMENTS => Ok(n),
+        _ => Err(format!(
+            "a tensor of shape {dims:?} would hold more than {MAX_ELEMENTS} elements \
+             (1 GiB of float32), the most UNPIC makes: the model asks for too much memory"
+        )),
+    }
+}
+
 /// Pads `dims` on the left with ones up to `MAX_RANK`.
 pub fn padded_shape(dims: &[usize]) -> [usize; MAX_RANK] {
     let mut shape = [1; MAX_RANK];
@@ -234,6 +252,18 @@ impl Value {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn element_counts_refuse_tensors_too_large_to_allocate() {
+        assert_eq!(element_count(&[2, 3, 4]), Ok(24));
+        assert_eq!(element_count(&[]), Ok(1));
+        assert_eq!(element_count(&[5, 0, 7]), Ok(0));
+        assert_eq!(element_count(&[1 << 14, 1 << 14]), Ok(MAX_ELEMENTS));
+        let too_many = element_count(&[100_000, 100_000]).expect_err("1e10 elements");
+        assert!(too_many.contains("[100000, 100000]"), "{too_many}");
+        assert!(element_count(&[usize::MAX, 2]).is_err(), "overflow");
+    }
+
     use super::*;
 
     #[test]

@@ -14,7 +14,7 @@ use onnx_ir::node::split::SplitSizesInput;
 use onnx_ir::{Node, NodeType};
 
 use super::{IntsArg, Op, OpResult, Registry, axis, float_input, input, typed_node};
-use crate::onnx::value::{FloatValue, MAX_RANK, Value, padded_shape};
+use crate::onnx::value::{FloatValue, MAX_RANK, Value, element_count, padded_shape};
 
 pub(super) fn register(registry: &mut Registry) {
     registry.add(NodeType::Slice, build_slice);
@@ -250,6 +250,7 @@ impl Op for Expand {
                 _ => return Err(format!("cannot expand {dims:?} to {spec:?}")),
             });
         }
+        element_count(&target).map_err(|e| format!("Expand: {e}"))?;
         let out = x.into_padded().expand(padded_shape(&target));
         Ok(vec![Value::Float(FloatValue::from_padded(out, rank))])
     }

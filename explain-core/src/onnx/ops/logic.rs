@@ -14,7 +14,7 @@ use onnx_ir::node::range::RangeInput;
 use onnx_ir::{DType, Node, NodeType};
 
 use super::{IntsArg, Op, OpResult, Registry, broadcast_host, float_on, input, typed_node};
-use crate::onnx::value::{FloatValue, MAX_RANK, Value, padded_shape};
+use crate::onnx::value::{FloatValue, MAX_ELEMENTS, MAX_RANK, Value, element_count, padded_shape};
 
 pub(super) fn register(registry: &mut Registry) {
     registry.add(NodeType::Cast, build_cast);
@@ -238,7 +238,7 @@ impl Op for ConstantOfShape {
                 dims.len()
             ));
         }
-        let count: usize = dims.iter().product();
+        let count = element_count(&dims).map_err(|e| format!("ConstantOfShape: {e}"))?;
         Ok(vec![match self.fill {
             Fill::Int(v) => Value::Int {
                 data: vec![v; count],
@@ -294,8 +294,21 @@ impl Op for Range {
         if delta == 0 {
             return Err("Range delta must not be zero".into());
         }
-        let count = ((limit - start) as f64 / delta as f64).ceil().max(0.0) as usize;
-        let data: Vec<i64> = (0..count as i64).map(|i| start + i * delta).collect();
+        // In i128 and f64: no bound or step a file holds can overflow the count.
+        let count = ((limit as i128 - start as i128) as f64 / delta as f64)
+            .ceil()
+            .max(0.0);
+        if count > MAX_ELEMENTS as f64 {
+            return Err(format!(
+                "Range({start}, {limit}, {delta}) would make {count:.0} values, more than the \
+                 {MAX_ELEMENTS} one tensor may hold: the model asks for too much memory"
+            ));
+        }
+        let count = count as usize;
+        // Each value lies between start and limit; only the product needs the wider type.
+        let data: Vec<i64> = (0..count as i128)
+            .map(|i| (start as i128 + i * delta as i128) as i64)
+            .collect();
         Ok(vec![Value::Int {
             data,
             shape: vec![count],
@@ -344,6 +357,37 @@ mod tests {
             ])
             .expect("run");
         assert_eq!(picked[0].as_ints(), Some(&[2, 1, 3][..]));
+    }
+
+    #[test]
+    fn tensors_of_terabytes_are_refused_before_allocating() {
+        let fill = ConstantOfShape {
+            shape: IntsArg::Static(vec![100_000, 100_000]),
+            fill: Fill::Float(0.0),
+            device: Device::flex(),
+        };
+        let e = fill.run(&[]).err().expect("1e10 elements");
+        assert!(
+            e.contains("ConstantOfShape") && e.contains("too much memory"),
+            "{e}"
+        );
+        let ints = ConstantOfShape {
+            shape: IntsArg::Static(vec![1 << 40]),
+            fill: Fill::Int(1),
+            device: Device::flex(),
+        };
+        assert!(ints.run(&[]).is_err());
+        for (start, limit, delta) in [(0, 1_000_000_000_000, 1), (i64::MIN, i64::MAX, 1)] {
+            let range = Range {
+                args: [
+                    RangeArg::Int(start),
+                    RangeArg::Int(limit),
+                    RangeArg::Int(delta),
+                ],
+            };
+            let e = range.run(&[]).err().expect("too many values");
+            assert!(e.contains("too much memory"), "{e}");
+        }
     }
 
     #[test]
