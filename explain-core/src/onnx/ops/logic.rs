@@ -366,7 +366,7 @@ mod tests {
             fill: Fill::Float(0.0),
             device: Device::flex(),
         };
-        let e = fill.run(&[]).err().expect("1e10 elements");
+        let e = fill.run(&[]).expect_err("1e10 elements");
         assert!(
             e.contains("ConstantOfShape") && e.contains("too much memory"),
             "{e}"
@@ -385,7 +385,7 @@ mod tests {
                     RangeArg::Int(delta),
                 ],
             };
-            let e = range.run(&[]).err().expect("too many values");
+            let e = range.run(&[]).expect_err("too many values");
             assert!(e.contains("too much memory"), "{e}");
         }
     }
