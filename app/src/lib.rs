@@ -6,8 +6,10 @@ pub mod data_url;
 #[cfg(target_arch = "wasm32")]
 pub mod event_loop;
 pub mod export;
+pub mod page_model;
 pub mod presets;
 pub mod protocol;
+pub mod restore;
 #[cfg(target_arch = "wasm32")]
 pub mod ui;
 pub mod worker;

@@ -1,8 +1,10 @@
 //! Messages between the page and the compute worker.
 //!
-//! Each message is a JS object `{ msg: <JSON text>, bytes?: Uint8Array }`: the typed message as
-//! JSON, and any bulk data (model file, image file, pixels) beside it as a byte array, so large
-//! payloads never go through JSON.
+//! Each message is a JS object `{ id: number, msg: <JSON text>, bytes?: Uint8Array }`: the id the
+//! page's client gave the request (a response carries the id of the request it answers; 0 for
+//! what no request asked for, such as a background job's step), the typed message as JSON, and
+//! any bulk data (model file, image file, pixels) beside it as a byte array, so large payloads
+//! never go through JSON.
 
 use explain_core::data::Preprocess;
 use explain_core::explain::grad_cam::CamMethod;
@@ -527,10 +529,91 @@ pub enum Response {
         message: String,
     },
     Failed {
-        /// What the user was doing ("opening the model").
+        /// Which kind of work failed: how the page routes the failure.
+        task: Task,
+        /// What the user was doing, for the message ("opening the model 'x.onnx'").
         during: String,
         message: String,
     },
+}
+
+/// The kinds of work a request starts, so that a failure is routed by what failed, never by its
+/// English text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Task {
+    Backend,
+    Model,
+    Labels,
+    /// Classifying one image.
+    Prediction,
+    Explanation,
+    Dataset,
+    /// Reading images of the dataset (thumbnails, or one to open).
+    Images,
+    Evaluation,
+    Tsne,
+    Activations,
+    MaxActivations,
+    Dream,
+    /// The worker itself: a message that could not be read, an engine that stopped.
+    Engine,
+}
+
+impl Task {
+    /// Whether the failure ends a job whose progress the page shows.
+    pub fn shows_progress(self) -> bool {
+        matches!(
+            self,
+            Task::Explanation
+                | Task::Evaluation
+                | Task::Tsne
+                | Task::MaxActivations
+                | Task::Dream
+                | Task::Engine
+        )
+    }
+}
+
+impl Request {
+    /// The kind of work this request starts (`None` for a Cancel).
+    pub fn task(&self) -> Option<Task> {
+        Some(match self {
+            Request::SetBackend(_) => Task::Backend,
+            Request::LoadModel { .. } => Task::Model,
+            Request::SetLabels { .. } => Task::Labels,
+            Request::Predict { .. } => Task::Prediction,
+            Request::LoadDataset { .. } => Task::Dataset,
+            Request::Evaluate { .. } => Task::Evaluation,
+            Request::ReadImages { .. } => Task::Images,
+            Request::Tsne { .. } => Task::Tsne,
+            Request::Activations { .. } => Task::Activations,
+            Request::MaxActivations { .. } => Task::MaxActivations,
+            Request::DeepDream { .. } => Task::Dream,
+            Request::Explain { .. } => Task::Explanation,
+            Request::Cancel => return None,
+        })
+    }
+
+    /// What the user was doing when they sent it, for a message about it.
+    pub fn describe(&self) -> String {
+        match self {
+            Request::SetBackend(_) => "switching the backend".into(),
+            Request::LoadModel { name, .. } => format!("opening the model '{name}'"),
+            Request::SetLabels { .. } => "reading the labels".into(),
+            Request::Predict { name, .. } => format!("classifying '{name}'"),
+            Request::LoadDataset { name, .. } => format!("opening the images '{name}'"),
+            Request::Evaluate { .. } => "evaluating the images".into(),
+            Request::ReadImages { .. } => "reading images".into(),
+            Request::Tsne { .. } => "computing the t-SNE map".into(),
+            Request::Activations { layer, .. } => {
+                format!("reading the activations of '{layer}'")
+            }
+            Request::MaxActivations { .. } => "finding the most activating images".into(),
+            Request::DeepDream { layer, .. } => format!("dreaming '{layer}'"),
+            Request::Explain { method, .. } => format!("computing {}", method.label()),
+            Request::Cancel => "cancelling".into(),
+        }
+    }
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -540,14 +623,15 @@ mod js {
     use serde::de::DeserializeOwned;
     use wasm_bindgen::{JsCast, JsValue};
 
-    /// Packs a message and optional bytes into a JS object for `postMessage`.
-    pub fn encode<T: Serialize>(msg: &T, bytes: Option<&[u8]>) -> Result<JsValue, String> {
+    /// Packs a message, its request id and optional bytes into a JS object for `postMessage`.
+    pub fn encode<T: Serialize>(id: u64, msg: &T, bytes: Option<&[u8]>) -> Result<JsValue, String> {
         let text = serde_json::to_string(msg).map_err(|e| e.to_string())?;
         let obj = Object::new();
         let set = |k: &str, v: &JsValue| {
             Reflect::set(&obj, &JsValue::from_str(k), v)
                 .map_err(|_| "cannot build message".to_string())
         };
+        set("id", &JsValue::from_f64(id as f64))?;
         set("msg", &JsValue::from_str(&text))?;
         if let Some(bytes) = bytes {
             set("bytes", &Uint8Array::from(bytes).into())?;
@@ -555,8 +639,11 @@ mod js {
         Ok(obj.into())
     }
 
-    /// Unpacks a message made by [`encode`].
-    pub fn decode<T: DeserializeOwned>(data: &JsValue) -> Result<(T, Option<Vec<u8>>), String> {
+    /// A message unpacked: its request id, the message and its bytes.
+    pub type Decoded<T> = (u64, T, Option<Vec<u8>>);
+
+    /// Unpacks a message made by [`encode`] (a missing id reads as 0).
+    pub fn decode<T: DeserializeOwned>(data: &JsValue) -> Result<Decoded<T>, String> {
         let text = Reflect::get(data, &JsValue::from_str("msg"))
             .ok()
             .and_then(|v| v.as_string())
@@ -566,12 +653,16 @@ mod js {
             .ok()
             .and_then(|v| v.dyn_into::<Uint8Array>().ok())
             .map(|a| a.to_vec());
-        Ok((msg, bytes))
+        let id = Reflect::get(data, &JsValue::from_str("id"))
+            .ok()
+            .and_then(|v| v.as_f64())
+            .map_or(0, |v| v as u64);
+        Ok((id, msg, bytes))
     }
 }
 
 #[cfg(target_arch = "wasm32")]
-pub use js::{decode, encode};
+pub use js::{Decoded, decode, encode};
 
 #[cfg(test)]
 mod tests {

@@ -19,7 +19,7 @@ pub struct BenchArgs {
     #[arg(long, value_parser = crate::input_args::parse_size)]
     pub size: Option<[usize; 2]>,
     /// Images per forward pass.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = crate::input_args::parse_batch)]
     pub batch: usize,
     /// Timed runs (after two warm-up runs).
     #[arg(long, default_value_t = 10)]

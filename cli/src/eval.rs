@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use explain_core::data::{Dataset, ImageSource, ZipDataset, prepare_batch};
 use explain_core::metrics::Evaluation;
+use explain_core::model::check_scores;
 use serde_json::json;
 
 use crate::input_args::{load_classifier, read};
@@ -27,9 +28,9 @@ pub struct EvalArgs {
     #[arg(long)]
     pub labels: Option<PathBuf>,
     /// Images per forward pass.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = crate::input_args::parse_batch)]
     pub batch: usize,
-    /// Print JSON (`{"classes", "accuracy", "per_class", "confusion", "files"}`).
+    /// Print JSON (`{"classes", "accuracy", "per_class", "confusion", "files", "skipped"}`).
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -82,12 +83,17 @@ impl ImageSource for Folder {
     }
 }
 
-/// Every file under `dir`, as `/`-separated paths relative to `root`.
+/// Every file under `dir`, as `/`-separated paths relative to `root`. Links to folders are not
+/// followed: a link to a parent would list the same images forever, under ever longer paths.
 fn list(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
     for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
-        let path = entry?.path();
-        if path.is_dir() {
+        let entry = entry?;
+        let path = entry.path();
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
             list(root, &path, out)?;
+        } else if kind.is_symlink() && path.is_dir() {
+            eprintln!("note: {} links to a folder: not followed", path.display());
         } else if let Ok(relative) = path.strip_prefix(root) {
             let parts: Vec<String> = relative
                 .components()
@@ -121,11 +127,21 @@ pub fn run(args: EvalArgs) -> Result<()> {
     for chunk in dataset.items.chunks(args.batch.max(1)) {
         let batch = prepare_batch(source.as_mut(), chunk, &pre)?;
         notes.extend(batch.notes);
-        let logits = classifier
-            .logits(classifier.batch(batch.data, chunk.len())?)?
-            .to_vec()?;
-        for (item, row) in chunk.iter().zip(logits.chunks(classifier.num_classes())) {
-            evaluation.add(&item.path, model_class[item.label], row);
+        for skipped in &batch.skipped {
+            bar.warn(&format!("skipped: {}", skipped.reason));
+        }
+        evaluation.skipped.extend(batch.skipped);
+        if !batch.kept.is_empty() {
+            let kept: Vec<_> = batch.kept.iter().map(|&i| &chunk[i]).collect();
+            let logits = classifier
+                .logits(classifier.batch(batch.data, kept.len())?)?
+                .to_vec()?;
+            check_scores(&logits, classifier.num_classes(), |i| {
+                format!("'{}'", kept[i].path)
+            })?;
+            for (item, row) in kept.iter().zip(logits.chunks(classifier.num_classes())) {
+                evaluation.add(&item.path, model_class[item.label], row);
+            }
         }
         bar.advance(chunk.len());
     }
@@ -140,6 +156,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
             "per_class": evaluation.per_class(),
             "confusion": evaluation.confusion,
             "files": evaluation.files,
+            "skipped": evaluation.skipped,
         });
         println!("{}", serde_json::to_string(&json)?);
     } else {
@@ -150,6 +167,12 @@ pub fn run(args: EvalArgs) -> Result<()> {
 
 fn print_summary(e: &Evaluation) {
     println!("accuracy {:.4} on {} images", e.accuracy(), e.files.len());
+    if !e.skipped.is_empty() {
+        println!(
+            "{} image(s) could not be read and were left out",
+            e.skipped.len()
+        );
+    }
     for (k, a) in e.per_class_worst_first() {
         println!("{a:>8.4}  {}", e.classes[k]);
     }

@@ -134,6 +134,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
             Some(k) => k,
             None => {
                 let logits = classifier.logits(image.clone())?.to_vec()?;
+                explain_core::model::check_scores(&logits, logits.len(), |_| "the image".into())?;
                 explain_core::metrics::evaluation::argmax(&logits)
             }
         },

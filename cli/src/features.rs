@@ -32,7 +32,7 @@ pub struct LayerData {
     #[arg(long)]
     pub layer: Option<String>,
     /// Images per forward pass.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = crate::input_args::parse_batch)]
     pub batch: usize,
     #[command(flatten)]
     pub preprocess: PreprocessArgs,
@@ -47,8 +47,9 @@ impl LayerData {
         Ok((load_classifier(model, None, size)?, layer.clone()))
     }
 
-    /// Streams the set through the model; `sink` gets (first image index, the batch's
-    /// activations at the layer, batch size).
+    /// Streams the set through the model; `sink` gets (the batch's first index among the images
+    /// read, its activations at the layer, its size). Returns the set of the images read (a
+    /// damaged one is skipped with a warning).
     fn stream(
         &self,
         classifier: &explain_core::Classifier,
@@ -59,19 +60,25 @@ impl LayerData {
             bail!("give --model, --data and --layer");
         };
         let mut source = open_source(data)?;
-        let dataset = source.dataset().clone();
+        let mut dataset = source.dataset().clone();
         let pre = self.preprocess.resolve(classifier.input())?;
         let mut bar = Bar::new(what, dataset.items.len());
-        let mut start = 0;
+        let mut kept = Vec::with_capacity(dataset.items.len());
         for chunk in dataset.items.chunks(self.batch.max(1)) {
-            let batch = prepare_batch(source.as_mut(), chunk, &pre)?.data;
-            let x = classifier.batch(batch, chunk.len())?;
-            let acts = classifier.forward(x, &[layer.as_str()])?.taps[0].to_vec()?;
-            sink(start, &acts, chunk.len())?;
-            start += chunk.len();
+            let batch = prepare_batch(source.as_mut(), chunk, &pre)?;
+            for skipped in &batch.skipped {
+                bar.warn(&format!("skipped: {}", skipped.reason));
+            }
+            if !batch.kept.is_empty() {
+                let x = classifier.batch(batch.data, batch.kept.len())?;
+                let acts = classifier.forward(x, &[layer.as_str()])?.taps[0].to_vec()?;
+                sink(kept.len(), &acts, batch.kept.len())?;
+                kept.extend(batch.kept.iter().map(|&i| chunk[i].clone()));
+            }
             bar.advance(chunk.len());
         }
         bar.finish();
+        dataset.items = kept;
         Ok(dataset)
     }
 }
@@ -187,7 +194,7 @@ pub struct MaxActivationsArgs {
     #[command(flatten)]
     pub source: LayerData,
     /// Images kept per channel.
-    #[arg(long, default_value_t = 9)]
+    #[arg(long, default_value_t = 9, value_parser = crate::input_args::parse_top)]
     pub top: usize,
     /// Only these channels of the layer, comma-separated (default: all).
     #[arg(long = "only-channels", value_delimiter = ',')]

@@ -43,6 +43,26 @@ pub fn parse_size(text: &str) -> std::result::Result<[usize; 2], String> {
     }
 }
 
+/// A count between `min` and `max`, or a message that says the range.
+fn bounded(text: &str, min: usize, max: usize, what: &str) -> std::result::Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{what} must be a whole number from {min} to {max}; got '{text}'"
+        )),
+    }
+}
+
+/// `--batch`: images per forward pass (each holds its activations in memory).
+pub fn parse_batch(text: &str) -> std::result::Result<usize, String> {
+    bounded(text, 1, 1024, "the batch")
+}
+
+/// `--top`: how many top classes or images to list.
+pub fn parse_top(text: &str) -> std::result::Result<usize, String> {
+    bounded(text, 1, 100_000, "--top")
+}
+
 /// Loads the model (and labels) on the CPU; a model that takes any image size runs at `size` (from
 /// `--size`, or the `--input` tensor's), and the user is told which.
 pub fn load_classifier(

@@ -20,7 +20,7 @@ pub struct PredictArgs {
     #[arg(long)]
     pub labels: Option<PathBuf>,
     /// How many top classes to list.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = crate::input_args::parse_top)]
     pub top: usize,
     /// Print JSON instead of a table.
     #[arg(long)]
@@ -31,7 +31,7 @@ pub fn run(args: PredictArgs) -> Result<()> {
     let classifier = load_classifier(&args.model, args.labels.as_ref(), args.input.model_size()?)?;
     let (batch, n) = args.input.load(&classifier)?;
     let logits = classifier.logits(batch)?;
-    let predictions = classifier.predictions(&logits.to_vec()?, args.top);
+    let predictions = classifier.predictions(&logits.to_vec()?, args.top)?;
     debug_assert_eq!(predictions.len(), n);
     if args.json {
         println!("{}", serde_json::to_string(&to_json(&predictions))?);

@@ -29,6 +29,11 @@ impl Bar {
         self.0.set_position(done as u64);
     }
 
+    /// Prints a warning line above the bar.
+    pub fn warn(&self, message: &str) {
+        self.0.suspend(|| eprintln!("warning: {message}"));
+    }
+
     pub fn finish(self) {
         self.0.finish_and_clear();
     }

@@ -500,3 +500,99 @@ fn tsne_max_activations_and_deep_dream_run_from_the_command_line() {
     );
     assert_eq!(&std::fs::read(&png).expect("png")[1..4], b"PNG");
 }
+
+#[test]
+fn a_model_whose_scores_are_nan_is_refused_not_ranked() {
+    let model = fixtures()
+        .join("../bad_inputs/nan_weights.onnx")
+        .display()
+        .to_string();
+    let image = oracle("cases/fashion_tshirt/image.png");
+    let err = fails(&["predict", "--model", &model, "--image", &image]);
+    assert!(
+        err.contains("contains NaN or infinite scores") && err.contains("class 0: NaN"),
+        "{err}"
+    );
+}
+
+#[test]
+fn counts_out_of_range_are_refused_before_anything_runs() {
+    let model = oracle("models/smallcnn_fashion.onnx");
+    let image = oracle("cases/fashion_tshirt/image.png");
+    for (args, says) in [
+        (
+            vec![
+                "predict",
+                "--model",
+                &model,
+                "--image",
+                &image,
+                "--top",
+                "1000000000000",
+            ],
+            "--top must be a whole number from 1 to 100000",
+        ),
+        (
+            vec![
+                "predict", "--model", &model, "--image", &image, "--top", "0",
+            ],
+            "--top must be a whole number from 1 to 100000",
+        ),
+        (
+            vec!["eval", "--model", &model, "--data", &image, "--batch", "0"],
+            "the batch must be a whole number from 1 to 1024",
+        ),
+    ] {
+        let out = unpic(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn eval_leaves_a_damaged_image_out_and_names_it() {
+    let image = std::fs::read(oracle("cases/fashion_tshirt/image.png")).expect("image");
+    let root = std::env::temp_dir().join(format!("unpic-damaged-{}", std::process::id()));
+    for (path, bytes) in [
+        ("shirts/ok.png", image.as_slice()),
+        ("shirts/bad.png", b"not an image".as_slice()),
+        ("trousers/ok.png", image.as_slice()),
+    ] {
+        let file = root.join(path);
+        std::fs::create_dir_all(file.parent().expect("folder")).expect("mkdir");
+        std::fs::write(file, bytes).expect("write");
+    }
+    let model = oracle("models/smallcnn_fashion.onnx");
+    let data = root.display().to_string();
+    let json = eval_json(&["--model", &model, "--data", &data]);
+    assert_eq!(json["files"].as_array().map(Vec::len), Some(2), "{json}");
+    assert_eq!(json["skipped"][0]["path"], "shirts/bad.png", "{json}");
+    let out = unpic(&[
+        "eval", "--model", &model, "--data", &data, "--preset", "unit",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: skipped: the image 'shirts/bad.png' could not be decoded"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 image(s) could not be read"));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_link_to_a_parent_folder_is_not_followed() {
+    let image = std::fs::read(oracle("cases/fashion_tshirt/image.png")).expect("image");
+    let root = std::env::temp_dir().join(format!("unpic-loop-{}", std::process::id()));
+    for class in ["shirts", "trousers"] {
+        std::fs::create_dir_all(root.join(class)).expect("mkdir");
+        std::fs::write(root.join(class).join("a.png"), &image).expect("write");
+    }
+    let link = root.join("shirts/loop");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&root, &link).expect("symlink");
+    let model = oracle("models/smallcnn_fashion.onnx");
+    let json = eval_json(&["--model", &model, "--data", &root.display().to_string()]);
+    assert_eq!(json["files"].as_array().map(Vec::len), Some(2), "{json}");
+}

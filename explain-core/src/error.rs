@@ -90,6 +90,14 @@ pub enum Error {
     #[error("cancelled")]
     Cancelled,
 
+    /// The model's scores hold NaN or infinity: no class order, top list or accuracy exists.
+    #[error(
+        "the model's output contains NaN or infinite scores ({0}): its weights or the input \
+         contain NaN/Inf, or a layer overflows. Check the model with onnxruntime and the \
+         preprocessing (a tiny std multiplies the pixels)"
+    )]
+    NonFinite(String),
+
     /// Settings of an explanation method that make no sense (e.g. a window larger than the input).
     #[error("{0}")]
     Settings(String),

@@ -336,13 +336,35 @@ impl Classifier {
         FloatValue::from_vec(data, &spec.batch_shape(n), self.graph.device())
     }
 
-    /// Turns host logits `[N * K]` into predictions with the top `k` classes.
-    pub fn predictions(&self, logits: &[f32], k: usize) -> Vec<Prediction> {
-        logits
+    /// Turns host logits `[N * K]` into predictions with the top `k` classes (an error if any
+    /// score is NaN or infinite).
+    pub fn predictions(&self, logits: &[f32], k: usize) -> Result<Vec<Prediction>> {
+        check_scores(logits, self.num_classes, |i| format!("image {}", i + 1))?;
+        Ok(logits
             .chunks(self.num_classes)
             .map(|row| prediction(row, &self.labels, k))
-            .collect()
+            .collect())
     }
+}
+
+/// Refuses scores `[N * K]` that are not all finite, naming (by `name_of` its index) the first
+/// image whose are not: NaN has no order, so a top list or an accuracy made from it would be
+/// made up.
+pub fn check_scores(
+    scores: &[f32],
+    num_classes: usize,
+    name_of: impl Fn(usize) -> String,
+) -> Result<()> {
+    let Some(at) = scores.iter().position(|s| !s.is_finite()) else {
+        return Ok(());
+    };
+    let k = num_classes.max(1);
+    Err(Error::NonFinite(format!(
+        "{}, class {}: {}",
+        name_of(at / k),
+        at % k,
+        scores[at]
+    )))
 }
 
 /// One image's values from `[H, W, C]` to `[C, H, W]` order.
@@ -424,6 +446,16 @@ pub fn parse_labels(text: &str) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scores_with_nan_or_infinity_are_refused_with_the_image_named() {
+        let name = |i: usize| format!("image {}", i + 1);
+        assert!(check_scores(&[0.5, -2.0, 1e30, 0.0], 2, name).is_ok());
+        let err = check_scores(&[0.5, -2.0, 1.0, f32::NAN], 2, name).expect_err("NaN");
+        assert!(err.to_string().contains("(image 2, class 1: NaN)"), "{err}");
+        let err = check_scores(&[f32::INFINITY, 0.0], 2, name).expect_err("inf");
+        assert!(err.to_string().contains("(image 1, class 0: inf)"), "{err}");
+    }
 
     #[test]
     fn top_k_orders_by_probability_and_breaks_ties_by_class() {

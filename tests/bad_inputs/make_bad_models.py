@@ -68,5 +68,9 @@ onnx.save(classifier(nodes, inits, 100000, 100000), HERE / "huge_input.onnx")
 # The same model at 8 x 8: it must open (the control).
 onnx.save(classifier(nodes, inits), HERE / "tiny_control.onnx")
 
+# A model whose weights hold NaN: every score is NaN, which has no top class.
+nodes, inits = pooled([], [helper.make_tensor("nan", TensorProto.FLOAT, [2], [float("nan"), 0.0])], "nan")
+onnx.save(classifier(nodes, inits), HERE / "nan_weights.onnx")
+
 for f in sorted(HERE.glob("*.onnx")):
     print(f.name, f.stat().st_size, "bytes")

@@ -71,9 +71,11 @@ export async function launchBrowser() {
   });
 }
 
-/** Opens the app; returns the page once the engine reports its backend. */
-export async function openApp(browser, url, query = '') {
+/** Opens the app; returns the page once the engine reports its backend. `init`, if given, runs
+ *  in the page before its own scripts (Playwright's `addInitScript`). */
+export async function openApp(browser, url, query = '', init = undefined) {
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  if (init) await page.addInitScript(init);
   const logs = [];
   page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));

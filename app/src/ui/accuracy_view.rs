@@ -17,6 +17,9 @@ fn percent(x: f64) -> String {
     format!("{:.1}%", 100.0 * x)
 }
 
+/// How many skipped images the warning lists by name.
+const SKIPPED_SHOWN: usize = 20;
+
 #[component]
 pub fn AccuracyView() -> impl IntoView {
     let s = use_session();
@@ -43,11 +46,30 @@ pub fn AccuracyView() -> impl IntoView {
                         result.backend.label()
                     );
                     let notes = result.notes.into_iter().map(|n| view! { <li>{n}</li> }).collect_view();
+                    let skipped = (!e.skipped.is_empty()).then(|| {
+                        let n = e.skipped.len();
+                        let items = e
+                            .skipped
+                            .iter()
+                            .take(SKIPPED_SHOWN)
+                            .map(|s| view! { <li>{s.reason.clone()}</li> })
+                            .collect_view();
+                        let more = (n > SKIPPED_SHOWN).then(|| {
+                            view! { <li>{format!("… and {} more", n - SKIPPED_SHOWN)}</li> }
+                        });
+                        view! {
+                            <details id="skipped" class="warning" data-count=n.to_string()>
+                                <summary>{format!("{n} image(s) could not be read and were left out")}</summary>
+                                <ul>{items}{more}</ul>
+                            </details>
+                        }
+                    });
                     view! {
                         <p id="accuracy-total" data-accuracy=format!("{}", e.accuracy())>
                             "Accuracy " <strong>{percent(e.accuracy())}</strong> <span class="hint">" (" {total_text} ")"</span>
                         </p>
                         <ul class="notes">{notes}</ul>
+                        {skipped}
                         <div class="accuracy-grid">
                             <PerClass evaluation=e.clone() />
                             <Confusion evaluation=e.clone() />

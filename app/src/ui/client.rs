@@ -1,107 +1,45 @@
-//! The page's end of the main worker: spawns it, queues requests until its engine has started,
-//! hands responses to the session (through `pool.rs`, which shares dataset evaluations with
-//! helper workers), and restarts it (replaying backend, labels, model, images and the
-//! current image) if it dies or a one-go job is cancelled, so neither costs the user their work.
+//! The page's end of the main worker: spawns it, gives every request an id (echoed by every
+//! answer), queues requests until its engine has started, hands responses to the session
+//! (through `pool.rs`, which shares dataset evaluations with helper workers), and replaces the
+//! worker when it dies or a one-go job is cancelled, loading into the new one what the old one
+//! had accepted (`restore.rs`), so neither costs the user their work. A request the worker died
+//! on is not replayed, and a worker that keeps dying is given up with a message.
 //! The answers to a replay are not passed on: the page already has that state, and a model that
 //! looked newly opened would make the page predict again and drop the maps it is waiting for.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
-use super::pool::{self, Message, WORKER_URL};
-use crate::protocol::{BackendChoice, FileSizes, Request, Response, decode, encode};
+use super::pool::{self, WORKER_URL};
+use crate::protocol::{Request, Response, Task, decode, encode};
+use crate::restore::{CRASH_WINDOW_MS, MAX_CRASHES, Message, Restore};
 
 type Handler = Box<dyn Fn(Response, Option<Vec<u8>>)>;
 
-#[derive(Default)]
-struct Replay {
-    backend: Option<BackendChoice>,
-    labels: Option<String>,
-    model: Option<(String, Option<[usize; 2]>, Vec<u8>)>,
-    /// The last image predicted: explanations and features of a new worker need it.
-    predict: Option<(Request, Option<Vec<u8>>)>,
-    /// The last dataset: name, file list (for a folder) and bytes.
-    dataset: Option<(String, Option<FileSizes>, Vec<u8>)>,
-}
-
-impl Replay {
-    /// What a new engine loads to match this one: backend, labels, model, dataset.
-    fn setup(&self) -> Vec<Message> {
-        let mut queue = Vec::new();
-        if let Some(b) = self.backend {
-            queue.push((Request::SetBackend(b), None));
-        }
-        if let Some(text) = &self.labels {
-            queue.push((Request::SetLabels { text: text.clone() }, None));
-        }
-        if let Some((name, size, bytes)) = &self.model {
-            queue.push((
-                Request::LoadModel {
-                    name: name.clone(),
-                    size: *size,
-                },
-                Some(bytes.clone()),
-            ));
-        }
-        if let Some((name, files, bytes)) = &self.dataset {
-            queue.push((
-                Request::LoadDataset {
-                    name: name.clone(),
-                    files: files.clone(),
-                },
-                Some(bytes.clone()),
-            ));
-        }
-        queue
-    }
-}
-
-/// An answer to a replayed request, swallowed once per replayed request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Echo {
-    Backend,
-    Labels,
-    Model,
-    Dataset,
-}
-
-impl Echo {
-    /// The kind of answer `request` gets, if it is one the replay sends.
-    fn answering(request: &Request) -> Option<Echo> {
-        match request {
-            Request::SetBackend(_) => Some(Echo::Backend),
-            Request::SetLabels { .. } => Some(Echo::Labels),
-            Request::LoadModel { .. } => Some(Echo::Model),
-            Request::LoadDataset { .. } => Some(Echo::Dataset),
-            _ => None,
-        }
-    }
-
-    fn of(response: &Response) -> Option<Echo> {
-        match response {
-            Response::Backend { .. } => Some(Echo::Backend),
-            Response::Labels(_) => Some(Echo::Labels),
-            Response::ModelLoaded(_) => Some(Echo::Model),
-            Response::DatasetLoaded(_) => Some(Echo::Dataset),
-            _ => None,
-        }
-    }
+/// The running worker.
+struct Running {
+    worker: Worker,
+    started: bool,
+    /// Requests waiting for the engine to start, with their ids.
+    queue: Vec<(u64, Message)>,
+    /// Whether its `Started` is passed on to the page (which then resumes what it waits for):
+    /// not after a crash, where resuming could crash it again.
+    resume: bool,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_error: Closure<dyn FnMut(ErrorEvent)>,
 }
 
 struct Client {
-    worker: Worker,
-    started: bool,
-    /// Answers still to come to the replayed requests (the worker answers in order, so the first
-    /// answer of each kind is the replay's).
-    echoes: Vec<Echo>,
-    queue: Vec<(Request, Option<Vec<u8>>)>,
-    replay: Replay,
-    handler: std::rc::Rc<Handler>,
-    _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_error: Closure<dyn FnMut(ErrorEvent)>,
+    /// `None` once the engine was given up.
+    running: Option<Running>,
+    restore: Restore,
+    /// The last request id given.
+    last_id: u64,
+    handler: Rc<Handler>,
 }
 
 thread_local! {
@@ -110,143 +48,169 @@ thread_local! {
 
 /// Starts the worker; `handler` receives every response.
 pub fn start(handler: impl Fn(Response, Option<Vec<u8>>) + 'static) -> Result<(), String> {
-    let handler: std::rc::Rc<Handler> = std::rc::Rc::new(Box::new(handler));
+    let handler: Rc<Handler> = Rc::new(Box::new(handler));
     pool::set_handler(handler.clone());
-    spawn(handler, Replay::default())
-}
-
-fn spawn(handler: std::rc::Rc<Handler>, replay: Replay) -> Result<(), String> {
-    let worker =
-        Worker::new(WORKER_URL).map_err(|e| format!("cannot start the compute worker: {e:?}"))?;
-    let on_message = {
-        let handler = handler.clone();
-        Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            match decode::<Response>(&event.data()) {
-                Ok((Response::Started, bytes)) => {
-                    flush();
-                    handler(Response::Started, bytes)
-                }
-                Ok((response, bytes)) => {
-                    if !is_echo(&response) {
-                        let joined = match response {
-                            // A share's bytes stay with the pool.
-                            r @ Response::MapPart { .. } => pool::from_main(r, bytes.clone()),
-                            r => pool::from_main(r, None),
-                        };
-                        if let Some(response) = joined {
-                            handler(response, bytes)
-                        }
-                    }
-                }
-                Err(e) => handler(
-                    Response::Failed {
-                        during: "reading the worker's answer".into(),
-                        message: e,
-                    },
-                    None,
-                ),
-            }
-        })
-    };
-    let on_error = {
-        let handler = handler.clone();
-        Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
-            event.prevent_default();
-            handler(
-                Response::Failed {
-                    during: "computing".into(),
-                    message: format!(
-                        "the engine stopped unexpectedly ({}); it has been restarted with your model",
-                        event.message()
-                    ),
-                },
-                None,
-            );
-            // Restart after this handler returns: it belongs to the worker being replaced.
-            wasm_bindgen_futures::spawn_local(async { restart() });
-        })
-    };
-    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-    worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-    let mut queue = replay.setup();
-    if let Some((request, bytes)) = &replay.predict {
-        queue.push((request.clone(), bytes.clone()));
-    }
-    let echoes = queue
-        .iter()
-        .filter_map(|(request, _)| Echo::answering(request))
-        .collect();
+    let running = spawn(Vec::new(), true)?;
     CLIENT.with(|c| {
         *c.borrow_mut() = Some(Client {
-            worker,
-            started: false,
-            echoes,
-            queue,
-            replay,
+            running: Some(running),
+            restore: Restore::default(),
+            last_id: 0,
             handler,
-            _on_message: on_message,
-            _on_error: on_error,
         })
     });
     Ok(())
 }
 
-/// Stops the worker at once (whatever it is computing) and starts a new one with the same
-/// backend, labels, model and images: how a computation that runs in one go is cancelled.
-pub fn restart() {
-    let old = CLIENT.with(|c| c.borrow_mut().take());
-    pool::main_restarted();
-    if let Some(old) = old {
-        old.worker.terminate();
-        if let Err(e) = spawn(old.handler.clone(), old.replay) {
-            (old.handler)(
+fn spawn(queue: Vec<(u64, Message)>, resume: bool) -> Result<Running, String> {
+    let worker =
+        Worker::new(WORKER_URL).map_err(|e| format!("cannot start the compute worker: {e:?}"))?;
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        match decode::<Response>(&event.data()) {
+            Ok((_, Response::Started, bytes)) => {
+                if flush() {
+                    pass_on(Response::Started, bytes)
+                }
+            }
+            Ok((id, response, bytes)) => {
+                let echo = with_client(|c| c.restore.answered(id, &response)).unwrap_or(false);
+                if !echo {
+                    let joined = match response {
+                        // A share's bytes stay with the pool.
+                        r @ Response::MapPart { .. } => pool::from_main(r, bytes.clone()),
+                        r => pool::from_main(r, None),
+                    };
+                    if let Some(response) = joined {
+                        pass_on(response, bytes)
+                    }
+                }
+            }
+            Err(e) => pass_on(
                 Response::Failed {
-                    during: "restarting the engine".into(),
+                    task: Task::Engine,
+                    during: "reading the worker's answer".into(),
                     message: e,
                 },
                 None,
-            );
+            ),
         }
-    }
-}
-
-/// Whether `response` answers a replayed request (and so is not passed on). A failure during the
-/// replay ends it: the page hears of the failure, and later answers are the user's own.
-fn is_echo(response: &Response) -> bool {
-    CLIENT.with(|c| {
-        let mut guard = c.borrow_mut();
-        let Some(client) = guard.as_mut() else {
-            return false;
-        };
-        if matches!(response, Response::Failed { .. }) {
-            client.echoes.clear();
-            return false;
-        }
-        match Echo::of(response).and_then(|e| client.echoes.iter().position(|x| *x == e)) {
-            Some(i) => {
-                client.echoes.remove(i);
-                true
-            }
-            None => false,
-        }
+    });
+    let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
+        event.prevent_default();
+        let message = event.message();
+        // After this handler returns: it belongs to the worker being replaced.
+        wasm_bindgen_futures::spawn_local(async move { crashed(message) });
+    });
+    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    Ok(Running {
+        worker,
+        started: false,
+        queue,
+        resume,
+        _on_message: on_message,
+        _on_error: on_error,
     })
 }
 
-/// Sends a request to the main worker alone (from the pool: a shared job's rerun or finish).
-pub fn send_to_main(request: Request, bytes: Option<Vec<u8>>) {
-    CLIENT.with(|c| {
-        if let Some(client) = c.borrow_mut().as_mut() {
-            if client.started {
-                post(&client.worker, &request, bytes.as_deref());
-            } else {
-                client.queue.push((request, bytes));
-            }
-        }
-    });
+fn with_client<T>(f: impl FnOnce(&mut Client) -> T) -> Option<T> {
+    CLIENT.with(|c| c.borrow_mut().as_mut().map(f))
 }
 
-fn post(worker: &Worker, request: &Request, bytes: Option<&[u8]>) {
-    match encode(request, bytes) {
+/// Hands a response to the page (outside any borrow of the client: the page may send at once).
+fn pass_on(response: Response, bytes: Option<Vec<u8>>) {
+    if let Some(handler) = with_client(|c| c.handler.clone()) {
+        handler(response, bytes)
+    }
+}
+
+/// The worker died: tell the page what was lost, and start a new one with what the old one had
+/// accepted, unless it died too often.
+fn crashed(message: String) {
+    let Some((crash, handler)) =
+        with_client(|c| (c.restore.crashed(js_sys::Date::now()), c.handler.clone()))
+    else {
+        return;
+    };
+    let during = crash.during.unwrap_or_else(|| "computing".into());
+    let message = if crash.give_up {
+        format!(
+            "the engine stopped unexpectedly ({message}), {MAX_CRASHES} times within {} \
+             seconds, so it was not started again. The results on the page are kept; reload the \
+             page to start a new engine",
+            CRASH_WINDOW_MS / 1000.0
+        )
+    } else {
+        format!(
+            "the engine stopped unexpectedly ({message}); it was started again with the model \
+             and images it had open before, without this request"
+        )
+    };
+    replace(true, crash.give_up);
+    handler(
+        Response::Failed {
+            task: Task::Engine,
+            during,
+            message,
+        },
+        None,
+    );
+}
+
+/// Stops the worker at once (whatever it is computing) and starts a new one with the same
+/// backend, labels, model and images: how a computation that runs in one go is cancelled.
+pub fn restart() {
+    replace(false, false);
+}
+
+/// Replaces the main worker (`crashed`: it died; `give_up`: start none).
+fn replace(crashed: bool, give_up: bool) {
+    pool::main_restarted();
+    let failure = with_client(|c| {
+        if let Some(old) = c.running.take() {
+            old.worker.terminate();
+        }
+        if give_up {
+            return None;
+        }
+        let queue = c.restore.replacement(&mut c.last_id, crashed);
+        match spawn(queue, !crashed) {
+            Ok(running) => {
+                c.running = Some(running);
+                None
+            }
+            Err(e) => Some((e, c.handler.clone())),
+        }
+    });
+    if let Some(Some((message, handler))) = failure {
+        handler(
+            Response::Failed {
+                task: Task::Engine,
+                during: "restarting the engine".into(),
+                message,
+            },
+            None,
+        );
+    }
+}
+
+/// Marks the worker started and sends what waited; returns whether the page hears of it.
+fn flush() -> bool {
+    with_client(|c| {
+        let Some(running) = c.running.as_mut() else {
+            return false;
+        };
+        running.started = true;
+        for (id, (request, bytes)) in running.queue.drain(..) {
+            post(&running.worker, id, &request, bytes.as_deref());
+        }
+        running.resume
+    })
+    .unwrap_or(false)
+}
+
+fn post(worker: &Worker, id: u64, request: &Request, bytes: Option<&[u8]>) {
+    match encode(id, request, bytes) {
         Ok(message) => {
             if let Err(e) = worker.post_message(&message) {
                 web_sys::console::error_1(&e);
@@ -256,72 +220,59 @@ fn post(worker: &Worker, request: &Request, bytes: Option<&[u8]>) {
     }
 }
 
-fn flush() {
-    CLIENT.with(|c| {
-        if let Some(client) = c.borrow_mut().as_mut() {
-            client.started = true;
-            for (request, bytes) in client.queue.drain(..) {
-                post(&client.worker, &request, bytes.as_deref());
-            }
-        }
-    });
+/// The file of the model `name` that asked for a size (to open it again at the user's size).
+pub fn sized_model(name: &str) -> Option<Vec<u8>> {
+    with_client(|c| c.restore.sized_model(name)).flatten()
 }
 
-/// The bytes of the model last sent, by name (to open it again at a size the user gives).
-pub fn last_model(name: &str) -> Option<Vec<u8>> {
-    CLIENT.with(|c| {
-        let guard = c.borrow();
-        let (sent, _, bytes) = guard.as_ref()?.replay.model.as_ref()?;
-        (sent == name).then(|| bytes.clone())
-    })
+/// Sends a request to the main worker alone (from the pool: a shared job's rerun or finish).
+pub fn send_to_main(request: Request, bytes: Option<Vec<u8>>) {
+    with_client(|c| c.dispatch(request, bytes));
 }
 
 /// Sends a request (queued until the worker's engine has started).
 pub fn send(request: Request, bytes: Option<Vec<u8>>) {
-    CLIENT.with(|c| {
-        let mut guard = c.borrow_mut();
-        let Some(client) = guard.as_mut() else {
+    let refused = with_client(|c| {
+        let Some(running) = &c.running else {
+            return Some((request.describe(), c.handler.clone()));
+        };
+        // A Cancel must reach the worker even while it starts (it is never queued behind
+        // the job it stops).
+        if matches!(request, Request::Cancel) && !running.started {
+            return None;
+        }
+        let restore = &c.restore;
+        let request = pool::before_send(request, bytes.as_deref(), || restore.setup());
+        c.dispatch(request, bytes);
+        None
+    })
+    .flatten();
+    if let Some((during, handler)) = refused {
+        handler(
+            Response::Failed {
+                task: Task::Engine,
+                during,
+                message: "the engine was stopped after it crashed repeatedly; reload the page"
+                    .into(),
+            },
+            None,
+        );
+    }
+}
+
+impl Client {
+    /// Gives `request` an id, notes it, and posts or queues it.
+    fn dispatch(&mut self, request: Request, bytes: Option<Vec<u8>>) {
+        let Some(running) = self.running.as_mut() else {
             return;
         };
-        match &request {
-            Request::SetBackend(b) => client.replay.backend = Some(*b),
-            Request::SetLabels { text } => client.replay.labels = Some(text.clone()),
-            Request::LoadModel { name, size } => {
-                client.replay.model = bytes.as_ref().map(|b| (name.clone(), *size, b.clone()))
-            }
-            Request::LoadDataset { name, files } => {
-                client.replay.dataset = bytes
-                    .as_ref()
-                    .map(|b| (name.clone(), files.clone(), b.clone()))
-            }
-            // A Cancel must reach the worker even while it starts (it is never queued behind
-            // the job it stops).
-            Request::Cancel if !client.started => return,
-            // Replayed with id 0: it restores the worker's image, the page's stays as it is.
-            Request::Predict {
-                name, preprocess, ..
-            } => {
-                let replay = Request::Predict {
-                    id: 0,
-                    name: name.clone(),
-                    preprocess: preprocess.clone(),
-                };
-                client.replay.predict = Some((replay, bytes.clone()))
-            }
-            Request::Explain { .. }
-            | Request::Evaluate { .. }
-            | Request::ReadImages { .. }
-            | Request::Tsne { .. }
-            | Request::Activations { .. }
-            | Request::MaxActivations { .. }
-            | Request::DeepDream { .. }
-            | Request::Cancel => {}
-        }
-        let request = pool::before_send(request, bytes.as_deref(), || client.replay.setup());
-        if client.started {
-            post(&client.worker, &request, bytes.as_deref());
+        self.last_id += 1;
+        let id = self.last_id;
+        self.restore.sent(id, &request, bytes.as_deref());
+        if running.started {
+            post(&running.worker, id, &request, bytes.as_deref());
         } else {
-            client.queue.push((request, bytes));
+            running.queue.push((id, (request, bytes)));
         }
-    });
+    }
 }

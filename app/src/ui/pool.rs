@@ -21,8 +21,8 @@ use wasm_bindgen::prelude::Closure;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
 use crate::protocol::{
-    Backend, BackendChoice, EvaluationResult, ExplainPart, Request, Response, Shard, bytes_f32,
-    decode, encode, f32_bytes,
+    Backend, BackendChoice, EvaluationResult, ExplainPart, Request, Response, Shard, Task,
+    bytes_f32, decode, encode, f32_bytes,
 };
 
 /// Where the worker's loader lives (Trunk's `data-loader-shim` output for `unpic-worker`).
@@ -271,7 +271,9 @@ fn from_helper(index: usize, response: Response, bytes: Option<Vec<u8>>) {
     let forward = POOL.with(|p| {
         let mut pool = p.borrow_mut();
         match response {
-            Response::Failed { during, message } if pool.job.is_some() => {
+            Response::Failed {
+                during, message, ..
+            } if pool.job.is_some() => {
                 web_sys::console::warn_1(&format!("helper {index}: {during}: {message}").into());
                 pool.fall_back()
             }
@@ -431,7 +433,8 @@ impl Pool {
                     (Some(map), Some(finish)) => crate::ui::client::send_to_main(finish, Some(map)),
                     _ => {
                         return Some(Response::Failed {
-                            during: "joining the workers' occlusion maps".into(),
+                            task: Task::Explanation,
+                            during: "joining the workers' shares of the map".into(),
                             message: "their shares differ in size".into(),
                         });
                     }
@@ -502,12 +505,12 @@ impl Helper {
             Worker::new(WORKER_URL).map_err(|e| format!("cannot start a helper worker: {e:?}"))?;
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             match decode::<Response>(&event.data()) {
-                Ok((Response::Started, _)) => POOL.with(|p| {
+                Ok((_, Response::Started, _)) => POOL.with(|p| {
                     if let Some(h) = p.borrow_mut().helpers.get_mut(index - 1) {
                         h.flush();
                     }
                 }),
-                Ok((response, bytes)) => from_helper(index, response, bytes),
+                Ok((_, response, bytes)) => from_helper(index, response, bytes),
                 Err(e) => helper_died(index, e),
             }
         });
@@ -552,8 +555,9 @@ impl Helper {
     }
 }
 
+/// Posts to a helper (whose answers are told apart by the pool's job, not by request id).
 fn post(worker: &Worker, (request, bytes): &Message) {
-    match encode(request, bytes.as_deref()) {
+    match encode(0, request, bytes.as_deref()) {
         Ok(message) => {
             if let Err(e) = worker.post_message(&message) {
                 web_sys::console::error_1(&e);

@@ -9,7 +9,7 @@ use explain_core::embed::tsne::TsneSettings;
 use super::jobs::{ClassMapping, EvaluationJob, Job, MaxActivationsJob, Step, TsneJob};
 use super::platform::now_ms;
 use super::{Engine, Reply, failed, progress};
-use crate::protocol::{DatasetSummary, FileSizes, ImagePurpose, Response, Shard};
+use crate::protocol::{DatasetSummary, FileSizes, ImagePurpose, Response, Shard, Task};
 
 impl Engine {
     pub(super) fn load_dataset(
@@ -23,12 +23,12 @@ impl Engine {
             None => ZipDataset::from_bytes(&name, bytes).map(|z| Box::new(z) as _),
             Some(list) => match split_files(list, bytes) {
                 Ok(files) => FileSet::new(&name, files).map(|f| Box::new(f) as _),
-                Err(e) => return failed(&during, e),
+                Err(e) => return failed(Task::Dataset, &during, e),
             },
         };
         let source = match source {
             Ok(s) => s,
-            Err(e) => return failed(&during, e),
+            Err(e) => return failed(Task::Dataset, &during, e),
         };
         let dataset = source.dataset();
         let summary = DatasetSummary {
@@ -129,7 +129,7 @@ impl Engine {
             )))),
             Err(e) => {
                 self.jobs.retain(|j| !matches!(j, Job::Evaluation(_)));
-                failed("evaluating the images", e)
+                failed(Task::Evaluation, "evaluating the images", e)
             }
         }
     }
@@ -146,12 +146,12 @@ impl Engine {
         let during = "computing the t-SNE map";
         let (mapping, items) = match self.job_inputs(&preprocess) {
             Ok(x) => x,
-            Err(e) => return failed(during, e),
+            Err(e) => return failed(Task::Tsne, during, e),
         };
         if let Some(classifier) = &self.classifier
             && let Err(e) = classifier.layer(&layer)
         {
-            return failed(during, e);
+            return failed(Task::Tsne, during, e);
         }
         let items: Vec<Item> = items
             .into_iter()
@@ -160,6 +160,7 @@ impl Engine {
             .collect();
         if items.len() < 4 {
             return failed(
+                Task::Tsne,
                 during,
                 format!(
                     "only {} image(s) are selected; include more classes or take every image",
@@ -169,6 +170,7 @@ impl Engine {
         }
         if !(settings.perplexity > 0.0 && settings.perplexity * 3.0 < items.len() as f64) {
             return failed(
+                Task::Tsne,
                 during,
                 format!(
                     "the perplexity must be positive and below a third of the {} selected images; got {}",
@@ -198,13 +200,19 @@ impl Engine {
         let during = "finding the most activating images";
         let (_, items) = match self.job_inputs(&preprocess) {
             Ok(x) => x,
-            Err(e) => return failed(during, e),
+            Err(e) => return failed(Task::MaxActivations, during, e),
         };
         let layer = match self.classifier.as_ref().map(|c| c.layer(&layer)) {
             Some(Ok(l)) if l.channels().is_some() => l,
-            Some(Ok(l)) => return failed(during, format!("'{}' has no channel axis", l.name)),
-            Some(Err(e)) => return failed(during, e),
-            None => return failed(during, "open a model first"),
+            Some(Ok(l)) => {
+                return failed(
+                    Task::MaxActivations,
+                    during,
+                    format!("'{}' has no channel axis", l.name),
+                );
+            }
+            Some(Err(e)) => return failed(Task::MaxActivations, during, e),
+            None => return failed(Task::MaxActivations, during, "open a model first"),
         };
         self.queue(Job::MaxActivations(Box::new(MaxActivationsJob::new(
             id, layer, preprocess, items, k,
@@ -229,8 +237,9 @@ impl Engine {
         let job = self.jobs.front_mut()?;
         let id = job.id();
         let (Some(classifier), Some(source)) = (&self.classifier, &mut self.dataset) else {
+            let (task, during) = (job.kind(), job.during());
             self.jobs.clear();
-            return Some(failed("computing", "the model or the images were closed"));
+            return Some(failed(task, during, "the model or the images were closed"));
         };
         match job
             .step(classifier, source.as_mut(), self.backend, now_ms())
@@ -242,9 +251,9 @@ impl Engine {
                 Some((*response, None))
             }
             Err(e) => {
-                let during = job.during();
+                let (task, during) = (job.kind(), job.during());
                 self.jobs.pop_front();
-                Some(failed(during, e))
+                Some(failed(task, during, e))
             }
         }
     }
@@ -256,7 +265,11 @@ impl Engine {
         purpose: ImagePurpose,
     ) -> Reply {
         let Some(source) = &mut self.dataset else {
-            return failed("reading images", "open a folder of images first");
+            return failed(
+                Task::Images,
+                "reading images",
+                "open a folder of images first",
+            );
         };
         let mut bytes = Vec::new();
         let mut lens = Vec::with_capacity(paths.len());
@@ -266,7 +279,7 @@ impl Engine {
                     lens.push(b.len());
                     bytes.extend(b);
                 }
-                Err(e) => return failed("reading images", e),
+                Err(e) => return failed(Task::Images, "reading images", e),
             }
         }
         (

@@ -10,7 +10,7 @@ use explain_core::render::{ChannelReduce, normalise, reduce_channels};
 use super::platform::now_ms;
 use super::{Engine, Reply, failed, progress};
 use crate::protocol::{
-    ExplainMethod, ExplainPart, ExplanationResult, Response, bytes_f32, f32_bytes,
+    ExplainMethod, ExplainPart, ExplanationResult, Response, Task, bytes_f32, f32_bytes,
 };
 
 impl Engine {
@@ -32,7 +32,11 @@ impl Engine {
         } = settings;
         let during = format!("computing {}", method.label());
         let (Some(classifier), Some(current)) = (&self.classifier, &self.current) else {
-            return failed(&during, "open a model and an image first");
+            return failed(
+                Task::Explanation,
+                &during,
+                "open a model and an image first",
+            );
         };
         let target = Target {
             class: target.unwrap_or(current.top),
@@ -75,7 +79,7 @@ impl Engine {
             };
             return match share.await {
                 Ok(values) => (Response::MapPart { id }, Some(f32_bytes(&values))),
-                Err(e) => failed(&during, e),
+                Err(e) => failed(Task::Explanation, &during, e),
             };
         }
         let result = async {
@@ -128,7 +132,7 @@ impl Engine {
         .await;
         match result {
             Ok((result, bytes)) => (Response::Explanation(result), Some(bytes)),
-            Err(e) => failed(&during, e),
+            Err(e) => failed(Task::Explanation, &during, e),
         }
     }
 }

@@ -9,7 +9,9 @@ use explain_core::model::hwc_to_chw;
 
 use super::platform::now_ms;
 use super::{CurrentImage, Engine, Reply, failed, progress};
-use crate::protocol::{ActivationsResult, DreamResult, PredictionResult, Response, f32_bytes};
+use crate::protocol::{
+    ActivationsResult, DreamResult, PredictionResult, Response, Task, f32_bytes,
+};
 
 impl Engine {
     pub(super) async fn predict(
@@ -21,25 +23,28 @@ impl Engine {
     ) -> Reply {
         let during = format!("classifying '{name}'");
         let Some(classifier) = &self.classifier else {
-            return failed(&during, "open a model first");
+            return failed(Task::Prediction, &during, "open a model first");
         };
         if let Err(e) = preprocess.check_fits(classifier.input()) {
-            return failed(&during, e);
+            return failed(Task::Prediction, &during, e);
         }
         let prepared = match preprocess.prepare_bytes(bytes, &name) {
             Ok(p) => p,
-            Err(e) => return failed(&during, e),
+            Err(e) => return failed(Task::Prediction, &during, e),
         };
         let start = now_ms();
         let batch = match classifier.batch(prepared.data, 1) {
             Ok(b) => b,
-            Err(e) => return failed(&during, e),
+            Err(e) => return failed(Task::Prediction, &during, e),
         };
         let result = async { classifier.logits(batch.clone())?.to_vec_async().await }.await;
         let forward_ms = now_ms() - start;
-        let logits = match result {
+        let logits = match result.and_then(|l| {
+            explain_core::model::check_scores(&l, classifier.num_classes(), |_| name.clone())?;
+            Ok(l)
+        }) {
             Ok(l) => l,
-            Err(e) => return failed(&during, e),
+            Err(e) => return failed(Task::Prediction, &during, e),
         };
         let prediction = explain_core::model::prediction(&logits, classifier.labels(), 5);
         self.current = Some(CurrentImage {
@@ -65,7 +70,11 @@ impl Engine {
     pub(super) async fn activations(&mut self, id: u64, layer: String) -> Reply {
         let during = format!("reading the activations of '{layer}'");
         let (Some(classifier), Some(current)) = (&self.classifier, &self.current) else {
-            return failed(&during, "open a model and an image first");
+            return failed(
+                Task::Activations,
+                &during,
+                "open a model and an image first",
+            );
         };
         let result = async {
             let info = classifier.layer(&layer)?;
@@ -93,7 +102,7 @@ impl Engine {
         .await;
         match result {
             Ok((r, bytes)) => (Response::Activations(r), Some(bytes)),
-            Err(e) => failed(&during, e),
+            Err(e) => failed(Task::Activations, &during, e),
         }
     }
 
@@ -108,7 +117,7 @@ impl Engine {
     ) -> Reply {
         let during = format!("dreaming '{layer}'");
         let Some(classifier) = &self.classifier else {
-            return failed(&during, "open a model first");
+            return failed(Task::Dream, &during, "open a model first");
         };
         let start = now_ms();
         let result = async {
@@ -139,7 +148,7 @@ impl Engine {
                 }),
                 Some(rgba),
             ),
-            Err(e) => failed(&during, e),
+            Err(e) => failed(Task::Dream, &during, e),
         }
     }
 }

@@ -8,9 +8,12 @@ use explain_core::data::{ImageSource, Item, Preprocess, prepare_batch};
 use explain_core::embed::tsne::{TsneRun, TsneSettings};
 use explain_core::features::max_activations::{TopImages, channel_means};
 use explain_core::metrics::{Evaluation, evaluation::argmax};
+use explain_core::model::check_scores;
 use explain_core::{Classifier, Result};
 
-use crate::protocol::{Backend, EvaluationResult, MaxActivationsResult, Response, TsneResult};
+use crate::protocol::{
+    Backend, EvaluationResult, MaxActivationsResult, Response, Task, TsneResult,
+};
 
 /// Images per forward pass when streaming a dataset.
 pub const DATASET_BATCH: usize = 64;
@@ -54,6 +57,15 @@ impl Job {
     /// Jobs of one kind replace each other.
     pub fn same_kind(&self, other: &Job) -> bool {
         std::mem::discriminant(self) == std::mem::discriminant(other)
+    }
+
+    /// The kind of work it is, for the page's routing of its failure.
+    pub fn kind(&self) -> Task {
+        match self {
+            Job::Evaluation(_) => Task::Evaluation,
+            Job::Tsne(_) => Task::Tsne,
+            Job::MaxActivations(_) => Task::MaxActivations,
+        }
     }
 
     /// What the job was doing, for the message of its failure.
@@ -138,11 +150,18 @@ impl EvaluationJob {
         let chunk = &self.items[self.next..end];
         let batch = prepare_batch(source, chunk, &self.preprocess)?;
         self.classes.notes.extend(batch.notes);
-        let x = classifier.batch(batch.data, chunk.len())?;
-        let logits = classifier.logits(x)?.to_vec_async().await?;
-        for (item, row) in chunk.iter().zip(logits.chunks(classifier.num_classes())) {
-            self.evaluation
-                .add(&item.path, self.classes.model_class[item.label], row);
+        self.evaluation.skipped.extend(batch.skipped);
+        if !batch.kept.is_empty() {
+            let x = classifier.batch(batch.data, batch.kept.len())?;
+            let logits = classifier.logits(x)?.to_vec_async().await?;
+            let kept: Vec<&Item> = batch.kept.iter().map(|&i| &chunk[i]).collect();
+            check_scores(&logits, classifier.num_classes(), |i| {
+                format!("'{}'", kept[i].path)
+            })?;
+            for (item, row) in kept.iter().zip(logits.chunks(classifier.num_classes())) {
+                self.evaluation
+                    .add(&item.path, self.classes.model_class[item.label], row);
+            }
         }
         self.next = end;
         if end < self.items.len() {
@@ -175,6 +194,8 @@ pub struct TsneJob {
     features: Vec<f32>,
     dim: usize,
     predicted: Vec<usize>,
+    /// The images whose activations were collected (the damaged ones are skipped).
+    mapped: Vec<Item>,
     next: usize,
     run: Option<TsneRun>,
     started_ms: f64,
@@ -200,6 +221,7 @@ impl TsneJob {
             features: Vec::new(),
             dim: 0,
             predicted: Vec::new(),
+            mapped: Vec::new(),
             next: 0,
             run: None,
             started_ms: now_ms,
@@ -216,17 +238,21 @@ impl TsneJob {
             let end = (self.next + DATASET_BATCH).min(self.items.len());
             let chunk = &self.items[self.next..end];
             let batch = prepare_batch(source, chunk, &self.preprocess)?;
-            let x = classifier.batch(batch.data, chunk.len())?;
-            let forward = classifier.forward(x, &[self.layer.as_str()])?;
-            let logits = forward.logits.to_vec_async().await?;
-            let acts = match forward.taps.first() {
-                Some(t) => t.to_vec_async().await?,
-                None => Vec::new(),
-            };
-            self.dim = acts.len() / chunk.len().max(1);
-            self.features.extend(acts);
-            self.predicted
-                .extend(logits.chunks(classifier.num_classes()).map(argmax));
+            if !batch.kept.is_empty() {
+                let x = classifier.batch(batch.data, batch.kept.len())?;
+                let forward = classifier.forward(x, &[self.layer.as_str()])?;
+                let logits = forward.logits.to_vec_async().await?;
+                let acts = match forward.taps.first() {
+                    Some(t) => t.to_vec_async().await?,
+                    None => Vec::new(),
+                };
+                self.dim = acts.len() / batch.kept.len();
+                self.features.extend(acts);
+                self.predicted
+                    .extend(logits.chunks(classifier.num_classes()).map(argmax));
+                self.mapped
+                    .extend(batch.kept.iter().map(|&i| chunk[i].clone()));
+            }
             self.next = end;
             return Ok(Step::Progress {
                 task: format!("Collecting the activations of {}", self.layer),
@@ -237,7 +263,8 @@ impl TsneJob {
         let run = match &mut self.run {
             Some(run) => run,
             None => {
-                let run = TsneRun::new(&self.features, self.items.len(), self.dim, &self.settings)?;
+                let run =
+                    TsneRun::new(&self.features, self.mapped.len(), self.dim, &self.settings)?;
                 self.features = Vec::new();
                 self.run.insert(run)
             }
@@ -262,9 +289,9 @@ impl TsneJob {
                 .iter()
                 .map(|p| [p[0] as f32, p[1] as f32])
                 .collect(),
-            paths: self.items.iter().map(|i| i.path.clone()).collect(),
+            paths: self.mapped.iter().map(|i| i.path.clone()).collect(),
             truth: self
-                .items
+                .mapped
                 .iter()
                 .map(|i| self.classes.model_class[i.label])
                 .collect(),
@@ -314,21 +341,23 @@ impl MaxActivationsJob {
         let end = (self.next + DATASET_BATCH).min(self.items.len());
         let chunk = &self.items[self.next..end];
         let batch = prepare_batch(source, chunk, &self.preprocess)?;
-        let x = classifier.batch(batch.data, chunk.len())?;
-        let taps = classifier.activations(x, &[self.layer.name.as_str()])?;
-        let acts = match taps.first() {
-            Some(t) => t.to_vec_async().await?,
-            None => Vec::new(),
-        };
-        let channels = self.top.best.len();
-        let means = channel_means(
-            &acts,
-            chunk.len(),
-            channels,
-            self.layer.channel_axis == Some(3),
-        );
-        let ids: Vec<usize> = (self.next..end).collect();
-        self.top.add_batch(&ids, &means);
+        if !batch.kept.is_empty() {
+            let x = classifier.batch(batch.data, batch.kept.len())?;
+            let taps = classifier.activations(x, &[self.layer.name.as_str()])?;
+            let acts = match taps.first() {
+                Some(t) => t.to_vec_async().await?,
+                None => Vec::new(),
+            };
+            let channels = self.top.best.len();
+            let means = channel_means(
+                &acts,
+                batch.kept.len(),
+                channels,
+                self.layer.channel_axis == Some(3),
+            );
+            let ids: Vec<usize> = batch.kept.iter().map(|i| self.next + i).collect();
+            self.top.add_batch(&ids, &means);
+        }
         self.next = end;
         if end < self.items.len() {
             return Ok(Step::Progress {

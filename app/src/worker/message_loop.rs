@@ -1,5 +1,6 @@
 //! The worker's message loop: requests are decoded, handled one at a time by the [`Engine`]
-//! (so a slow prediction never interleaves with a model switch), and answered.
+//! (so a slow prediction never interleaves with a model switch), and answered with the request's
+//! id (so the page's client knows what each answer answers; a background job's steps carry 0).
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -12,10 +13,10 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use super::{Engine, Reply};
 use crate::event_loop::next_task;
-use crate::protocol::{Request, Response, decode, encode};
+use crate::protocol::{Request, Response, Task, decode, encode};
 
-fn post(scope: &DedicatedWorkerGlobalScope, (response, bytes): Reply) {
-    match encode(&response, bytes.as_deref()) {
+fn post(scope: &DedicatedWorkerGlobalScope, id: u64, (response, bytes): Reply) {
+    match encode(id, &response, bytes.as_deref()) {
         Ok(message) => {
             if scope.post_message(&message).is_err() {
                 web_sys::console::error_1(&"unpic worker: postMessage failed".into());
@@ -37,7 +38,7 @@ pub fn start() {
         let cancel = cancel.clone();
         Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             let decoded = decode::<Request>(&event.data());
-            if matches!(decoded, Ok((Request::Cancel, _))) {
+            if matches!(decoded, Ok((_, Request::Cancel, _))) {
                 cancel.set(true);
             } else {
                 let _ = sender.unbounded_send(decoded);
@@ -48,14 +49,19 @@ pub fn start() {
     on_message.forget();
 
     let loop_scope = scope.clone();
+    // The id of the request being handled: the one-go progress it sends carries it.
+    let current = Rc::new(Cell::new(0u64));
     wasm_bindgen_futures::spawn_local(async move {
         let mut engine = Engine::default();
         let notify_scope = loop_scope.clone();
-        engine.set_notify(Box::new(move |reply| post(&notify_scope, reply)));
+        let notify_id = current.clone();
+        engine.set_notify(Box::new(move |reply| {
+            post(&notify_scope, notify_id.get(), reply)
+        }));
         loop {
             if cancel.replace(false) {
                 for reply in engine.cancel() {
-                    post(&loop_scope, reply);
+                    post(&loop_scope, 0, reply);
                 }
             }
             let next = if engine.has_job() {
@@ -70,25 +76,31 @@ pub fn start() {
                     None => break,
                 }
             };
-            let replies = match next {
-                Some(Ok((request, bytes))) => engine.handle(request, bytes).await,
-                Some(Err(e)) => vec![(
-                    Response::Failed {
+            let (id, replies) = match next {
+                Some(Ok((id, request, bytes))) => {
+                    current.set(id);
+                    let replies = engine.handle(request, bytes).await;
+                    current.set(0);
+                    (id, replies)
+                }
+                Some(Err(e)) => {
+                    let failed = Response::Failed {
+                        task: Task::Engine,
                         during: "reading a message from the page".into(),
                         message: e,
-                    },
-                    None,
-                )],
+                    };
+                    (0, vec![(failed, None)])
+                }
                 None => {
                     let reply = engine.step().await;
                     next_task().await;
-                    reply.into_iter().collect()
+                    (0, reply.into_iter().collect())
                 }
             };
             for reply in replies {
-                post(&loop_scope, reply);
+                post(&loop_scope, id, reply);
             }
         }
     });
-    post(&scope, (Response::Started, None));
+    post(&scope, 0, (Response::Started, None));
 }

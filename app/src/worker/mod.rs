@@ -30,7 +30,7 @@ use explain_core::embed::tsne::TsneSettings;
 use explain_core::onnx::FloatValue;
 use explain_core::{Classifier, Device};
 
-use crate::protocol::{Backend, Request, Response};
+use crate::protocol::{Backend, Request, Response, Task};
 use explain::ExplainSettings;
 use jobs::Job;
 
@@ -79,9 +79,10 @@ impl Default for Engine {
     }
 }
 
-fn failed(during: &str, message: impl ToString) -> Reply {
+fn failed(task: Task, during: &str, message: impl ToString) -> Reply {
     (
         Response::Failed {
+            task,
             during: during.to_string(),
             message: message.to_string(),
         },
@@ -100,7 +101,11 @@ impl Engine {
             Request::SetBackend(choice) => self.set_backend(choice).await,
             Request::LoadModel { name, size } => match bytes {
                 Some(bytes) => vec![self.load_model(name, bytes, size)],
-                None => vec![failed("opening the model", "no file data arrived")],
+                None => vec![failed(
+                    Task::Model,
+                    "opening the model",
+                    "no file data arrived",
+                )],
             },
             Request::SetLabels { text } => vec![self.set_labels(text)],
             Request::Predict {
@@ -109,7 +114,11 @@ impl Engine {
                 preprocess,
             } => match bytes {
                 Some(bytes) => vec![self.predict(id, name, &bytes, preprocess).await],
-                None => vec![failed("reading the image", "no file data arrived")],
+                None => vec![failed(
+                    Task::Prediction,
+                    "reading the image",
+                    "no file data arrived",
+                )],
             },
             Request::Explain {
                 id,
@@ -136,7 +145,11 @@ impl Engine {
             }
             Request::LoadDataset { name, files } => match bytes {
                 Some(bytes) => vec![self.load_dataset(name, files, bytes)],
-                None => vec![failed("opening the images", "no file data arrived")],
+                None => vec![failed(
+                    Task::Dataset,
+                    "opening the images",
+                    "no file data arrived",
+                )],
             },
             Request::Evaluate {
                 id,

@@ -6,7 +6,7 @@ use explain_core::{Classifier, Device};
 
 use super::platform::{init_webgpu, software_adapter, webgpu_offered};
 use super::{Engine, Reply, failed};
-use crate::protocol::{Backend, BackendChoice, ModelSummary, Response};
+use crate::protocol::{Backend, BackendChoice, ModelSummary, Response, Task};
 
 impl Engine {
     pub(super) async fn set_backend(&mut self, choice: BackendChoice) -> Vec<Reply> {
@@ -78,7 +78,7 @@ impl Engine {
             Err(explain_core::Error::NeedsSize(message)) => {
                 return (Response::NeedsSize { name, message }, None);
             }
-            Err(e) => return failed(&format!("opening the model '{name}'"), e),
+            Err(e) => return failed(Task::Model, &format!("opening the model '{name}'"), e),
         };
         // Labels given earlier still apply when they fit the new model.
         if let Some(text) = &self.labels_text
@@ -110,12 +110,12 @@ impl Engine {
     pub(super) fn set_labels(&mut self, text: String) -> Reply {
         let labels = match parse_labels(&text) {
             Ok(l) => l,
-            Err(e) => return failed("reading the labels", e),
+            Err(e) => return failed(Task::Labels, "reading the labels", e),
         };
         if let Some(classifier) = &mut self.classifier
             && let Err(e) = classifier.set_labels(labels.clone())
         {
-            return failed("reading the labels", e);
+            return failed(Task::Labels, "reading the labels", e);
         }
         self.labels_text = Some(text);
         self.labels_applied = self.classifier.is_some();

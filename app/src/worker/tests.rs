@@ -49,11 +49,16 @@ fn a_bad_model_keeps_the_good_one_loaded() {
     );
 
     let bad = load(&mut engine, "bad.onnx", b"nope".to_vec());
-    let Response::Failed { during, message } = bad else {
+    let Response::Failed {
+        task,
+        during,
+        message,
+    } = bad
+    else {
         panic!("{bad:?}")
     };
     assert!(
-        during.contains("bad.onnx") && message.contains("ONNX"),
+        task == Task::Model && during.contains("bad.onnx") && message.contains("ONNX"),
         "{during}: {message}"
     );
 
@@ -350,6 +355,65 @@ fn a_zip_and_a_picked_folder_of_the_same_images_evaluate_alike() {
         .collect();
     let joined = EvaluationResult::join(parts).expect("parts");
     assert_eq!(joined.evaluation, from_zip.evaluation);
+}
+
+/// A picked folder with a damaged file, an empty one and a text file among its images: the
+/// evaluation goes on without them and lists each with why; t-SNE and the most activating
+/// images leave them out too.
+#[test]
+fn damaged_images_are_left_out_of_an_evaluation_and_named() {
+    let (mut engine, summary) = demo_engine();
+    let preprocess = crate::presets::Preset::Unit.apply(&summary.input);
+    let mut archive =
+        ZipDataset::from_bytes("sample", demo("fashion-mnist-sample.zip")).expect("zip");
+    let items: Vec<_> = archive.dataset.items.iter().step_by(20).cloned().collect();
+    let mut list = Vec::new();
+    let mut bytes = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let b = match i {
+            3 => b"not an image".to_vec(),
+            7 => Vec::new(),
+            _ => archive.read(&item.path).expect("entry"),
+        };
+        list.push((item.path.clone(), b.len()));
+        bytes.extend(b);
+    }
+    open_dataset(&mut engine, Some(list), bytes);
+    let (result, _) = evaluate(&mut engine, 1, &preprocess);
+    let e = result.evaluation;
+    assert_eq!(e.files.len(), items.len() - 2);
+    let skipped: Vec<&str> = e.skipped.iter().map(|s| s.path.as_str()).collect();
+    assert_eq!(skipped, [items[3].path.as_str(), items[7].path.as_str()]);
+    assert!(
+        e.skipped[1].reason.contains("the file is empty"),
+        "{:?}",
+        e.skipped
+    );
+    assert!(
+        !e.files.iter().any(|f| f.path == items[3].path),
+        "a damaged image has no prediction"
+    );
+
+    let tsne = Request::Tsne {
+        id: 2,
+        layer: "fc1/relu".into(),
+        preprocess: preprocess.clone(),
+        perplexity: 5.0,
+        seed: 1,
+        every: 1,
+        classes: None,
+    };
+    let mut replies = block_on(engine.handle(tsne, None));
+    let map = loop {
+        match replies.pop().map(|r| r.0) {
+            Some(Response::Progress { .. }) => {}
+            Some(Response::Tsne(map)) => break map,
+            other => panic!("{other:?}"),
+        }
+        replies = block_on(engine.step()).into_iter().collect();
+    };
+    assert_eq!(map.points.len(), items.len() - 2);
+    assert!(!map.paths.contains(&items[7].path));
 }
 
 #[test]

@@ -326,6 +326,33 @@ mod tests {
         list.iter().map(|s| s.to_string()).collect()
     }
 
+    /// A zip of `entries` (name, bytes), deflated.
+    fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        use std::io::Write;
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .large_file(true);
+        for (name, bytes) in entries {
+            zip.start_file(*name, options).expect("entry");
+            zip.write_all(bytes).expect("write");
+        }
+        zip.finish().expect("zip").into_inner()
+    }
+
+    #[test]
+    fn a_zip_bomb_entry_is_refused_without_unpacking_it_whole() {
+        // 300 MB of zeros deflate to about 300 KB: past the limit, refused with its name.
+        let bomb = vec![0u8; (MAX_FILE_BYTES + (44 << 20)) as usize];
+        let bytes = zip_of(&[("set/cat/bomb.png", &bomb), ("set/dog/ok.png", b"png")]);
+        drop(bomb);
+        assert!(bytes.len() < 2 << 20, "{} bytes", bytes.len());
+        let mut set = ZipDataset::from_bytes("bomb.zip", bytes).expect("listing is cheap");
+        assert_eq!(set.read("dog/ok.png").expect("the others read"), b"png");
+        let err = set.read("cat/bomb.png").expect_err("refused").to_string();
+        assert!(err.contains("bomb.png") && err.contains("256 MB"), "{err}");
+    }
+
     #[test]
     fn class_folders_are_sorted_and_wrapping_folders_looked_through() {
         let d = Dataset::from_paths(

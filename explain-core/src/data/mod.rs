@@ -4,6 +4,6 @@ pub mod batch;
 pub mod dataset;
 pub mod preprocess;
 
-pub use batch::{PreparedBatch, prepare_batch};
+pub use batch::{PreparedBatch, Skipped, prepare_batch};
 pub use dataset::{Dataset, FileSet, ImageSource, Item, ZipDataset};
 pub use preprocess::{PreparedImage, Preprocess};

@@ -135,11 +135,7 @@ impl Preprocess {
 
     /// Decodes and preprocesses image file bytes; `name` is used in messages.
     pub fn prepare_bytes(&self, bytes: &[u8], name: &str) -> Result<PreparedImage> {
-        let image = image::load_from_memory(bytes).map_err(|e| Error::Image {
-            name: name.to_string(),
-            reason: e.to_string(),
-        })?;
-        self.prepare(&image)
+        self.prepare(&decode_image(bytes, name)?)
     }
 
     /// Preprocesses a decoded image.
@@ -189,6 +185,51 @@ impl Preprocess {
         }
         Ok(PreparedImage { data, notes, rgba })
     }
+}
+
+/// The longest image side decoded: far above any photo a classifier takes, and a file that
+/// declares more (a few bytes can declare 100000 x 100000) is refused before decoding.
+pub const MAX_IMAGE_SIDE: u32 = 16384;
+/// The most memory one image may take while it is decoded.
+pub const MAX_IMAGE_BYTES: u64 = 512 << 20;
+
+/// Decodes an image file within [`MAX_IMAGE_SIDE`] and [`MAX_IMAGE_BYTES`]; `name` is used in
+/// messages.
+pub fn decode_image(bytes: &[u8], name: &str) -> Result<image::DynamicImage> {
+    let failed = |reason: String| Error::Image {
+        name: name.to_string(),
+        reason,
+    };
+    if bytes.is_empty() {
+        return Err(failed("the file is empty".into()));
+    }
+    let reader = || {
+        image::ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| failed(e.to_string()))
+    };
+    // The header's size first, for a message that says it.
+    if let Ok((width, height)) = reader()?.into_dimensions()
+        && width.max(height) > MAX_IMAGE_SIDE
+    {
+        return Err(failed(format!(
+            "it declares {width}x{height} pixels, and UNPIC decodes at most {MAX_IMAGE_SIDE} a \
+             side; scale it down first"
+        )));
+    }
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(MAX_IMAGE_SIDE);
+    limits.max_alloc = Some(MAX_IMAGE_BYTES);
+    let mut reader = reader()?;
+    reader.limits(limits);
+    reader.decode().map_err(|e| match e {
+        image::ImageError::Limits(_) => failed(format!(
+            "decoding it needs more than {} MB; scale it down first",
+            MAX_IMAGE_BYTES >> 20
+        )),
+        e => failed(e.to_string()),
+    })
 }
 
 #[cfg(test)]
@@ -271,6 +312,62 @@ mod tests {
             .prepare_bytes(b"not an image", "notes.txt")
             .expect_err("must fail");
         assert!(err.to_string().contains("notes.txt"), "{err}");
+    }
+
+    /// A PNG file declaring `width` x `height` RGBA pixels, with almost no pixel data.
+    fn png_header(width: u32, height: u32) -> Vec<u8> {
+        fn crc32(bytes: &[u8]) -> u32 {
+            let mut crc = !0u32;
+            for &b in bytes {
+                crc ^= b as u32;
+                for _ in 0..8 {
+                    crc = if crc & 1 == 1 {
+                        (crc >> 1) ^ 0xEDB8_8320
+                    } else {
+                        crc >> 1
+                    };
+                }
+            }
+            !crc
+        }
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        let mut chunk = |kind: &[u8], data: &[u8]| {
+            let mut body = kind.to_vec();
+            body.extend(data);
+            png.extend((data.len() as u32).to_be_bytes());
+            png.extend(&body);
+            png.extend(crc32(&body).to_be_bytes());
+        };
+        let mut ihdr = width.to_be_bytes().to_vec();
+        ihdr.extend(height.to_be_bytes());
+        ihdr.extend([8, 6, 0, 0, 0]);
+        chunk(b"IHDR", &ihdr);
+        // An empty zlib stream.
+        chunk(b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+        chunk(b"IEND", &[]);
+        png
+    }
+
+    #[test]
+    fn an_image_declaring_ten_billion_pixels_is_refused_before_decoding() {
+        let err = decode_image(&png_header(100_000, 100_000), "huge.png").expect_err("refused");
+        let text = err.to_string();
+        assert!(
+            text.contains("'huge.png'") && text.contains("100000x100000") && text.contains("16384"),
+            "{text}"
+        );
+        // Within the sides but past the memory: 16000 x 16000 RGBA is 1 GB.
+        let err = decode_image(&png_header(16_000, 16_000), "big.png").expect_err("refused");
+        assert!(err.to_string().contains("512 MB"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_file_is_named_as_empty() {
+        let err = decode_image(&[], "empty.png").expect_err("empty");
+        assert!(
+            err.to_string()
+                .contains("'empty.png' could not be decoded: the file is empty")
+        );
     }
 
     #[test]

@@ -69,6 +69,10 @@ pub fn quadrature(rule: Quadrature, n: usize) -> Vec<(f64, f64)> {
     }
 }
 
+/// The most steps an Integrated Gradients map takes: far past where its sum stops changing, and
+/// the Gauss-Legendre nodes cost O(steps²) before the first gradient.
+pub const MAX_STEPS: usize = 10_000;
+
 /// Gauss-Legendre nodes and weights on [-1, 1], ascending (Newton on the Legendre recurrence).
 fn gauss_legendre(n: usize) -> Vec<(f64, f64)> {
     let mut out = Vec::with_capacity(n);
@@ -118,10 +122,11 @@ pub fn integrated_gradients_part(
     progress: &mut dyn Progress,
 ) -> Result<FloatValue> {
     check_one(classifier, image, target)?;
-    if settings.steps == 0 {
-        return Err(Error::Settings(
-            "Integrated Gradients needs at least one step".into(),
-        ));
+    if !(1..=MAX_STEPS).contains(&settings.steps) {
+        return Err(Error::Settings(format!(
+            "Integrated Gradients takes 1 to {MAX_STEPS} steps; got {} (Captum's default is 50)",
+            settings.steps
+        )));
     }
     if count == 0 || index >= count {
         return Err(Error::Settings(format!(

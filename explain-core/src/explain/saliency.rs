@@ -60,6 +60,11 @@ impl Default for SmoothGrad {
     }
 }
 
+/// The most noisy copies a SmoothGrad map averages (its noise is gone long before).
+pub const MAX_SAMPLES: usize = 100_000;
+/// The most noisy copies in one forward and backward pass (each holds the model's activations).
+pub const MAX_BATCH: usize = 1024;
+
 /// The mean gradient over `samples` copies of the image with Gaussian noise added.
 pub fn smooth_grad(
     classifier: &Classifier,
@@ -83,10 +88,13 @@ pub fn smooth_grad_part(
     progress: &mut dyn Progress,
 ) -> Result<FloatValue> {
     check_one(classifier, image, target)?;
-    if settings.samples == 0 || settings.batch == 0 {
-        return Err(Error::Settings(
-            "SmoothGrad needs at least one sample and a batch of one".into(),
-        ));
+    if !(1..=MAX_SAMPLES).contains(&settings.samples) || !(1..=MAX_BATCH).contains(&settings.batch)
+    {
+        return Err(Error::Settings(format!(
+            "SmoothGrad takes 1 to {MAX_SAMPLES} noisy samples in batches of 1 to {MAX_BATCH}; \
+             got {} in batches of {}",
+            settings.samples, settings.batch
+        )));
     }
     if count == 0 || index >= count {
         return Err(Error::Settings(format!(

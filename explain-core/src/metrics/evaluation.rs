@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::Skipped;
 use crate::model::softmax;
 
 /// One image's outcome.
@@ -24,6 +25,9 @@ pub struct Evaluation {
     pub files: Vec<FileResult>,
     /// `confusion[true][pred]` counts.
     pub confusion: Vec<Vec<usize>>,
+    /// Images left out because they could not be read or decoded.
+    #[serde(default)]
+    pub skipped: Vec<Skipped>,
 }
 
 impl Evaluation {
@@ -33,6 +37,7 @@ impl Evaluation {
             classes,
             files: Vec::new(),
             confusion: vec![vec![0; k]; k],
+            skipped: Vec::new(),
         }
     }
 
@@ -61,6 +66,7 @@ impl Evaluation {
             }
         }
         self.files.extend(other.files);
+        self.skipped.extend(other.skipped);
     }
 
     /// Fraction of images predicted right (0 for an empty set).

@@ -1,0 +1,179 @@
+//! The page's plain data, apart from its signals and the browser (so it is tested natively):
+//! which view is shown, a gallery's selection, a job's progress, the current image with its
+//! prediction and maps, and the ids that tell one click's maps from an earlier one's.
+
+use crate::protocol::{ExplanationResult, PredictionResult};
+
+/// The views of the page, one shown at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Data,
+    Accuracy,
+    Predict,
+    Features,
+    Tsne,
+    Help,
+}
+
+impl View {
+    pub const ALL: [View; 6] = [
+        View::Data,
+        View::Accuracy,
+        View::Predict,
+        View::Features,
+        View::Tsne,
+        View::Help,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            View::Data => "Image data",
+            View::Accuracy => "Accuracy",
+            View::Predict => "Predict & explain",
+            View::Features => "Features",
+            View::Tsne => "t-SNE",
+            View::Help => "Help",
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            View::Data => "data",
+            View::Accuracy => "accuracy",
+            View::Predict => "predict",
+            View::Features => "features",
+            View::Tsne => "tsne",
+            View::Help => "help",
+        }
+    }
+}
+
+/// A set of the evaluated images a gallery shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    /// True class `truth` predicted as `pred` (a confusion-matrix cell).
+    Cell { truth: usize, pred: usize },
+    /// Everything predicted as this class (a column).
+    PredictedAs(usize),
+    /// Everything of this true class (a row).
+    TrueClass(usize),
+}
+
+impl Selection {
+    pub fn contains(self, file: &explain_core::metrics::FileResult) -> bool {
+        match self {
+            Selection::Cell { truth, pred } => file.label == truth && file.pred == pred,
+            Selection::PredictedAs(pred) => file.pred == pred,
+            Selection::TrueClass(truth) => file.label == truth,
+        }
+    }
+
+    pub fn describe(self, classes: &[String]) -> String {
+        let name = |k: usize| classes.get(k).cloned().unwrap_or_else(|| k.to_string());
+        match self {
+            Selection::Cell { truth, pred } => {
+                format!("True {} predicted as {}", name(truth), name(pred))
+            }
+            Selection::PredictedAs(pred) => format!("Predicted as {}", name(pred)),
+            Selection::TrueClass(truth) => format!("True class {}", name(truth)),
+        }
+    }
+}
+
+/// A long job in the worker: what it is and how far it got.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobProgress {
+    pub id: u64,
+    pub task: String,
+    pub done: usize,
+    pub total: usize,
+    /// When the page asked for it (`Date.now()`, ms), for the estimate of time left.
+    pub started_ms: f64,
+    /// Computed in one go by the worker (an explanation, a dream): cancelled by restarting it.
+    pub one_go: bool,
+}
+
+/// An image file the user picked (or the demo's).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageFile {
+    pub name: String,
+    pub bytes: Vec<u8>,
+    /// Its path in the open dataset, when it came from there.
+    pub dataset_path: Option<String>,
+}
+
+/// A prediction with the pixels the network saw.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shown {
+    pub result: PredictionResult,
+    pub rgba: Vec<u8>,
+}
+
+/// An explanation of the shown image: the map as one value per pixel in [0, 1] (coloured by
+/// the page with the chosen colour map and opacity) and the raw map as `.npy` bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShownExplanation {
+    pub result: ExplanationResult,
+    pub values: Vec<f32>,
+    pub npy: Vec<u8>,
+}
+
+/// Explanation ids: `EXPLAIN_IDS + batch * EXPLAIN_BATCH + i`, so the maps of one click are
+/// told apart from those of an earlier one, and from job ids.
+const EXPLAIN_BATCH: u64 = 1000;
+const EXPLAIN_IDS: u64 = 1 << 40;
+
+pub fn explain_id(batch: u64, i: u64) -> u64 {
+    EXPLAIN_IDS + batch * EXPLAIN_BATCH + i
+}
+
+pub fn explain_batch_of(id: u64) -> Option<u64> {
+    id.checked_sub(EXPLAIN_IDS).map(|x| x / EXPLAIN_BATCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use explain_core::metrics::FileResult;
+
+    #[test]
+    fn every_view_has_its_own_key() {
+        let mut keys: Vec<&str> = View::ALL.iter().map(|v| v.key()).collect();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), View::ALL.len());
+    }
+
+    #[test]
+    fn a_selection_holds_the_images_of_its_cell_row_or_column() {
+        let file = |label, pred| FileResult {
+            path: String::new(),
+            label,
+            pred,
+            score: 1.0,
+        };
+        let cell = Selection::Cell { truth: 1, pred: 2 };
+        assert!(cell.contains(&file(1, 2)) && !cell.contains(&file(2, 1)));
+        assert!(Selection::PredictedAs(2).contains(&file(0, 2)));
+        assert!(Selection::TrueClass(1).contains(&file(1, 0)));
+        assert!(!Selection::TrueClass(1).contains(&file(0, 1)));
+        let classes = ["cat".to_string(), "dog".to_string()];
+        assert_eq!(
+            Selection::Cell { truth: 0, pred: 1 }.describe(&classes),
+            "True cat predicted as dog"
+        );
+        assert_eq!(
+            Selection::PredictedAs(7).describe(&classes),
+            "Predicted as 7"
+        );
+    }
+
+    #[test]
+    fn explanation_ids_tell_clicks_apart_and_never_meet_job_ids() {
+        assert_eq!(explain_batch_of(explain_id(3, 0)), Some(3));
+        assert_eq!(explain_batch_of(explain_id(3, 999)), Some(3));
+        assert_eq!(explain_batch_of(explain_id(4, 0)), Some(4));
+        // Job ids count up from 1: far below.
+        assert_eq!(explain_batch_of(1_000_000), None);
+    }
+}

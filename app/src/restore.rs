@@ -1,0 +1,344 @@
+//! What the page's main worker must be given again when it is replaced, after a crash or a
+//! Cancel of work that runs in one go: the backend, labels, model, dataset and current image the
+//! worker *accepted* (answered without failing), never a request it was still working on when it
+//! crashed (that request may be what crashed it), and not forever: a worker that keeps crashing
+//! is given up after [`MAX_CRASHES`] within [`CRASH_WINDOW_MS`].
+//!
+//! Pure bookkeeping over request ids (see `protocol`), kept apart from the browser (`ui/client.rs`
+//! owns the worker) so that it is tested natively.
+
+use crate::protocol::{BackendChoice, Request, Response};
+
+/// A request with its bytes.
+pub type Message = (Request, Option<Vec<u8>>);
+
+/// Crashes within [`CRASH_WINDOW_MS`] after which the engine is not restarted again.
+pub const MAX_CRASHES: usize = 3;
+/// See [`MAX_CRASHES`].
+pub const CRASH_WINDOW_MS: f64 = 60_000.0;
+
+/// What the worker holds, as far as the page knows it was accepted.
+#[derive(Default)]
+struct Accepted {
+    backend: Option<BackendChoice>,
+    labels: Option<String>,
+    model: Option<Message>,
+    dataset: Option<Message>,
+    /// The current image's Predict, with id 0 (the new worker needs the image for explanations).
+    image: Option<Message>,
+}
+
+/// The client's record of what a replacement worker needs.
+#[derive(Default)]
+pub struct Restore {
+    accepted: Accepted,
+    /// Requests that change what the worker holds, sent and not answered yet, with their ids.
+    in_flight: Vec<(u64, Message)>,
+    /// The ids of the requests replayed into the current worker: their answers are not the
+    /// page's (it already has that state), unless they fail.
+    echoes: Vec<u64>,
+    /// The model that asked for a size: its file, to open it again at the size the user gives.
+    sized: Option<(String, Vec<u8>)>,
+    /// When the worker crashed (ms), the recent ones.
+    crashes: Vec<f64>,
+}
+
+/// What to do after the worker crashed.
+#[derive(Debug, PartialEq)]
+pub struct Crash {
+    /// What the worker was doing when it stopped, if the page knows ("opening the model 'x'").
+    pub during: Option<String>,
+    /// It crashed too often: do not start another one.
+    pub give_up: bool,
+}
+
+/// Whether a request changes what the worker holds (and so what a new one must load).
+fn changes_state(request: &Request) -> bool {
+    matches!(
+        request,
+        Request::SetBackend(_)
+            | Request::SetLabels { .. }
+            | Request::LoadModel { .. }
+            | Request::LoadDataset { .. }
+            | Request::Predict { .. }
+    )
+}
+
+impl Restore {
+    /// Notes a request sent to the main worker under `id`.
+    pub fn sent(&mut self, id: u64, request: &Request, bytes: Option<&[u8]>) {
+        if changes_state(request) {
+            self.in_flight
+                .push((id, (request.clone(), bytes.map(<[u8]>::to_vec))));
+        }
+    }
+
+    /// Notes the worker's answer to request `id`; returns whether the page must not see it (it
+    /// answers a replayed request). A failed replay is passed on: the page must hear of it.
+    pub fn answered(&mut self, id: u64, response: &Response) -> bool {
+        if id != 0 && self.echoes.contains(&id) {
+            return !matches!(response, Response::Failed { .. });
+        }
+        let Some(at) = self.in_flight.iter().position(|(i, _)| *i == id && id != 0) else {
+            return false;
+        };
+        let accepted = match response {
+            Response::Backend { .. }
+            | Response::ModelLoaded(_)
+            | Response::Labels(_)
+            | Response::DatasetLoaded(_)
+            | Response::Prediction(_) => true,
+            Response::Failed { .. } => false,
+            Response::NeedsSize { name, .. } => {
+                if let (Request::LoadModel { .. }, Some(bytes)) = &self.in_flight[at].1 {
+                    self.sized = Some((name.clone(), bytes.clone()));
+                }
+                false
+            }
+            // Not an answer that settles the request.
+            _ => return false,
+        };
+        let (_, message) = self.in_flight.remove(at);
+        if accepted {
+            self.accept(message);
+        }
+        false
+    }
+
+    fn accept(&mut self, (request, bytes): Message) {
+        let accepted = &mut self.accepted;
+        match request {
+            Request::SetBackend(choice) => accepted.backend = Some(choice),
+            Request::SetLabels { text } => accepted.labels = Some(text),
+            r @ Request::LoadModel { .. } => {
+                // A new model: the image is predicted again by the page, and accepted then.
+                accepted.model = Some((r, bytes));
+            }
+            r @ Request::LoadDataset { .. } => accepted.dataset = Some((r, bytes)),
+            Request::Predict {
+                name, preprocess, ..
+            } => {
+                let image = Request::Predict {
+                    id: 0,
+                    name,
+                    preprocess,
+                };
+                accepted.image = Some((image, bytes));
+            }
+            _ => {}
+        }
+    }
+
+    /// What a new engine loads to match the accepted state: backend, labels, model, dataset
+    /// (what a helper worker needs too).
+    pub fn setup(&self) -> Vec<Message> {
+        let a = &self.accepted;
+        let mut queue = Vec::new();
+        if let Some(b) = a.backend {
+            queue.push((Request::SetBackend(b), None));
+        }
+        if let Some(text) = &a.labels {
+            queue.push((Request::SetLabels { text: text.clone() }, None));
+        }
+        queue.extend(a.model.iter().cloned());
+        queue.extend(a.dataset.iter().cloned());
+        queue
+    }
+
+    /// The worker is being replaced: the requests for the new one, with the ids they are sent
+    /// under (from `next_id`). The accepted state is replayed (its answers swallowed); after a
+    /// Cancel (`crashed` false) the requests still in flight are sent again under their own ids,
+    /// as the page still waits for their answers; after a crash they are dropped.
+    pub fn replacement(&mut self, next_id: &mut u64, crashed: bool) -> Vec<(u64, Message)> {
+        let mut replay = self.setup();
+        replay.extend(self.accepted.image.iter().cloned());
+        let mut queue: Vec<(u64, Message)> = replay
+            .into_iter()
+            .map(|m| {
+                *next_id += 1;
+                (*next_id, m)
+            })
+            .collect();
+        self.echoes = queue.iter().map(|(id, _)| *id).collect();
+        if crashed {
+            self.in_flight.clear();
+        } else {
+            queue.extend(self.in_flight.iter().cloned());
+        }
+        queue
+    }
+
+    /// Notes a crash at `now_ms`: what was under way, and whether to give up.
+    pub fn crashed(&mut self, now_ms: f64) -> Crash {
+        self.crashes.retain(|t| now_ms - t < CRASH_WINDOW_MS);
+        self.crashes.push(now_ms);
+        Crash {
+            during: self.in_flight.first().map(|(_, (r, _))| r.describe()),
+            give_up: self.crashes.len() >= MAX_CRASHES,
+        }
+    }
+
+    /// The file of the model `name` that asked for a size.
+    pub fn sized_model(&self, name: &str) -> Option<Vec<u8>> {
+        let (sized, bytes) = self.sized.as_ref()?;
+        (sized == name).then(|| bytes.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Task;
+
+    fn load(name: &str) -> Request {
+        Request::LoadModel {
+            name: name.into(),
+            size: None,
+        }
+    }
+
+    fn failed() -> Response {
+        Response::Failed {
+            task: Task::Model,
+            during: "opening the model".into(),
+            message: "no".into(),
+        }
+    }
+
+    fn loaded() -> Response {
+        Response::Labels(vec![])
+    }
+
+    fn names(queue: &[(u64, Message)]) -> Vec<String> {
+        queue
+            .iter()
+            .map(|(_, (r, _))| match r {
+                Request::LoadModel { name, .. } => name.clone(),
+                other => other.describe(),
+            })
+            .collect()
+    }
+
+    /// Sends a model and accepts it. Acceptance depends on the answer's kind being a success,
+    /// so `Labels` stands in for `ModelLoaded` (whose summary is long to build).
+    fn accept_model(restore: &mut Restore, id: u64, name: &str) {
+        restore.sent(id, &load(name), Some(b"onnx"));
+        assert!(
+            !restore.answered(id, &loaded()),
+            "the page sees its own answers"
+        );
+    }
+
+    #[test]
+    fn the_request_a_worker_crashed_on_is_not_replayed() {
+        let mut restore = Restore::default();
+        accept_model(&mut restore, 1, "good.onnx");
+        restore.sent(2, &load("bomb.onnx"), Some(b"bomb"));
+        let crash = restore.crashed(0.0);
+        assert_eq!(
+            crash,
+            Crash {
+                during: Some("opening the model 'bomb.onnx'".into()),
+                give_up: false
+            }
+        );
+        let mut next = 10;
+        let queue = restore.replacement(&mut next, true);
+        assert_eq!(names(&queue), ["good.onnx"]);
+        // Its answer is the replay's, not the page's.
+        assert!(restore.answered(queue[0].0, &loaded()));
+        // A crash now names nothing in flight.
+        assert_eq!(restore.crashed(1.0).during, None);
+    }
+
+    #[test]
+    fn a_failed_request_is_never_replayed_and_an_accepted_one_replaces_the_last() {
+        let mut restore = Restore::default();
+        accept_model(&mut restore, 1, "a.onnx");
+        restore.sent(2, &load("broken.onnx"), Some(b"x"));
+        assert!(!restore.answered(2, &failed()));
+        accept_model(&mut restore, 3, "b.onnx");
+        let queue = restore.replacement(&mut 10, true);
+        assert_eq!(names(&queue), ["b.onnx"]);
+    }
+
+    #[test]
+    fn a_cancel_sends_the_requests_still_in_flight_again_under_their_ids() {
+        let mut restore = Restore::default();
+        accept_model(&mut restore, 1, "a.onnx");
+        restore.sent(2, &load("b.onnx"), Some(b"x"));
+        let queue = restore.replacement(&mut 10, false);
+        assert_eq!(names(&queue), ["a.onnx", "b.onnx"]);
+        assert_eq!(queue[1].0, 2, "the page waits for the answer to its own id");
+        assert!(!restore.answered(2, &loaded()), "the page sees it");
+        assert_eq!(names(&restore.replacement(&mut 20, true)), ["b.onnx"]);
+    }
+
+    #[test]
+    fn the_engine_is_given_up_after_repeated_crashes_within_the_window() {
+        let mut restore = Restore::default();
+        assert!(!restore.crashed(0.0).give_up);
+        assert!(!restore.crashed(1_000.0).give_up);
+        // Crashes that old no longer count.
+        assert!(!restore.crashed(CRASH_WINDOW_MS + 500.0).give_up);
+        assert!(!restore.crashed(CRASH_WINDOW_MS + 900.0).give_up);
+        assert!(restore.crashed(CRASH_WINDOW_MS + 1_000.0).give_up);
+    }
+
+    #[test]
+    fn a_replayed_request_that_fails_is_passed_on() {
+        let mut restore = Restore::default();
+        accept_model(&mut restore, 1, "a.onnx");
+        let queue = restore.replacement(&mut 10, true);
+        assert!(!restore.answered(queue[0].0, &failed()));
+        // The page's own requests are never swallowed.
+        assert!(!restore.answered(99, &loaded()));
+    }
+
+    #[test]
+    fn the_current_image_is_replayed_with_the_page_s_id_zeroed() {
+        let mut restore = Restore::default();
+        let predict = Request::Predict {
+            id: 7,
+            name: "cat.png".into(),
+            preprocess: explain_core::data::Preprocess {
+                width: 2,
+                height: 2,
+                channels: 1,
+                scale: 1.0,
+                mean: vec![0.0],
+                std: vec![1.0],
+            },
+        };
+        restore.sent(3, &predict, Some(b"png"));
+        restore.answered(3, &loaded());
+        let queue = restore.replacement(&mut 10, true);
+        let [(_, (Request::Predict { id, name, .. }, Some(bytes)))] = queue.as_slice() else {
+            panic!("one Predict: {:?}", names(&queue));
+        };
+        assert_eq!(
+            (*id, name.as_str(), bytes.as_slice()),
+            (0, "cat.png", &b"png"[..])
+        );
+    }
+
+    #[test]
+    fn a_model_that_asks_for_a_size_keeps_its_file_for_the_second_try() {
+        let mut restore = Restore::default();
+        restore.sent(4, &load("any.onnx"), Some(b"onnx"));
+        let asks = Response::NeedsSize {
+            name: "any.onnx".into(),
+            message: "give a size".into(),
+        };
+        assert!(!restore.answered(4, &asks));
+        assert_eq!(
+            restore.sized_model("any.onnx").as_deref(),
+            Some(&b"onnx"[..])
+        );
+        assert_eq!(restore.sized_model("other.onnx"), None);
+        assert!(
+            restore.replacement(&mut 10, true).is_empty(),
+            "not accepted"
+        );
+    }
+}
