@@ -10,6 +10,7 @@ pub mod page_model;
 pub mod presets;
 pub mod protocol;
 pub mod restore;
+pub mod sharing;
 #[cfg(target_arch = "wasm32")]
 pub mod ui;
 pub mod worker;

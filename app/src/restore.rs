@@ -28,12 +28,24 @@ struct Accepted {
     image: Option<Message>,
 }
 
+/// A request sent and not yet settled (answered, or taken on as a background job).
+struct Pending {
+    id: u64,
+    /// What the user was doing, for a crash's message.
+    during: String,
+    /// A dataset job is settled by its first progress: it then runs in the background.
+    settled_by_progress: bool,
+    /// The request, if it changes what the worker holds (and so must be accepted or dropped).
+    message: Option<Message>,
+}
+
 /// The client's record of what a replacement worker needs.
 #[derive(Default)]
 pub struct Restore {
     accepted: Accepted,
-    /// Requests that change what the worker holds, sent and not answered yet, with their ids.
-    in_flight: Vec<(u64, Message)>,
+    /// Requests sent to the worker and not settled yet, oldest first (the worker takes them in
+    /// order, so the oldest is the one it works on).
+    pending: Vec<Pending>,
     /// The ids of the requests replayed into the current worker: their answers are not the
     /// page's (it already has that state), unless they fail.
     echoes: Vec<u64>,
@@ -67,40 +79,51 @@ fn changes_state(request: &Request) -> bool {
 impl Restore {
     /// Notes a request sent to the main worker under `id`.
     pub fn sent(&mut self, id: u64, request: &Request, bytes: Option<&[u8]>) {
-        if changes_state(request) {
-            self.in_flight
-                .push((id, (request.clone(), bytes.map(<[u8]>::to_vec))));
+        if matches!(request, Request::Cancel) {
+            return;
         }
+        self.pending.push(Pending {
+            id,
+            during: request.describe(),
+            settled_by_progress: matches!(
+                request,
+                Request::Evaluate { .. } | Request::Tsne { .. } | Request::MaxActivations { .. }
+            ),
+            message: changes_state(request).then(|| (request.clone(), bytes.map(<[u8]>::to_vec))),
+        });
     }
 
     /// Notes the worker's answer to request `id`; returns whether the page must not see it (it
     /// answers a replayed request). A failed replay is passed on: the page must hear of it.
     pub fn answered(&mut self, id: u64, response: &Response) -> bool {
-        if id != 0 && self.echoes.contains(&id) {
+        if id == 0 {
+            return false;
+        }
+        if self.echoes.contains(&id) {
             return !matches!(response, Response::Failed { .. });
         }
-        let Some(at) = self.in_flight.iter().position(|(i, _)| *i == id && id != 0) else {
+        let Some(at) = self.pending.iter().position(|p| p.id == id) else {
             return false;
         };
-        let accepted = match response {
+        if matches!(response, Response::Progress { .. }) && !self.pending[at].settled_by_progress {
+            return false;
+        }
+        let pending = self.pending.remove(at);
+        let Some(message) = pending.message else {
+            return false;
+        };
+        match response {
             Response::Backend { .. }
             | Response::ModelLoaded(_)
             | Response::Labels(_)
             | Response::DatasetLoaded(_)
-            | Response::Prediction(_) => true,
-            Response::Failed { .. } => false,
+            | Response::Prediction(_) => self.accept(message),
             Response::NeedsSize { name, .. } => {
-                if let (Request::LoadModel { .. }, Some(bytes)) = &self.in_flight[at].1 {
-                    self.sized = Some((name.clone(), bytes.clone()));
+                if let (Request::LoadModel { .. }, Some(bytes)) = message {
+                    self.sized = Some((name.clone(), bytes));
                 }
-                false
             }
-            // Not an answer that settles the request.
-            _ => return false,
-        };
-        let (_, message) = self.in_flight.remove(at);
-        if accepted {
-            self.accept(message);
+            _ => {}
         }
         false
     }
@@ -160,10 +183,16 @@ impl Restore {
             })
             .collect();
         self.echoes = queue.iter().map(|(id, _)| *id).collect();
-        if crashed {
-            self.in_flight.clear();
-        } else {
-            queue.extend(self.in_flight.iter().cloned());
+        // The requests still waited for: after a Cancel, those that change what the worker
+        // holds are sent again (the page waits for their answers); the rest are dropped.
+        let pending = std::mem::take(&mut self.pending);
+        if !crashed {
+            for p in pending.into_iter().filter(|p| p.message.is_some()) {
+                if let Some(message) = &p.message {
+                    queue.push((p.id, message.clone()));
+                }
+                self.pending.push(p);
+            }
         }
         queue
     }
@@ -173,7 +202,7 @@ impl Restore {
         self.crashes.retain(|t| now_ms - t < CRASH_WINDOW_MS);
         self.crashes.push(now_ms);
         Crash {
-            during: self.in_flight.first().map(|(_, (r, _))| r.describe()),
+            during: self.pending.first().map(|p| p.during.clone()),
             give_up: self.crashes.len() >= MAX_CRASHES,
         }
     }
@@ -252,6 +281,40 @@ mod tests {
     }
 
     #[test]
+    fn a_crash_names_the_oldest_request_not_yet_answered() {
+        let mut restore = Restore::default();
+        accept_model(&mut restore, 1, "a.onnx");
+        let explain = Request::Activations {
+            id: 9,
+            layer: "conv1".into(),
+        };
+        restore.sent(2, &explain, None);
+        restore.sent(3, &load("b.onnx"), Some(b"x"));
+        assert_eq!(
+            restore.crashed(0.0).during.as_deref(),
+            Some("reading the activations of 'conv1'")
+        );
+        // Answered, it is no longer the culprit; a job is settled by its first progress.
+        let progress = Response::Progress {
+            id: 2,
+            task: String::new(),
+            done: 0,
+            total: 1,
+        };
+        restore.answered(2, &progress);
+        assert_eq!(
+            restore.crashed(1.0).during.as_deref(),
+            Some("reading the activations of 'conv1'"),
+            "progress does not settle one-go work"
+        );
+        restore.answered(2, &failed());
+        assert_eq!(
+            restore.crashed(2.0).during.as_deref(),
+            Some("opening the model 'b.onnx'")
+        );
+    }
+
+    #[test]
     fn a_failed_request_is_never_replayed_and_an_accepted_one_replaces_the_last() {
         let mut restore = Restore::default();
         accept_model(&mut restore, 1, "a.onnx");
@@ -279,10 +342,10 @@ mod tests {
         let mut restore = Restore::default();
         assert!(!restore.crashed(0.0).give_up);
         assert!(!restore.crashed(1_000.0).give_up);
-        // Crashes that old no longer count.
-        assert!(!restore.crashed(CRASH_WINDOW_MS + 500.0).give_up);
-        assert!(!restore.crashed(CRASH_WINDOW_MS + 900.0).give_up);
-        assert!(restore.crashed(CRASH_WINDOW_MS + 1_000.0).give_up);
+        // Crashes a window ago no longer count.
+        assert!(!restore.crashed(CRASH_WINDOW_MS + 1_500.0).give_up);
+        assert!(!restore.crashed(CRASH_WINDOW_MS + 2_000.0).give_up);
+        assert!(restore.crashed(CRASH_WINDOW_MS + 2_500.0).give_up);
     }
 
     #[test]

@@ -18,10 +18,13 @@ const TYPES = {
   '.json': 'application/json', '.png': 'image/png', '.onnx': 'application/octet-stream', '.txt': 'text/plain',
 };
 
-/** Serves dist/ on a free localhost port. */
-export async function serveDist() {
+/** Serves dist/ on a free localhost port, under `prefix` (a static host serving it from a
+ *  sub-path; anything outside it is a 404). */
+export async function serveDist(prefix = '/') {
   const server = createServer(async (req, res) => {
-    const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    const full = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    if (!full.startsWith(prefix)) { res.writeHead(404).end('not found'); return; }
+    const path = `/${full.slice(prefix.length)}`;
     const file = normalize(join(DIST, path === '/' ? 'index.html' : path));
     if (!file.startsWith(DIST)) { res.writeHead(403).end(); return; }
     try {

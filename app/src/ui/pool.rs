@@ -21,9 +21,9 @@ use wasm_bindgen::prelude::Closure;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
 use crate::protocol::{
-    Backend, BackendChoice, EvaluationResult, ExplainPart, Request, Response, Shard, Task,
-    bytes_f32, decode, encode, f32_bytes,
+    Backend, BackendChoice, EvaluationResult, ExplainPart, Request, Response, Task, decode, encode,
 };
+use crate::sharing;
 
 /// Where the worker's loader lives (Trunk's `data-loader-shim` output for `unpic-worker`).
 pub const WORKER_URL: &str = "./unpic-worker_loader.js";
@@ -167,41 +167,21 @@ pub fn before_send(
                     return request;
                 };
                 let version = pool.image_version;
-                let share = |index| match &request {
-                    Request::Explain {
-                        id,
-                        method,
-                        target,
-                        layer,
-                        probability,
-                        sum_channels,
-                        ..
-                    } => Request::Explain {
-                        id: *id,
-                        method: *method,
-                        target: *target,
-                        layer: layer.clone(),
-                        probability: *probability,
-                        sum_channels: *sum_channels,
-                        part: ExplainPart::Share(Shard { index, count }),
-                    },
-                    other => other.clone(),
-                };
                 for (i, helper) in pool.helpers.iter_mut().enumerate() {
                     if helper.image != version {
                         helper.send(image.clone());
                         helper.image = version;
                     }
-                    helper.send((share(i + 1), None));
+                    if let Some(part) = sharing::share(&request, i + 1, count) {
+                        helper.send((part, None));
+                    }
                 }
-                let main = share(0);
-                pool.start(request, id, count);
-                return main;
+                let main = sharing::share(&request, 0, count);
+                pool.start(request.clone(), id, count);
+                return main.unwrap_or(request);
             }
             Request::Evaluate {
-                id,
-                preprocess,
-                shard: None,
+                id, shard: None, ..
             } => {
                 // A new evaluation replaces the one under way, on every worker.
                 if pool
@@ -215,27 +195,14 @@ pub fn before_send(
                     return request;
                 };
                 for (i, helper) in pool.helpers.iter_mut().enumerate() {
-                    let shard = Some(Shard {
-                        index: i + 1,
-                        count,
-                    });
-                    helper.send((
-                        Request::Evaluate {
-                            id: *id,
-                            preprocess: preprocess.clone(),
-                            shard,
-                        },
-                        None,
-                    ));
+                    if let Some(part) = sharing::share(&request, i + 1, count) {
+                        helper.send((part, None));
+                    }
                 }
-                let main = Request::Evaluate {
-                    id: *id,
-                    preprocess: preprocess.clone(),
-                    shard: Some(Shard { index: 0, count }),
-                };
+                let main = sharing::share(&request, 0, count);
                 let id = *id;
-                pool.start(request, id, count);
-                return main;
+                pool.start(request.clone(), id, count);
+                return main.unwrap_or(request);
             }
             _ => {}
         }
@@ -353,7 +320,7 @@ impl Pool {
         self.stop_helpers();
         self.disabled = true;
         if let Some(job) = self.job.take()
-            && let Some(main) = main_worker_request(job.request)
+            && let Some(main) = sharing::whole(job.request)
         {
             crate::ui::client::send_to_main(main, None);
         }
@@ -429,7 +396,7 @@ impl Pool {
                     started_ms: job.started_ms,
                 });
                 let shares: Vec<Vec<u8>> = job.parts.into_iter().filter_map(|p| p.map).collect();
-                match (sum_f32(&shares), finishing_request(job.request)) {
+                match (sharing::sum_f32(&shares), sharing::finishing(job.request)) {
                     (Some(map), Some(finish)) => crate::ui::client::send_to_main(finish, Some(map)),
                     _ => {
                         return Some(Response::Failed {
@@ -445,57 +412,6 @@ impl Pool {
             response => (index == 0).then_some(response),
         }
     }
-}
-
-/// The page's request for the main worker alone (it was already whole).
-fn main_worker_request(request: Request) -> Option<Request> {
-    match request {
-        r @ (Request::Evaluate { shard: None, .. }
-        | Request::Explain {
-            part: ExplainPart::Whole,
-            ..
-        }) => Some(r),
-        _ => None,
-    }
-}
-
-/// The page's explanation request, to be finished from the summed map.
-fn finishing_request(request: Request) -> Option<Request> {
-    match request {
-        Request::Explain {
-            id,
-            method,
-            target,
-            layer,
-            probability,
-            sum_channels,
-            ..
-        } => Some(Request::Explain {
-            id,
-            method,
-            target,
-            layer,
-            probability,
-            sum_channels,
-            part: ExplainPart::Joined,
-        }),
-        _ => None,
-    }
-}
-
-/// The elementwise sum of float32 byte arrays of one length.
-fn sum_f32(shares: &[Vec<u8>]) -> Option<Vec<u8>> {
-    let len = shares.first()?.len();
-    if len % 4 != 0 || shares.iter().any(|s| s.len() != len) {
-        return None;
-    }
-    let mut sum = vec![0f32; len / 4];
-    for share in shares {
-        sum.iter_mut()
-            .zip(bytes_f32(share))
-            .for_each(|(s, v)| *s += v);
-    }
-    Some(f32_bytes(&sum))
 }
 
 impl Helper {

@@ -7,15 +7,17 @@
 //! never go through JSON.
 
 use explain_core::data::Preprocess;
-use explain_core::explain::grad_cam::CamMethod;
-use explain_core::explain::integrated_gradients::IntegratedGradients;
-use explain_core::explain::occlusion::{Occlusion, Recompute};
-use explain_core::explain::saliency::SmoothGrad;
-use explain_core::explain::{CamConvention, Method};
 use explain_core::features::DeepDream;
-use explain_core::onnx::LayerTable;
-use explain_core::{InputSpec, Prediction};
 use serde::{Deserialize, Serialize};
+
+mod methods;
+mod results;
+
+pub use methods::ExplainMethod;
+pub use results::{
+    ActivationsResult, DatasetSummary, DreamResult, EvaluationResult, ExplanationResult,
+    MaxActivationsResult, ModelSummary, PredictionResult, TsneResult,
+};
 
 /// Which compute backend the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,18 +174,6 @@ pub enum ImagePurpose {
     Open,
 }
 
-/// A dataset's listing, for the Data view.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DatasetSummary {
-    pub name: String,
-    /// Class folders, sorted.
-    pub classes: Vec<String>,
-    /// Images per class folder.
-    pub counts: Vec<usize>,
-    /// Every image's path (`class/file.png`) and class folder index, in set order.
-    pub items: Vec<explain_core::data::Item>,
-}
-
 /// The part of a dataset job one of several compute workers does: the `index`-th of `count`
 /// contiguous runs of the images, so the parts joined in order are the whole job's result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,85 +191,6 @@ impl Shard {
     }
 }
 
-/// The predictions over the whole dataset.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EvaluationResult {
-    pub id: u64,
-    pub evaluation: explain_core::metrics::Evaluation,
-    /// Conversions made (colour, size) and how folders were matched to classes.
-    pub notes: Vec<String>,
-    pub elapsed_ms: f64,
-    pub backend: Backend,
-}
-
-impl EvaluationResult {
-    /// The results of a job's shards, in shard order, as one: images in set order, counts
-    /// summed, the slowest worker's time. `None` when there are none.
-    pub fn join(parts: Vec<EvaluationResult>) -> Option<EvaluationResult> {
-        let mut parts = parts.into_iter();
-        let mut whole = parts.next()?;
-        for part in parts {
-            whole.evaluation.append(part.evaluation);
-            for note in part.notes {
-                if !whole.notes.contains(&note) {
-                    whole.notes.push(note);
-                }
-            }
-            whole.elapsed_ms = whole.elapsed_ms.max(part.elapsed_ms);
-        }
-        Some(whole)
-    }
-}
-
-/// A t-SNE map: one point per image, with its true and predicted (model) class.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TsneResult {
-    pub id: u64,
-    pub layer: String,
-    pub points: Vec<[f32; 2]>,
-    pub paths: Vec<String>,
-    pub truth: Vec<usize>,
-    pub predicted: Vec<usize>,
-    /// One name per model class.
-    pub classes: Vec<String>,
-    /// The final KL divergence (lower: the map keeps neighbourhoods better).
-    pub kl: f64,
-    pub elapsed_ms: f64,
-}
-
-/// One image's activations at a layer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ActivationsResult {
-    pub id: u64,
-    pub layer: String,
-    pub channels: usize,
-    /// Map size (1 × 1 for a vector layer).
-    pub height: usize,
-    pub width: usize,
-    /// Every value of the layer.
-    pub histogram: explain_core::features::activations::Histogram,
-}
-
-/// The top images of every channel of a layer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MaxActivationsResult {
-    pub id: u64,
-    pub layer: String,
-    /// Per channel: `(mean activation, dataset path)`, best first.
-    pub best: Vec<Vec<(f32, String)>>,
-}
-
-/// A dreamed image.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DreamResult {
-    pub id: u64,
-    pub layer: String,
-    pub channel: Option<usize>,
-    pub width: usize,
-    pub height: usize,
-    pub compute_ms: f64,
-}
-
 /// float32 values as the bytes a message carries (little-endian): the one framing of every
 /// float array between the page and the workers.
 pub fn f32_bytes(values: &[f32]) -> Vec<u8> {
@@ -292,187 +203,6 @@ pub fn bytes_f32(bytes: &[u8]) -> Vec<f32> {
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect()
-}
-
-/// The explanation methods the page offers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ExplainMethod {
-    GradCam,
-    GradCamPlusPlus,
-    HiResCam,
-    LayerCam,
-    ScoreCam,
-    Saliency,
-    GradientXInput,
-    SmoothGrad,
-    /// Occlusion with a square mask of `mask` pixels moved by `stride` (0: the middle preset).
-    Occlusion {
-        mask: usize,
-        stride: usize,
-    },
-    IntegratedGradients,
-}
-
-impl ExplainMethod {
-    /// Every method, for the page's checkboxes.
-    pub const ALL: [ExplainMethod; 10] = [
-        ExplainMethod::GradCam,
-        ExplainMethod::GradCamPlusPlus,
-        ExplainMethod::HiResCam,
-        ExplainMethod::LayerCam,
-        ExplainMethod::ScoreCam,
-        ExplainMethod::Occlusion { mask: 0, stride: 0 },
-        ExplainMethod::Saliency,
-        ExplainMethod::GradientXInput,
-        ExplainMethod::SmoothGrad,
-        ExplainMethod::IntegratedGradients,
-    ];
-
-    pub fn label(self) -> &'static str {
-        self.kind().label()
-    }
-
-    /// The key used in the page's controls and in file names.
-    pub fn key(self) -> &'static str {
-        match self {
-            ExplainMethod::GradCam => "gradcam",
-            ExplainMethod::GradCamPlusPlus => "gradcampp",
-            ExplainMethod::HiResCam => "hirescam",
-            ExplainMethod::LayerCam => "layercam",
-            ExplainMethod::ScoreCam => "scorecam",
-            ExplainMethod::Saliency => "saliency",
-            ExplainMethod::GradientXInput => "gxi",
-            ExplainMethod::SmoothGrad => "smoothgrad",
-            ExplainMethod::Occlusion { .. } => "occlusion",
-            ExplainMethod::IntegratedGradients => "ig",
-        }
-    }
-
-    /// The engine's method and settings for this choice: the app's defaults, occlusion with a
-    /// square window over all channels (the middle preset when the mask is 0), the CAM at
-    /// `layer` in pytorch-grad-cam's form.
-    pub fn method(self, spec: &InputSpec, layer: Option<String>) -> Method {
-        let cam = |kind| Method::Cam {
-            kind,
-            layer: layer.clone(),
-            convention: CamConvention::PytorchGradCam,
-        };
-        match self {
-            ExplainMethod::GradCam => cam(CamMethod::GradCam),
-            ExplainMethod::GradCamPlusPlus => cam(CamMethod::GradCamPlusPlus),
-            ExplainMethod::HiResCam => cam(CamMethod::HiResCam),
-            ExplainMethod::LayerCam => cam(CamMethod::LayerCam),
-            ExplainMethod::ScoreCam => cam(CamMethod::ScoreCam),
-            ExplainMethod::Saliency => Method::Saliency,
-            ExplainMethod::GradientXInput => Method::GradientXInput,
-            ExplainMethod::SmoothGrad => Method::SmoothGrad(SmoothGrad::default()),
-            ExplainMethod::Occlusion { mask, stride } => {
-                let preset = Occlusion::preset(3, spec.channels, spec.height, spec.width);
-                let settings = if mask == 0 || stride == 0 {
-                    preset
-                } else {
-                    Occlusion {
-                        window: [spec.channels, mask, mask],
-                        stride: [spec.channels, stride, stride],
-                        ..preset
-                    }
-                };
-                Method::Occlusion {
-                    settings,
-                    recompute: Recompute::Incremental,
-                }
-            }
-            ExplainMethod::IntegratedGradients => {
-                Method::IntegratedGradients(IntegratedGradients::default())
-            }
-        }
-    }
-
-    /// The method with any settings: for what does not depend on them.
-    fn kind(self) -> Method {
-        let any = InputSpec {
-            name: String::new(),
-            channels: 1,
-            height: 1,
-            width: 1,
-            layout: explain_core::Layout::Nchw,
-            any_size: false,
-        };
-        self.method(&any, None)
-    }
-
-    /// Whether helper workers can share the map (see [`Method::shareable`]).
-    pub fn shared(self) -> bool {
-        self.kind().shareable()
-    }
-
-    /// Whether the map is signed (evidence for and against the class).
-    pub fn signed(self) -> bool {
-        self.kind().signed()
-    }
-
-    /// Whether it needs a layer (class activation maps).
-    pub fn uses_layer(self) -> bool {
-        matches!(self.kind(), Method::Cam { .. })
-    }
-}
-
-/// One explanation map.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ExplanationResult {
-    pub id: u64,
-    pub method: ExplainMethod,
-    pub target: usize,
-    pub target_label: String,
-    /// The layer of a class activation map.
-    pub layer: Option<String>,
-    pub width: usize,
-    pub height: usize,
-    /// The first `values_len` bytes are the map as one value per pixel in [0, 1] (float32,
-    /// `width × height`; signed maps centred on 0.5), for the page to colour; the rest is the
-    /// raw map as a float32 `.npy` file (the method's own shape and values).
-    pub values_len: usize,
-    /// Area under the deletion curve (lower: the map finds what matters).
-    pub deletion_auc: f64,
-    /// Area under the insertion curve (higher is better).
-    pub insertion_auc: f64,
-    pub compute_ms: f64,
-    /// How many compute workers shared the map (`ui/pool.rs`).
-    #[serde(default = "one_worker")]
-    pub workers: usize,
-}
-
-fn one_worker() -> usize {
-    1
-}
-
-/// What the page needs to know about a loaded model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelSummary {
-    pub name: String,
-    pub input: InputSpec,
-    pub num_classes: usize,
-    pub labels: Vec<String>,
-    pub nodes: usize,
-    /// A starting point for preprocessing: the model's size and channels, pixels / 255.
-    pub suggested: Preprocess,
-    /// Every tensor a user can inspect, with the suggested Grad-CAM layer.
-    pub layers: LayerTable,
-}
-
-/// One image's scores.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PredictionResult {
-    pub id: u64,
-    pub name: String,
-    pub width: usize,
-    pub height: usize,
-    pub prediction: Prediction,
-    /// Conversions the user should know about (colour, size).
-    pub notes: Vec<String>,
-    /// Forward pass plus read-back, in milliseconds.
-    pub forward_ms: f64,
-    pub backend: Backend,
 }
 
 /// Worker -> page.
@@ -490,7 +220,7 @@ pub enum Response {
     Labels(Vec<String>),
     /// Bytes: the image at network resolution, RGBA.
     Prediction(PredictionResult),
-    /// Bytes: the overlay and the raw map (see [`ExplanationResult::rgba_len`]).
+    /// Bytes: the map for the page and the raw map (see [`ExplanationResult::values_len`]).
     Explanation(ExplanationResult),
     /// Bytes: this worker's share of an explanation's map (float32, the model's input layout).
     MapPart {
