@@ -319,44 +319,31 @@ impl Session {
 
     pub(super) fn on_max_activations(self, result: MaxActivationsResult) {
         if result.id == self.latest_max.get_untracked() {
-            if self
-                .progress
-                .get_untracked()
-                .is_some_and(|p| p.id == result.id)
-            {
-                self.progress.set(None);
-            }
+            self.job_ended(result.id);
             self.max_activations.set(Some(result));
         }
     }
 
     pub(super) fn on_tsne(self, result: TsneResult) {
         if result.id == self.latest_tsne.get_untracked() {
-            if self
-                .progress
-                .get_untracked()
-                .is_some_and(|p| p.id == result.id)
-            {
-                self.progress.set(None);
-            }
+            self.job_ended(result.id);
             self.tsne.set(Some(result));
         }
     }
 
     pub(super) fn on_evaluated(self, result: EvaluationResult) {
         if result.id == self.latest_evaluation.get_untracked() {
-            if self
-                .progress
-                .get_untracked()
-                .is_some_and(|p| p.id == result.id)
-            {
-                self.progress.set(None);
-            }
+            self.job_ended(result.id);
             self.evaluation.set(Some(result));
         }
     }
 
     pub(super) fn on_cancelled(self, id: u64) {
+        self.job_ended(id);
+    }
+
+    /// Job `id` finished or stopped: its progress goes (another job's stays).
+    fn job_ended(self, id: u64) {
         if self.progress.get_untracked().is_some_and(|p| p.id == id) {
             self.progress.set(None);
         }
