@@ -16,26 +16,59 @@ export const OUT = join(ROOT, 'tests/e2e/out');
 const TYPES = {
   '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css',
   '.json': 'application/json', '.png': 'image/png', '.onnx': 'application/octet-stream', '.txt': 'text/plain',
+  '.webmanifest': 'application/manifest+json',
 };
 
-/** Serves dist/ on a free localhost port, under `prefix` (a static host serving it from a
- *  sub-path; anything outside it is a 404). */
-export async function serveDist(prefix = '/') {
+/** What no test may ever see: a request to an origin other than the test's own servers, or a
+ *  Content-Security-Policy violation (from the page's `securitypolicyviolation` event, or reported
+ *  by the browser to the servers' report-uri, which covers the workers too). Checked after every
+ *  test file, whatever its tests do. */
+export const guard = { origins: new Set(), offOrigin: [], violations: [] };
+after(() => {
+  assert.deepEqual(guard.offOrigin, [], 'requests that left the origin');
+  assert.deepEqual(guard.violations, [], 'Content-Security-Policy violations');
+});
+
+/** The policy index.html declares, sent as a header too (a meta policy does not reach workers),
+ *  with a report-uri so that violations anywhere are seen. */
+async function contentSecurityPolicy(dir) {
+  const html = await readFile(join(dir, 'index.html'), 'utf8');
+  const policy = html.match(/http-equiv="Content-Security-Policy" content="([^"]+)"/)?.[1];
+  assert.ok(policy, 'index.html declares a Content-Security-Policy');
+  return `${policy}; report-uri /__csp-report`;
+}
+
+/** Serves `dir` (dist/) on a free localhost port, under `prefix` (a static host serving it from a
+ *  sub-path; anything outside it is a 404), with the app's Content-Security-Policy as a header. */
+export async function serveDist(prefix = '/', dir = DIST) {
+  const policy = await contentSecurityPolicy(dir);
   const server = createServer(async (req, res) => {
     const full = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    if (full === '/__csp-report') {
+      let body = '';
+      for await (const chunk of req) body += chunk;
+      guard.violations.push(`reported: ${body}`);
+      res.writeHead(204).end();
+      return;
+    }
     if (!full.startsWith(prefix)) { res.writeHead(404).end('not found'); return; }
     const path = `/${full.slice(prefix.length)}`;
-    const file = normalize(join(DIST, path === '/' ? 'index.html' : path));
-    if (!file.startsWith(DIST)) { res.writeHead(403).end(); return; }
+    const file = normalize(join(dir, path === '/' ? 'index.html' : path));
+    if (!file.startsWith(dir)) { res.writeHead(403).end(); return; }
     try {
       const body = await readFile(file);
-      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(body);
+      res.writeHead(200, {
+        'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+        'content-security-policy': policy,
+      }).end(body);
     } catch {
       res.writeHead(404).end('not found');
     }
   });
   await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
-  return { server, url: `http://127.0.0.1:${server.address().port}` };
+  const url = `http://127.0.0.1:${server.address().port}`;
+  guard.origins.add(url);
+  return { server, url };
 }
 
 /** Registers a test file's set-up: a static server for dist/ and one browser, closed after the
@@ -60,18 +93,55 @@ export function unpicEval(model, data, labels) {
   return JSON.parse(execFileSync(cargoBinary('unpic'), args, { maxBuffer: 64 << 20 }));
 }
 
+const CHROMIUM = {
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  headless: true,
+  args: [
+    '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    '--no-first-run', '--disable-quic',
+    '--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', '--enable-features=Vulkan',
+  ],
+};
+
+/** Chromium with a profile kept in `dir` (not incognito, as an installed app's browser is),
+ *  watched by `guard`; returns its one context. */
+export async function launchPersistentBrowser(dir) {
+  return watched(await chromium.launchPersistentContext(dir, CHROMIUM));
+}
+
 /** Debian's Chromium, headless, with a software WebGPU adapter available. Playwright gives each
- *  launch a fresh temporary profile (its own --user-data-dir). */
+ *  launch a fresh temporary profile (its own --user-data-dir). Every context it opens is watched
+ *  by `guard`. */
 export async function launchBrowser() {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--no-first-run', '--disable-quic',
-      '--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', '--enable-features=Vulkan',
-    ],
+  const browser = await chromium.launch(CHROMIUM);
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (options) => watched(await newContext(options));
+  browser.newPage = async (options) => {
+    // A page of its own context: watch the context before the page loads anything.
+    const context = await watched(await newContext(options));
+    const page = await context.newPage();
+    page.on('close', () => context.close().catch(() => {}));
+    return page;
+  };
+  return browser;
+}
+
+/** Feeds `guard` from `context`: its requests (pages, workers, service worker) and its pages'
+ *  CSP violations. */
+async function watched(context) {
+  context.on('request', (r) => {
+    const url = r.url();
+    if (url.startsWith('data:') || url.startsWith('blob:')) return;
+    if (!guard.origins.has(new URL(url).origin)) guard.offOrigin.push(url);
   });
+  context.on('console', (m) => {
+    if (m.text().startsWith('CSP violation') || m.text().includes('Content Security Policy')) {
+      guard.violations.push(m.text());
+    }
+  });
+  await context.addInitScript(() => document.addEventListener('securitypolicyviolation', (e) =>
+    console.error(`CSP violation: ${e.violatedDirective} refused ${e.blockedURI} (${e.sourceFile}:${e.lineNumber})`)));
+  return context;
 }
 
 /** Opens the app; returns the page once the engine reports its backend. `init`, if given, runs

@@ -131,7 +131,7 @@ fn PerClass(evaluation: Evaluation) -> impl IntoView {
                             <tr data-class=k data-accuracy=format!("{a}")>
                                 <td>{evaluation.classes[k].clone()}</td>
                                 <td class="num">{percent(a)}</td>
-                                <td class="bar-cell"><span class="bar-track"><span class="bar-fill" style=format!("width: {:.1}%", 100.0 * a)></span></span></td>
+                                <td class="bar-cell"><span class="bar-track"><span class="bar-fill" style:width=format!("{:.1}%", 100.0 * a)></span></span></td>
                                 <td class="num">{counts[k]}</td>
                             </tr>
                         }
@@ -142,16 +142,18 @@ fn PerClass(evaluation: Evaluation) -> impl IntoView {
     }
 }
 
-/// Background of a cell with row fraction `v`: blue on the diagonal, red off it.
-fn cell_colour(v: f64, diagonal: bool) -> String {
+/// Background and text colour of a cell with row fraction `v`: blue on the diagonal, red off it;
+/// dark cells get light text. Set as CSS properties, not a `style` attribute, which the page's
+/// Content-Security-Policy (`style-src 'self'`) refuses.
+fn cell_colour(v: f64, diagonal: bool) -> (String, Option<&'static str>) {
     let alpha = v.sqrt().clamp(0.0, 1.0);
-    // Dark cells get light text.
-    let ink = if alpha > 0.6 { "; color: #fff" } else { "" };
-    if diagonal {
-        format!("background: rgba(53, 99, 233, {alpha:.3}){ink}")
+    let ink = (alpha > 0.6).then_some("#fff");
+    let (r, g, b) = if diagonal {
+        (53, 99, 233)
     } else {
-        format!("background: rgba(220, 60, 40, {alpha:.3}){ink}")
-    }
+        (220, 60, 40)
+    };
+    (format!("rgba({r}, {g}, {b}, {alpha:.3})"), ink)
 }
 
 /// The confusion matrix: rows are true classes, columns predicted ones; cells show counts and
@@ -189,7 +191,7 @@ fn Confusion(evaluation: Evaluation) -> impl IntoView {
                         classes[p],
                         percent(v)
                     );
-                    let style = cell_colour(v, t == p);
+                    let (background, ink) = cell_colour(v, t == p);
                     view! {
                         <td
                             class="cell"
@@ -200,7 +202,8 @@ fn Confusion(evaluation: Evaluation) -> impl IntoView {
                             data-count=count
                             data-fraction=format!("{v}")
                             title=title
-                            style=style
+                            style:background=background
+                            style:color=ink
                             on:click=move |_| {
                                 if count > 0 {
                                     s.selection.set(Some(Selection::Cell { truth: t, pred: p }));

@@ -168,7 +168,7 @@ pub fn DataView() -> impl IntoView {
                         s.open_dataset_image(target.clone());
                         s.view.set(View::Predict);
                     }>
-                        <img src=src alt="" style=format!("width: {px}px; height: {px}px") />
+                        <img src=src alt="" style:width=format!("{px}px") style:height=format!("{px}px") />
                     </button>
                 }
             })
@@ -250,7 +250,7 @@ pub fn DataView() -> impl IntoView {
                                     <td>{class.clone()}</td>
                                     <td class="num">{count}</td>
                                     <td class="bar-cell">
-                                        <span class="bar-track"><span class="bar-fill" style=format!("width: {:.1}%", 100.0 * count as f64 / most as f64)></span></span>
+                                        <span class="bar-track"><span class="bar-fill" style:width=format!("{:.1}%", 100.0 * count as f64 / most as f64)></span></span>
                                     </td>
                                     <td class="samples">{samples}</td>
                                 </tr>

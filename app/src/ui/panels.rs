@@ -394,7 +394,7 @@ pub fn PredictionPanel() -> impl IntoView {
                                                 >
                                                     <span class="bar-label">{c.label}</span>
                                                     <span class="bar-track">
-                                                        <span class="bar-fill" style=format!("width: {pct:.2}%")></span>
+                                                        <span class="bar-fill" style:width=format!("{pct:.2}%")></span>
                                                     </span>
                                                     <span class="bar-value">{format!("{pct:.1}%")}</span>
                                                 </li>

@@ -247,7 +247,7 @@ pub fn TsneView() -> impl IntoView {
                                         let on = event_target_checked(&ev);
                                         excluded.update(|x| { x.retain(|&j| j != k); if !on { x.push(k); } });
                                     } />
-                                <span class="swatch" style=format!("background: {}", class_colour(k))></span>
+                                <span class="swatch" style:background=class_colour(k)></span>
                                 {c.clone()}
                             </label>
                         }
@@ -270,7 +270,7 @@ pub fn TsneView() -> impl IntoView {
                     node_ref=canvas
                     width=SIZE
                     height=SIZE
-                    style=format!("width: {SIZE}px; height: {SIZE}px")
+                    style:width=format!("{SIZE}px") style:height=format!("{SIZE}px")
                     on:mousemove=move |ev| hover.set(nearest(&ev))
                     on:mouseleave=move |_| hover.set(None)
                     on:click=move |ev| {
