@@ -4,7 +4,16 @@
 const tag = document.querySelector('script[data-app-js]');
 const { default: init } = await import(tag.dataset.appJs);
 await init({ module_or_path: tag.dataset.appWasm });
-registerServiceWorker();
+whenIdle().then(registerServiceWorker);
+
+/** Resolves once no job has shown progress for two seconds: installing the service worker
+ *  downloads and stores the whole build (about 35 MB), which would slow the first visit's demo. */
+async function whenIdle() {
+  for (let quiet = 0; quiet < 2;) {
+    await new Promise((ok) => setTimeout(ok, 1000));
+    quiet = document.getElementById('progress') ? 0 : quiet + 1;
+  }
+}
 
 /** Registers `sw.js` (it precaches this build); when a newer build is installed and waiting,
  *  offers it with a "reload" button instead of swapping files under a running session. */

@@ -8,7 +8,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PORT="${PORT:-8080}"
 source "$ROOT/scripts/setup.sh"
 cd "$ROOT"
-if [[ ! -f dist/index.html || -n "$(find app explain-core public index.html Trunk.toml Cargo.toml \
+if [[ ! -f dist/index.html || -n "$(find app worker explain-core public index.html Trunk.toml Cargo.toml \
       Cargo.lock scripts/precache.sh -newer dist/index.html -print -quit)" ]]; then
   say "building the app (release: about 20 minutes on a fresh machine, 1-8 after a change)"
   trunk build --release

@@ -10,8 +10,8 @@ say "cargo fmt --check"
 cargo fmt --all --check
 say "cargo clippy (native)"
 cargo clippy --workspace --all-targets -- -D warnings
-say "cargo clippy (wasm app)"
-cargo clippy -p unpic-app --target wasm32-unknown-unknown --all-targets -- -D warnings
+say "cargo clippy (wasm page and worker)"
+cargo clippy -p unpic-app -p unpic-worker --target wasm32-unknown-unknown --all-targets -- -D warnings
 say "cargo test"
 cargo test --workspace
 say "trunk build --release"

@@ -1,6 +1,8 @@
 //! UNPIC's browser app. The page (`ui`) never computes: it sends [`protocol::Request`]s to a Web
-//! Worker that owns the engine (`worker`) and draws what comes back, so the page stays
-//! responsive however long a network takes.
+//! Worker that owns the engine (the `unpic-worker` crate, ../worker) and draws what comes back,
+//! so the page stays responsive however long a network takes. The page links none of the engine
+//! (`explain-core` without its `engine` feature): only the data both sides share and pure
+//! functions.
 
 pub mod data_url;
 #[cfg(target_arch = "wasm32")]
@@ -13,7 +15,6 @@ pub mod restore;
 pub mod sharing;
 #[cfg(target_arch = "wasm32")]
 pub mod ui;
-pub mod worker;
 
 /// Runs the module's static constructors (Burn's compute IR registers itself with `inventory`)
 /// once, from `main`. A wasm binary that never calls them itself is linked as a "command": every

@@ -7,11 +7,16 @@
 //! part of the graph before it runs untracked, the rest is taped, and one backward gives
 //! `∂score/∂layer`.
 
+#[cfg(feature = "engine")]
 use burn::tensor::Tensor;
+#[cfg(feature = "engine")]
 use burn::tensor::activation::softmax;
 
+#[cfg(feature = "engine")]
 use crate::error::{Error, Result};
+#[cfg(feature = "engine")]
 use crate::model::Classifier;
+#[cfg(feature = "engine")]
 use crate::onnx::{FloatValue, MAX_RANK, Needs, Slot, Value, Watched};
 
 /// Which score of the target class is differentiated.
@@ -26,6 +31,7 @@ pub enum Score {
 
 /// Where the gradient is taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg(feature = "engine")]
 pub enum Wrt<'a> {
     /// The model input (saliency, integrated gradients).
     Input,
@@ -35,6 +41,7 @@ pub enum Wrt<'a> {
 
 /// A gradient and what it was taken at.
 #[derive(Debug, Clone)]
+#[cfg(feature = "engine")]
 pub struct Gradient {
     /// The model's raw outputs `[N, K]` of the same forward pass.
     pub logits: FloatValue,
@@ -47,12 +54,14 @@ pub struct Gradient {
 
 /// Raw outputs plus the tensors asked for.
 #[derive(Debug, Clone)]
+#[cfg(feature = "engine")]
 pub struct Forward {
     pub logits: FloatValue,
     /// The values of the requested tensors, in request order.
     pub taps: Vec<FloatValue>,
 }
 
+#[cfg(feature = "engine")]
 impl Classifier {
     /// One forward pass that also returns the named tensors.
     pub fn forward(&self, batch: FloatValue, layers: &[&str]) -> Result<Forward> {
@@ -224,6 +233,7 @@ impl Classifier {
 }
 
 /// The float values of `slots` out of a run's taps, in order.
+#[cfg(feature = "engine")]
 fn take_taps(
     taps: &mut std::collections::HashMap<Slot, Value>,
     slots: &[Slot],
@@ -240,6 +250,7 @@ fn take_taps(
         .collect()
 }
 
+#[cfg(feature = "engine")]
 fn not_float(name: &str) -> Error {
     Error::NotAClassifier(format!(
         "'{name}' is an integer (shape) tensor; pick a float activation"

@@ -1,11 +1,15 @@
 //! A classifier = an ONNX graph with one image input and a score output, plus class labels.
 //! `predict` turns a batch of preprocessed images into per-image scores and a top-k.
 
+#[cfg(feature = "engine")]
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::onnx::{FloatValue, Graph, Value, format_shape};
+#[cfg(feature = "engine")]
+use crate::onnx::format_shape;
+#[cfg(feature = "engine")]
+use crate::onnx::{FloatValue, Graph, Value};
 
 /// Memory layout of the image input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +70,7 @@ pub struct Prediction {
 }
 
 /// A loaded image classifier.
+#[cfg(feature = "engine")]
 pub struct Classifier {
     graph: Graph,
     input: InputSpec,
@@ -76,6 +81,7 @@ pub struct Classifier {
     labels: Vec<String>,
 }
 
+#[cfg(feature = "engine")]
 impl Classifier {
     /// Imports an ONNX classifier and checks that it has one image input and a score output.
     pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Self> {
@@ -375,6 +381,7 @@ pub fn hwc_to_chw(image: &[f32], channels: usize) -> Vec<f32> {
         .collect()
 }
 
+#[cfg(feature = "engine")]
 fn chw_to_hwc(images: &[f32], n: usize, channels: usize, area: usize) -> Vec<f32> {
     let mut out = vec![0.0; images.len()];
     for i in 0..n {

@@ -8,14 +8,22 @@
 //! to [0, 1], bilinear resize to the input (OpenCV rules), ReLU and min-max again, `[1, H, W]`.
 //! The layer may be channels-first or channels-last (Keras); A is read in `[N, C, h, w]` order.
 
+#[cfg(feature = "engine")]
 use burn::tensor::activation::{relu, softmax};
+#[cfg(feature = "engine")]
 use burn::tensor::{Tensor, TensorData};
 
+#[cfg(feature = "engine")]
 use super::resize::bilinear;
+#[cfg(feature = "engine")]
 use super::{Progress, Target, check_one, step, target_scores};
+#[cfg(feature = "engine")]
 use crate::error::{Error, Result};
+#[cfg(feature = "engine")]
 use crate::gradient::Wrt;
+#[cfg(feature = "engine")]
 use crate::model::Classifier;
+#[cfg(feature = "engine")]
 use crate::onnx::FloatValue;
 
 /// Which class activation map.
@@ -37,6 +45,7 @@ pub enum CamMethod {
 
 /// How a gradient-based map weights the activations.
 #[derive(Debug, Clone, Copy)]
+#[cfg(feature = "engine")]
 enum Weighting {
     ChannelMean,
     PlusPlus,
@@ -44,6 +53,7 @@ enum Weighting {
     PositiveElementwise,
 }
 
+#[cfg(feature = "engine")]
 impl CamMethod {
     /// The gradient weighting, or `None` for the gradient-free Score-CAM.
     fn weighting(self) -> Option<Weighting> {
@@ -58,6 +68,7 @@ impl CamMethod {
 }
 
 /// The raw class activation map of `layer`, `[1, 1, h, w]`.
+#[cfg(feature = "engine")]
 pub fn class_map(
     classifier: &Classifier,
     image: &FloatValue,
@@ -98,6 +109,7 @@ pub fn class_map(
 }
 
 /// pytorch-grad-cam's map from a raw one: `[1, H, W]` in [0, 1] at the input's size.
+#[cfg(feature = "engine")]
 pub fn pytorch_grad_cam_map(raw: &FloatValue, height: usize, width: usize) -> Result<FloatValue> {
     let cam = as_4d(raw, "the map")?;
     let [n, _, h, w] = cam.dims();
@@ -106,6 +118,7 @@ pub fn pytorch_grad_cam_map(raw: &FloatValue, height: usize, width: usize) -> Re
     Ok(FloatValue::from_tensor(min_max(relu(cam))))
 }
 
+#[cfg(feature = "engine")]
 fn channel_axis(classifier: &Classifier, layer: &str) -> Result<usize> {
     let info = classifier.layer(layer)?;
     if !info.spatial {
@@ -123,6 +136,7 @@ fn channel_axis(classifier: &Classifier, layer: &str) -> Result<usize> {
     Ok(info.channel_axis.unwrap_or(1))
 }
 
+#[cfg(feature = "engine")]
 fn as_4d(v: &FloatValue, what: &str) -> Result<Tensor<4>> {
     v.to_rank::<4>().ok_or_else(|| {
         Error::Settings(format!("'{what}' is {:?}, not a 4-D feature map", v.dims()))
@@ -130,6 +144,7 @@ fn as_4d(v: &FloatValue, what: &str) -> Result<Tensor<4>> {
 }
 
 /// The gradient-based maps from activations and gradients `[1, C, h, w]`.
+#[cfg(feature = "engine")]
 fn gradient_cam(a: Tensor<4>, g: Tensor<4>, weighting: Weighting) -> Tensor<4> {
     let weighted = match weighting {
         Weighting::ChannelMean => g.mean_dim(3).mean_dim(2) * a,
@@ -151,6 +166,7 @@ fn gradient_cam(a: Tensor<4>, g: Tensor<4>, weighting: Weighting) -> Tensor<4> {
 /// Part `index` of `count` of Score-CAM's channel scores, for workers that share one map: `[C]`,
 /// the target's score of the image masked by each channel of the part's contiguous run, and 0
 /// for the other channels, so the parts' sum is every channel's score.
+#[cfg(feature = "engine")]
 pub fn score_cam_scores_part(
     classifier: &Classifier,
     image: &FloatValue,
@@ -179,6 +195,7 @@ pub fn score_cam_scores_part(
 }
 
 /// Score-CAM's raw map `[1, 1, h, w]` from every channel's score (the parts' sum).
+#[cfg(feature = "engine")]
 pub fn score_cam_from_scores(
     classifier: &Classifier,
     image: &FloatValue,
@@ -200,6 +217,7 @@ pub fn score_cam_from_scores(
 }
 
 /// The layer's activations for one image, `[1, C, h, w]` whatever the layer's layout.
+#[cfg(feature = "engine")]
 fn layer_activations(
     classifier: &Classifier,
     image: &FloatValue,
@@ -216,10 +234,12 @@ fn layer_activations(
 }
 
 /// Channels per Score-CAM forward pass (pytorch-grad-cam's default batch).
+#[cfg(feature = "engine")]
 const SCORE_CAM_BATCH: usize = 16;
 
 /// The target's score of the image masked by each channel in `channels` (upsampled with aligned
 /// corners, as torch's UpsamplingBilinear2d, and min-maxed): `[channels.len()]`.
+#[cfg(feature = "engine")]
 fn channel_scores(
     classifier: &Classifier,
     image: &FloatValue,
@@ -283,6 +303,7 @@ fn channel_scores(
 }
 
 /// `Σ_k softmax(scores)_k A_k`: `[1, 1, h, w]`.
+#[cfg(feature = "engine")]
 fn score_weighted(a: Tensor<4>, scores: Tensor<1>) -> Tensor<4> {
     let c = a.dims()[1];
     let weights = softmax(scores, 0).reshape([1, c, 1, 1]);
@@ -290,6 +311,7 @@ fn score_weighted(a: Tensor<4>, scores: Tensor<1>) -> Tensor<4> {
 }
 
 /// `[out, in]` weights of a bilinear resize with aligned corners.
+#[cfg(feature = "engine")]
 fn aligned_weights(input: usize, output: usize) -> Vec<f32> {
     let mut w = vec![0f32; output * input];
     for dst in 0..output {
@@ -310,6 +332,7 @@ fn aligned_weights(input: usize, output: usize) -> Vec<f32> {
 
 /// Per-map min-max scaling to [0, 1] of `[N, h, w]` (pytorch-grad-cam's `scale_cam_image`:
 /// `(x − min) / (1e-7 + max(x − min))`).
+#[cfg(feature = "engine")]
 fn min_max(maps: Tensor<3>) -> Tensor<3> {
     let [n, h, w] = maps.dims();
     let flat = maps.reshape([n, h * w]);

@@ -5,12 +5,18 @@
 //! trapezoid); `GaussLegendre` takes the Gauss-Legendre nodes and weights mapped to [0, 1].
 //! The path points go through the network in batches.
 
+#[cfg(feature = "engine")]
 use burn::tensor::{Tensor, TensorData};
 
+#[cfg(feature = "engine")]
 use super::{Progress, Target, check_one, step};
+#[cfg(feature = "engine")]
 use crate::error::{Error, Result};
+#[cfg(feature = "engine")]
 use crate::gradient::Wrt;
+#[cfg(feature = "engine")]
 use crate::model::Classifier;
+#[cfg(feature = "engine")]
 use crate::onnx::{FloatValue, MAX_RANK};
 
 /// How the path integral is approximated.
@@ -101,6 +107,7 @@ fn gauss_legendre(n: usize) -> Vec<(f64, f64)> {
 }
 
 /// The attribution map, the input's shape.
+#[cfg(feature = "engine")]
 pub fn integrated_gradients(
     classifier: &Classifier,
     image: &FloatValue,
@@ -113,6 +120,7 @@ pub fn integrated_gradients(
 
 /// Part `index` of `count` of the attribution map, for workers that share one: the quadrature
 /// points are split into `count` contiguous runs, and the parts' sum is the map.
+#[cfg(feature = "engine")]
 pub fn integrated_gradients_part(
     classifier: &Classifier,
     image: &FloatValue,

@@ -8,15 +8,27 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::grad_cam::CamMethod;
+#[cfg(feature = "engine")]
 use super::grad_cam::{
-    CamMethod, class_map, pytorch_grad_cam_map, score_cam_from_scores, score_cam_scores_part,
+    class_map, pytorch_grad_cam_map, score_cam_from_scores, score_cam_scores_part,
 };
-use super::integrated_gradients::{IntegratedGradients, integrated_gradients_part};
-use super::occlusion::{Occlusion, Recompute, occlusion_of_part};
-use super::saliency::{SmoothGrad, gradient_times_input, saliency, smooth_grad_part};
+use super::integrated_gradients::IntegratedGradients;
+#[cfg(feature = "engine")]
+use super::integrated_gradients::integrated_gradients_part;
+#[cfg(feature = "engine")]
+use super::occlusion::occlusion_of_part;
+use super::occlusion::{Occlusion, Recompute};
+use super::saliency::SmoothGrad;
+#[cfg(feature = "engine")]
+use super::saliency::{gradient_times_input, saliency, smooth_grad_part};
+#[cfg(feature = "engine")]
 use super::{Progress, Target};
+#[cfg(feature = "engine")]
 use crate::error::{Error, Result};
+#[cfg(feature = "engine")]
 use crate::model::Classifier;
+#[cfg(feature = "engine")]
 use crate::onnx::FloatValue;
 
 /// One explanation method and its settings.
@@ -99,6 +111,7 @@ impl Method {
 
     /// The class activation map's layer: the one given or the model's suggestion (`None` for
     /// the other methods).
+    #[cfg(feature = "engine")]
     pub fn layer(&self, classifier: &Classifier) -> Result<Option<String>> {
         let Method::Cam { layer, .. } = self else {
             return Ok(None);
@@ -112,6 +125,7 @@ impl Method {
     }
 
     /// The map of `target` for one image (a batch of one in the model's layout).
+    #[cfg(feature = "engine")]
     pub fn run(
         &self,
         classifier: &Classifier,
@@ -125,6 +139,7 @@ impl Method {
 
     /// Part `index` of `count` of the work (see [`Method::shareable`]); the parts' elementwise
     /// sum, given to [`Method::finish`], is the map. A method that cannot be split has one part.
+    #[cfg(feature = "engine")]
     pub fn run_part(
         &self,
         classifier: &Classifier,
@@ -171,6 +186,7 @@ impl Method {
 
     /// The shape of one part (and of the parts' sum): the input's for the methods that split
     /// pixels' work, `[C]` for Score-CAM's channel scores.
+    #[cfg(feature = "engine")]
     pub fn part_shape(&self, classifier: &Classifier) -> Result<Vec<usize>> {
         match self {
             Method::Cam {
@@ -189,6 +205,7 @@ impl Method {
 
     /// The map from the parts' sum: Score-CAM weighs the layer's channels by their scores, the
     /// class activation maps take their form, the other methods' sum is their map.
+    #[cfg(feature = "engine")]
     pub fn finish(
         &self,
         classifier: &Classifier,
@@ -209,6 +226,7 @@ impl Method {
         }
     }
 
+    #[cfg(feature = "engine")]
     fn cam_form(&self, classifier: &Classifier, raw: FloatValue) -> Result<FloatValue> {
         match self {
             Method::Cam {

@@ -13,12 +13,15 @@ pub mod grad_cam;
 pub mod integrated_gradients;
 pub mod method;
 pub mod occlusion;
+#[cfg(feature = "engine")]
 pub mod resize;
 pub mod saliency;
 
 use crate::error::{Error, Result};
 use crate::gradient::Score;
+#[cfg(feature = "engine")]
 use crate::model::Classifier;
+#[cfg(feature = "engine")]
 use crate::onnx::FloatValue;
 
 pub use method::{CamConvention, Method};
@@ -72,6 +75,7 @@ pub(crate) fn step(progress: &mut dyn Progress, done: usize, total: usize) -> Re
 }
 
 /// Checks that `image` is one image for `classifier` and that the target class exists.
+#[cfg(feature = "engine")]
 pub(crate) fn check_one(classifier: &Classifier, image: &FloatValue, target: Target) -> Result<()> {
     let expected = classifier.input().batch_shape(1);
     if image.dims() != expected {
@@ -114,6 +118,7 @@ pub fn map_chw(
 }
 
 /// The target scores of a batch of logits `[B, K]`: `[B]` (on the device).
+#[cfg(feature = "engine")]
 pub(crate) fn target_scores(
     logits: &FloatValue,
     target: Target,
@@ -130,8 +135,10 @@ pub(crate) fn target_scores(
 }
 
 /// Seeded small random integers (xorshift) for jitter; the same sequence on every platform.
+#[cfg(feature = "engine")]
 pub(crate) struct SeededJitter(u64);
 
+#[cfg(feature = "engine")]
 impl SeededJitter {
     pub(crate) fn new(seed: u64) -> Self {
         Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)

@@ -8,12 +8,17 @@
 //! occluded copy recomputes only what its window reaches (incremental inference, see
 //! `onnx/incremental.rs`); the full recompute stays as the reference.
 
+#[cfg(feature = "engine")]
 use burn::tensor::{Device, Tensor, TensorData};
 
+#[cfg(feature = "engine")]
 use super::{Progress, Target, check_one, step, target_scores};
 use crate::error::{Error, Result};
+#[cfg(feature = "engine")]
 use crate::model::{Classifier, Layout};
+#[cfg(feature = "engine")]
 use crate::onnx::incremental::{BaseRun, Patch, Region};
+#[cfg(feature = "engine")]
 use crate::onnx::{FloatValue, Value};
 
 /// Occlusion settings, in the input's channel, height, width order.
@@ -87,6 +92,7 @@ pub enum Recompute {
 }
 
 /// The occlusion map, the input's shape.
+#[cfg(feature = "engine")]
 pub fn occlusion(
     classifier: &Classifier,
     image: &FloatValue,
@@ -105,6 +111,7 @@ pub fn occlusion(
 }
 
 /// [`occlusion`] computed the way `recompute` says.
+#[cfg(feature = "engine")]
 pub fn occlusion_with(
     classifier: &Classifier,
     image: &FloatValue,
@@ -127,6 +134,7 @@ pub fn occlusion_with(
 /// Part `index` of `count` of the occlusion map, for workers that share one: the windows are
 /// split into `count` contiguous runs, and the parts' sum is the map (each element is divided by
 /// the number of all windows that cover it).
+#[cfg(feature = "engine")]
 pub fn occlusion_part(
     classifier: &Classifier,
     image: &FloatValue,
@@ -147,6 +155,7 @@ pub fn occlusion_part(
 }
 
 /// Part `index` of `count` of the map, computed the way `recompute` says.
+#[cfg(feature = "engine")]
 pub(crate) fn occlusion_of_part(
     classifier: &Classifier,
     image: &FloatValue,
@@ -210,12 +219,14 @@ pub(crate) fn occlusion_of_part(
 }
 
 /// Every window of an input, in Captum's order.
+#[cfg(feature = "engine")]
 struct Windows {
     dims: [usize; 3],
     size: [usize; 3],
     list: Vec<[usize; 3]>,
 }
 
+#[cfg(feature = "engine")]
 impl Windows {
     fn new(dims: [usize; 3], settings: &Occlusion) -> Result<Self> {
         let starts: Vec<Vec<usize>> = (0..3)
@@ -283,11 +294,13 @@ impl Windows {
 }
 
 /// The unoccluded run's values, which each occluded copy is computed against.
+#[cfg(feature = "engine")]
 struct Incremental {
     base: BaseRun,
     logits: FloatValue,
 }
 
+#[cfg(feature = "engine")]
 impl Incremental {
     /// Records the unoccluded run when the model allows incremental runs: a free batch axis
     /// and an NCHW input. A trial on the first window catches graphs it cannot follow (a

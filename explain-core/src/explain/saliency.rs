@@ -2,20 +2,28 @@
 //! gradient × input, and SmoothGrad (Smilkov et al. 2017: the mean gradient over noisy copies,
 //! seeded, batched).
 
+#[cfg(feature = "engine")]
 use burn::tensor::{Distribution, Tensor};
 
+#[cfg(feature = "engine")]
 use super::{Progress, Target, check_one, step};
+#[cfg(feature = "engine")]
 use crate::error::{Error, Result};
+#[cfg(feature = "engine")]
 use crate::gradient::Wrt;
+#[cfg(feature = "engine")]
 use crate::model::Classifier;
+#[cfg(feature = "engine")]
 use crate::onnx::{FloatValue, MAX_RANK};
 
 /// `|∂ score / ∂ input|`, the input's shape.
+#[cfg(feature = "engine")]
 pub fn saliency(classifier: &Classifier, image: &FloatValue, target: Target) -> Result<FloatValue> {
     Ok(gradient(classifier, image, target)?.map(|t| t.abs()))
 }
 
 /// `∂ score / ∂ input ⊙ input` (signed).
+#[cfg(feature = "engine")]
 pub fn gradient_times_input(
     classifier: &Classifier,
     image: &FloatValue,
@@ -26,6 +34,7 @@ pub fn gradient_times_input(
     Ok(g.map(|t| t * x))
 }
 
+#[cfg(feature = "engine")]
 fn gradient(classifier: &Classifier, image: &FloatValue, target: Target) -> Result<FloatValue> {
     check_one(classifier, image, target)?;
     Ok(classifier
@@ -66,6 +75,7 @@ pub const MAX_SAMPLES: usize = 100_000;
 pub const MAX_BATCH: usize = 1024;
 
 /// The mean gradient over `samples` copies of the image with Gaussian noise added.
+#[cfg(feature = "engine")]
 pub fn smooth_grad(
     classifier: &Classifier,
     image: &FloatValue,
@@ -79,6 +89,7 @@ pub fn smooth_grad(
 /// Part `index` of `count` of the SmoothGrad map, for workers that share one: the batches of
 /// noisy copies are split into `count` contiguous runs, and the parts' sum is the map. Each
 /// batch draws its noise from its own seed, so a batch's copies are the same whoever runs it.
+#[cfg(feature = "engine")]
 pub fn smooth_grad_part(
     classifier: &Classifier,
     image: &FloatValue,
@@ -149,6 +160,7 @@ pub fn smooth_grad_part(
 }
 
 /// The noise seed of one batch: the user's seed and the batch's index, mixed.
+#[cfg(feature = "engine")]
 fn batch_seed(seed: u64, batch: usize) -> u64 {
     seed ^ (batch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }

@@ -7,13 +7,19 @@
 //! and taken on a randomly shifted (jittered, seeded) image. UNPIC's defaults: 10 iterations,
 //! 2 levels.
 
+#[cfg(feature = "engine")]
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "engine")]
 use crate::error::{Error, Result};
+#[cfg(feature = "engine")]
 use crate::explain::resize::{bilinear, gaussian};
+#[cfg(feature = "engine")]
 use crate::explain::{Progress, step};
+#[cfg(feature = "engine")]
 use crate::model::{Classifier, Layout};
+#[cfg(feature = "engine")]
 use crate::onnx::FloatValue;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -67,6 +73,7 @@ pub fn grey_start(pre: &crate::data::Preprocess, seed: u64) -> Vec<f32> {
 }
 
 /// The objective: one channel's mean activation, or the layer's mean square.
+#[cfg(feature = "engine")]
 pub fn objective(
     value: &FloatValue,
     channel: Option<usize>,
@@ -95,6 +102,7 @@ pub fn objective(
 }
 
 /// Dreams from `start` (one image in the model's layout, preprocessed); returns the image.
+#[cfg(feature = "engine")]
 pub fn deep_dream(
     classifier: &Classifier,
     layer: &str,
@@ -174,6 +182,7 @@ pub fn deep_dream(
 }
 
 /// Rotates `t` by `shift` positions along `axis` (0 < shift < size, or a no-op).
+#[cfg(feature = "engine")]
 fn roll(t: Tensor<3>, axis: usize, shift: usize) -> Tensor<3> {
     let size = t.dims()[axis];
     let shift = shift % size.max(1);

@@ -6,5 +6,7 @@ pub mod deep_dream;
 pub mod max_activations;
 
 pub use activations::{ChannelMaps, Histogram, channel_maps, histogram};
-pub use deep_dream::{DeepDream, deep_dream};
+pub use deep_dream::DeepDream;
+#[cfg(feature = "engine")]
+pub use deep_dream::deep_dream;
 pub use max_activations::TopImages;

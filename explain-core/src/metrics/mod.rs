@@ -3,6 +3,7 @@
 //! explanation maps.
 
 pub mod evaluation;
+#[cfg(feature = "engine")]
 pub mod faithfulness;
 
 pub use evaluation::{Evaluation, FileResult};

@@ -5,6 +5,7 @@
 //! layer works (replace the layer's output by a detached leaf that requires grad, run on,
 //! backward) without a second executor.
 
+use super::layers::format_shape;
 use std::collections::HashMap;
 
 use super::fuse::Fusion;
@@ -292,13 +293,4 @@ impl Graph {
             })
         }
     }
-}
-
-/// `[N, 3, 224, 224]`-style display of a partly static shape.
-pub fn format_shape(shape: &[Option<usize>]) -> String {
-    let dims: Vec<String> = shape
-        .iter()
-        .map(|d| d.map_or("N".to_string(), |d| d.to_string()))
-        .collect();
-    format!("[{}]", dims.join(", "))
 }

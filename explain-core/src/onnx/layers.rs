@@ -4,7 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "engine")]
 use super::graph::{Graph, LayoutRule, Slot};
+#[cfg(feature = "engine")]
 use crate::model::Layout;
 
 /// One named tensor of the graph.
@@ -53,6 +55,7 @@ pub struct LayerTable {
     pub gradcam_layer: Option<String>,
 }
 
+#[cfg(feature = "engine")]
 impl Graph {
     /// The layer table of a model whose image input has `input_layout` and `num_classes` outputs.
     pub fn layer_table(&self, input_layout: Layout, num_classes: usize) -> LayerTable {
@@ -143,6 +146,15 @@ fn pools_or_moves(op: &str) -> bool {
             | "Unsqueeze"
             | "Flatten"
     )
+}
+
+/// `[N, 3, 224, 224]`-style display of a partly static shape.
+pub fn format_shape(shape: &[Option<usize>]) -> String {
+    let dims: Vec<String> = shape
+        .iter()
+        .map(|d| d.map_or("N".to_string(), |d| d.to_string()))
+        .collect();
+    format!("[{}]", dims.join(", "))
 }
 
 #[cfg(test)]

@@ -4,9 +4,9 @@
 use explain_core::model::parse_labels;
 use explain_core::{Classifier, Device};
 
-use super::platform::{init_webgpu, software_adapter, webgpu_offered};
-use super::{Engine, Reply, failed};
-use crate::protocol::{Backend, BackendChoice, ModelSummary, Response, Task};
+use crate::platform::{init_webgpu, software_adapter, webgpu_offered};
+use crate::{Engine, Reply, failed};
+use unpic_app::protocol::{Backend, BackendChoice, ModelSummary, Response, Task};
 
 impl Engine {
     pub(super) async fn set_backend(&mut self, choice: BackendChoice) -> Vec<Reply> {

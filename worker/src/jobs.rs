@@ -11,7 +11,7 @@ use explain_core::metrics::{Evaluation, evaluation::argmax};
 use explain_core::model::check_scores;
 use explain_core::{Classifier, Result};
 
-use crate::protocol::{
+use unpic_app::protocol::{
     Backend, EvaluationResult, MaxActivationsResult, Response, Task, TsneResult,
 };
 

@@ -7,9 +7,9 @@ use explain_core::metrics::faithfulness;
 use explain_core::onnx::FloatValue;
 use explain_core::render::{ChannelReduce, normalise, reduce_channels};
 
-use super::platform::now_ms;
-use super::{Engine, Reply, failed, progress};
-use crate::protocol::{
+use crate::platform::now_ms;
+use crate::{Engine, Reply, failed, progress};
+use unpic_app::protocol::{
     ExplainMethod, ExplainPart, ExplanationResult, Response, Task, bytes_f32, f32_bytes,
 };
 

@@ -11,9 +11,9 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
-use super::{Engine, Reply};
-use crate::event_loop::next_task;
-use crate::protocol::{Request, Response, Task, decode, encode};
+use crate::{Engine, Reply};
+use unpic_app::event_loop::next_task;
+use unpic_app::protocol::{Request, Response, Task, decode, encode};
 
 fn post(scope: &DedicatedWorkerGlobalScope, id: u64, (response, bytes): Reply) {
     match encode(id, &response, bytes.as_deref()) {

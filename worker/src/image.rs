@@ -7,9 +7,9 @@ use explain_core::features::activations::{channel_maps, histogram};
 use explain_core::features::deep_dream::{DeepDream, deep_dream, grey_start};
 use explain_core::model::hwc_to_chw;
 
-use super::platform::now_ms;
-use super::{CurrentImage, Engine, Reply, failed, progress};
-use crate::protocol::{
+use crate::platform::now_ms;
+use crate::{CurrentImage, Engine, Reply, failed, progress};
+use unpic_app::protocol::{
     ActivationsResult, DreamResult, PredictionResult, Response, Task, f32_bytes,
 };
 

@@ -7,10 +7,10 @@ use std::collections::BTreeSet;
 use explain_core::data::{Preprocess, ZipDataset};
 use explain_core::features::deep_dream::DeepDream;
 
-use super::jobs::DATASET_BATCH;
-use super::*;
-use crate::protocol::{EvaluationResult, Response, Shard};
-use crate::protocol::{ExplainMethod, ExplainPart};
+use crate::jobs::DATASET_BATCH;
+use crate::*;
+use unpic_app::protocol::{EvaluationResult, Response, Shard};
+use unpic_app::protocol::{ExplainMethod, ExplainPart};
 
 fn fixture(path: &str) -> Vec<u8> {
     let p = format!("{}/../tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
@@ -62,7 +62,7 @@ fn a_bad_model_keeps_the_good_one_loaded() {
         "{during}: {message}"
     );
 
-    let preprocess = crate::presets::Preset::Symmetric.apply(&summary.input);
+    let preprocess = unpic_app::presets::Preset::Symmetric.apply(&summary.input);
     let image = fixture("oracle/cases/fer_astronaut/image.png");
     let request = Request::Predict {
         id: 7,
@@ -98,7 +98,7 @@ fn a_map_finished_from_its_shares_equals_the_whole() {
     let predict = Request::Predict {
         id: 2,
         name: "image.png".into(),
-        preprocess: crate::presets::Preset::Unit.apply(&summary.input),
+        preprocess: unpic_app::presets::Preset::Unit.apply(&summary.input),
     };
     let image = fixture("oracle/cases/fashion_tshirt/image.png");
     block_on(engine.handle(predict, Some(image)));
@@ -208,7 +208,7 @@ fn explaining_the_current_image_gives_pytorch_grad_cams_map() {
         matches!(early, Response::Failed { .. }),
         "no image yet: {early:?}"
     );
-    let preprocess = crate::presets::Preset::Unit.apply(&summary.input);
+    let preprocess = unpic_app::presets::Preset::Unit.apply(&summary.input);
     let image = fixture("oracle/cases/fashion_tshirt/image.png");
     let predict = Request::Predict {
         id: 2,
@@ -256,7 +256,7 @@ fn demo(file: &str) -> Vec<u8> {
 }
 
 /// The demo model and labels, loaded.
-fn demo_engine() -> (Engine, crate::protocol::ModelSummary) {
+fn demo_engine() -> (Engine, unpic_app::protocol::ModelSummary) {
     let mut engine = Engine::default();
     let labels = String::from_utf8(demo("labels.txt")).expect("utf-8");
     block_on(engine.handle(Request::SetLabels { text: labels }, None));
@@ -267,7 +267,11 @@ fn demo_engine() -> (Engine, crate::protocol::ModelSummary) {
     (engine, summary)
 }
 
-fn open_dataset(engine: &mut Engine, files: Option<crate::protocol::FileSizes>, bytes: Vec<u8>) {
+fn open_dataset(
+    engine: &mut Engine,
+    files: Option<unpic_app::protocol::FileSizes>,
+    bytes: Vec<u8>,
+) {
     let request = Request::LoadDataset {
         name: "sample".into(),
         files,
@@ -313,7 +317,7 @@ fn evaluate_shard(
 #[test]
 fn a_zip_and_a_picked_folder_of_the_same_images_evaluate_alike() {
     let (mut engine, summary) = demo_engine();
-    let preprocess = crate::presets::Preset::Unit.apply(&summary.input);
+    let preprocess = unpic_app::presets::Preset::Unit.apply(&summary.input);
     let zip = demo("fashion-mnist-sample.zip");
     open_dataset(&mut engine, None, zip.clone());
     let (from_zip, progress) = evaluate(&mut engine, 1, &preprocess);
@@ -363,7 +367,7 @@ fn a_zip_and_a_picked_folder_of_the_same_images_evaluate_alike() {
 #[test]
 fn damaged_images_are_left_out_of_an_evaluation_and_named() {
     let (mut engine, summary) = demo_engine();
-    let preprocess = crate::presets::Preset::Unit.apply(&summary.input);
+    let preprocess = unpic_app::presets::Preset::Unit.apply(&summary.input);
     let mut archive =
         ZipDataset::from_bytes("sample", demo("fashion-mnist-sample.zip")).expect("zip");
     let items: Vec<_> = archive.dataset.items.iter().step_by(20).cloned().collect();
@@ -419,7 +423,7 @@ fn damaged_images_are_left_out_of_an_evaluation_and_named() {
 #[test]
 fn an_evaluation_can_be_cancelled_and_a_new_model_drops_it() {
     let (mut engine, summary) = demo_engine();
-    let preprocess = crate::presets::Preset::Unit.apply(&summary.input);
+    let preprocess = unpic_app::presets::Preset::Unit.apply(&summary.input);
     open_dataset(&mut engine, None, demo("fashion-mnist-sample.zip"));
     let start = Request::Evaluate {
         id: 5,
@@ -454,7 +458,7 @@ fn an_evaluation_can_be_cancelled_and_a_new_model_drops_it() {
 #[test]
 fn folders_that_do_not_match_the_labels_are_taken_in_order_with_a_note() {
     let (mut engine, summary) = demo_engine();
-    let preprocess = crate::presets::Preset::Unit.apply(&summary.input);
+    let preprocess = unpic_app::presets::Preset::Unit.apply(&summary.input);
     let image = fixture("oracle/cases/fashion_tshirt/image.png");
     let mut list = Vec::new();
     let mut bytes = Vec::new();
@@ -488,7 +492,7 @@ fn folders_that_do_not_match_the_labels_are_taken_in_order_with_a_note() {
 #[test]
 fn a_tsne_map_of_the_demo_keeps_classes_together() {
     let (mut engine, summary) = demo_engine();
-    let preprocess = crate::presets::Preset::Unit.apply(&summary.input);
+    let preprocess = unpic_app::presets::Preset::Unit.apply(&summary.input);
     open_dataset(&mut engine, None, demo("fashion-mnist-sample.zip"));
     let request = |perplexity: f64| Request::Tsne {
         id: 9,
@@ -544,7 +548,7 @@ fn a_tsne_map_of_the_demo_keeps_classes_together() {
 #[test]
 fn features_of_the_demo_agree_between_the_dataset_pass_and_one_image() {
     let (mut engine, summary) = demo_engine();
-    let preprocess = crate::presets::Preset::Unit.apply(&summary.input);
+    let preprocess = unpic_app::presets::Preset::Unit.apply(&summary.input);
     let zip = demo("fashion-mnist-sample.zip");
     open_dataset(&mut engine, None, zip.clone());
     let request = Request::MaxActivations {
@@ -609,7 +613,7 @@ fn features_of_the_demo_agree_between_the_dataset_pass_and_one_image() {
         id: 6,
         layer: "block2/relu".into(),
         channel: Some(channel),
-        preprocess: crate::presets::Preset::Unit.apply(&summary.input),
+        preprocess: unpic_app::presets::Preset::Unit.apply(&summary.input),
         settings: DeepDream {
             iterations: 5,
             levels: 2,
@@ -631,7 +635,7 @@ fn features_of_the_demo_agree_between_the_dataset_pass_and_one_image() {
 #[test]
 fn occlusion_uses_the_mask_and_stride_asked_for() {
     let (mut engine, summary) = demo_engine();
-    let preprocess = crate::presets::Preset::Unit.apply(&summary.input);
+    let preprocess = unpic_app::presets::Preset::Unit.apply(&summary.input);
     let image = fixture("oracle/cases/fashion_tshirt/image.png");
     let predict = Request::Predict {
         id: 1,
@@ -677,7 +681,7 @@ fn predicting_without_a_model_says_what_to_do() {
         layout: explain_core::Layout::Nchw,
         any_size: false,
     };
-    let preprocess = crate::presets::Preset::Unit.apply(&spec);
+    let preprocess = unpic_app::presets::Preset::Unit.apply(&spec);
     let request = Request::Predict {
         id: 1,
         name: "a.png".into(),

@@ -30,9 +30,9 @@ use explain_core::embed::tsne::TsneSettings;
 use explain_core::onnx::FloatValue;
 use explain_core::{Classifier, Device};
 
-use crate::protocol::{Backend, Request, Response, Task};
 use explain::ExplainSettings;
 use jobs::Job;
+use unpic_app::protocol::{Backend, Request, Response, Task};
 
 /// The last predicted image, kept for explanations.
 struct CurrentImage {

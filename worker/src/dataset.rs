@@ -6,10 +6,10 @@ use std::collections::BTreeSet;
 use explain_core::data::{FileSet, ImageSource, Item, Preprocess, ZipDataset};
 use explain_core::embed::tsne::TsneSettings;
 
-use super::jobs::{ClassMapping, EvaluationJob, Job, MaxActivationsJob, Step, TsneJob};
-use super::platform::now_ms;
-use super::{Engine, Reply, failed, progress};
-use crate::protocol::{DatasetSummary, FileSizes, ImagePurpose, Response, Shard, Task};
+use crate::jobs::{ClassMapping, EvaluationJob, Job, MaxActivationsJob, Step, TsneJob};
+use crate::platform::now_ms;
+use crate::{Engine, Reply, failed, progress};
+use unpic_app::protocol::{DatasetSummary, FileSizes, ImagePurpose, Response, Shard, Task};
 
 impl Engine {
     pub(super) fn load_dataset(

@@ -5,6 +5,6 @@ fn main() {
     {
         unpic_app::run_static_constructors();
         console_error_panic_hook::set_once();
-        unpic_app::worker::start();
+        unpic_worker::start();
     }
 }
