@@ -118,6 +118,45 @@ pub struct ShownExplanation {
     pub npy: Vec<u8>,
 }
 
+impl ShownExplanation {
+    /// How much each pixel matters, whatever the sign: signed maps arrive centred on 0.5.
+    fn importance(&self) -> Vec<f32> {
+        if self.result.method.signed() {
+            self.values.iter().map(|v| (v - 0.5).abs()).collect()
+        } else {
+            self.values.clone()
+        }
+    }
+}
+
+/// How far two maps shown side by side agree: their labels and Spearman's rank correlation of
+/// the pixels' importance (`None` when it is undefined: a constant map).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Agreement {
+    pub a: String,
+    pub b: String,
+    pub spearman: Option<f64>,
+}
+
+/// Every pair of `maps` of the same size, in the order shown.
+pub fn agreements(maps: &[ShownExplanation]) -> Vec<Agreement> {
+    use explain_core::metrics::diagnostics::rank_agreement;
+    let importance: Vec<Vec<f32>> = maps.iter().map(ShownExplanation::importance).collect();
+    let mut out = Vec::new();
+    for i in 0..maps.len() {
+        for j in i + 1..maps.len() {
+            if importance[i].len() == importance[j].len() {
+                out.push(Agreement {
+                    a: maps[i].result.method.label().to_string(),
+                    b: maps[j].result.method.label().to_string(),
+                    spearman: rank_agreement(&importance[i], &importance[j]),
+                });
+            }
+        }
+    }
+    out
+}
+
 /// Explanation ids: `EXPLAIN_IDS + batch * EXPLAIN_BATCH + i`, so the maps of one click are
 /// told apart from those of an earlier one, and from job ids.
 const EXPLAIN_BATCH: u64 = 1000;
@@ -165,6 +204,50 @@ mod tests {
         assert_eq!(
             Selection::PredictedAs(7).describe(&classes),
             "Predicted as 7"
+        );
+    }
+
+    fn shown(method: crate::protocol::ExplainMethod, values: Vec<f32>) -> ShownExplanation {
+        ShownExplanation {
+            result: ExplanationResult {
+                id: 0,
+                method,
+                target: 0,
+                target_label: String::new(),
+                layer: None,
+                width: values.len(),
+                height: 1,
+                values_len: 4 * values.len(),
+                deletion_auc: 0.0,
+                insertion_auc: 0.0,
+                compute_ms: 0.0,
+                workers: 1,
+                diagnostics: Vec::new(),
+            },
+            values,
+            npy: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn agreement_ranks_importance_whatever_the_sign() {
+        use crate::protocol::ExplainMethod::{GradCam, GradientXInput, Saliency};
+        let cam = shown(GradCam, vec![0.0, 0.2, 0.6, 1.0]);
+        // Signed, centred on 0.5: the strongest pixels, for or against, are the last two.
+        let signed = shown(GradientXInput, vec![0.5, 0.6, 0.1, 1.0]);
+        let reversed = shown(Saliency, vec![1.0, 0.6, 0.2, 0.0]);
+        let pairs = agreements(&[cam, signed, reversed]);
+        let spearman: Vec<Option<f64>> = pairs.iter().map(|p| p.spearman).collect();
+        assert_eq!(spearman, vec![Some(1.0), Some(-1.0), Some(-1.0)]);
+        assert_eq!(
+            (pairs[0].a.as_str(), pairs[0].b.as_str()),
+            ("Grad-CAM", "Gradient × input")
+        );
+        // Maps of different sizes are not compared.
+        let small = shown(Saliency, vec![0.0, 1.0]);
+        assert_eq!(
+            agreements(&[shown(GradCam, vec![0.0, 0.2, 0.6, 1.0]), small]),
+            vec![]
         );
     }
 

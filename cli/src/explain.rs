@@ -11,6 +11,7 @@ use explain_core::explain::integrated_gradients::{IntegratedGradients, Quadratur
 use explain_core::explain::occlusion::{Occlusion, Recompute};
 use explain_core::explain::saliency::SmoothGrad;
 use explain_core::explain::{CamConvention, Method as ExplainMethod, Progress, Target, map_chw};
+use explain_core::metrics::diagnostics::diagnose;
 use explain_core::metrics::faithfulness::{area_under_curve, deletion_and_insertion, ranking};
 use explain_core::npy::write_f32;
 use explain_core::onnx::FloatValue;
@@ -105,6 +106,11 @@ pub struct ExplainArgs {
     /// al. 2018; 20 steps, baseline 0; needs a map at the image's size).
     #[arg(long)]
     pub faithfulness: bool,
+    /// Print what was computed as one JSON object: the method, class, map shape and time, the
+    /// map's diagnostics (zero, constant, saturated, NaN...: empty when it looks sound), and
+    /// with --faithfulness its curves.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -171,19 +177,36 @@ pub fn run(args: ExplainArgs) -> Result<()> {
     if let Some(path) = &args.png {
         write_overlay(&args, &classifier, &values, &dims, path, method.signed())?;
     }
+    let diagnostics = diagnose(&values);
+    for d in &diagnostics {
+        eprintln!("warning: {}. Try: {}", d.message, d.advice);
+    }
+    let mut json = serde_json::Map::new();
     if args.faithfulness {
         let (chw, channels) = image_sized(&classifier, &values, &dims)?;
         let ranking = ranking(&chw, channels, method.signed());
         let (deletion, insertion) = deletion_and_insertion(&classifier, &image, target, &ranking)?;
         let deletion = FloatValue::from_tensor(deletion).to_vec()?;
         let insertion = FloatValue::from_tensor(insertion).to_vec()?;
-        let json = serde_json::json!({
-            "deletion_auc": area_under_curve(&deletion),
-            "insertion_auc": area_under_curve(&insertion),
-            "deletion": deletion,
-            "insertion": insertion,
-        });
-        println!("{json}");
+        json.insert("deletion_auc".into(), area_under_curve(&deletion).into());
+        json.insert("insertion_auc".into(), area_under_curve(&insertion).into());
+        json.insert("deletion".into(), serde_json::json!(deletion));
+        json.insert("insertion".into(), serde_json::json!(insertion));
+    }
+    if args.json {
+        json.insert("method".into(), format!("{:?}", args.method).into());
+        json.insert("class".into(), target.class.into());
+        json.insert(
+            "label".into(),
+            classifier.labels()[target.class].clone().into(),
+        );
+        json.insert("dims".into(), serde_json::json!(dims));
+        json.insert("compute_ms".into(), compute_ms.into());
+        json.insert("out".into(), args.out.display().to_string().into());
+        json.insert("diagnostics".into(), serde_json::to_value(&diagnostics)?);
+    }
+    if args.json || args.faithfulness {
+        println!("{}", serde_json::Value::Object(json));
     }
     Ok(())
 }

@@ -397,6 +397,58 @@ fn explain_writes_pytorch_grad_cams_map_and_an_overlay() {
     assert_eq!(&std::fs::read(&png).expect("png")[1..4], b"PNG");
 }
 
+/// `unpic explain ARGS --json`, which must succeed, as JSON.
+fn explain_json(args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["explain"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let out = unpic(&all);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+#[test]
+fn explain_json_reports_the_maps_diagnostics() {
+    let model = oracle("models/smallcnn_fashion.onnx");
+    let sound = explain_json(&[
+        "--model",
+        &model,
+        "--input",
+        &oracle("cases/fashion_tshirt/input.npy"),
+        "--method",
+        "saliency",
+        "--out",
+        &temp_file("sound.npy", b""),
+    ]);
+    assert_eq!(sound["method"], "Saliency");
+    assert_eq!(sound["dims"], serde_json::json!([1, 1, 28, 28]));
+    assert_eq!(sound["diagnostics"], serde_json::json!([]), "{sound}");
+    // Gradient × input of a black image is zero everywhere: said, with what to try.
+    let black = explain_core::npy::write_f32(&[0.0; 28 * 28], &[1, 1, 28, 28]).expect("npy");
+    let zero = explain_json(&[
+        "--model",
+        &model,
+        "--input",
+        &temp_file("black.npy", &black),
+        "--method",
+        "gradient-x-input",
+        "--out",
+        &temp_file("zero.npy", b""),
+    ]);
+    let found = zero["diagnostics"].as_array().expect("diagnostics");
+    assert_eq!(found.len(), 1, "{zero}");
+    assert_eq!(found[0]["problem"], "all_zero");
+    assert!(
+        found[0]["advice"]
+            .as_str()
+            .is_some_and(|a| a.contains("logit"))
+    );
+}
+
 #[test]
 fn explain_refuses_a_layer_without_spatial_extent() {
     let err = fails(&[

@@ -44,6 +44,15 @@ for (const backend of ['cpu', 'webgpu']) {
       assert.ok(Math.abs(maps[method].insertion - cli.insertion_auc) < 1e-3, `${method} insertion ${maps[method].insertion} vs ${cli.insertion_auc}`);
     }
 
+    // The peers' maps are sound: no warning on either card. How far they agree is shown, and
+    // equals Spearman's correlation computed here from the downloaded maps.
+    for (const method of ['gradcam', 'saliency']) {
+      assert.equal(await page.getAttribute(`#explanations figure[data-method=${method}]`, 'data-warnings'), '0');
+    }
+    const shownAgreement = Number(await page.getAttribute('#agreement tr[data-a="Grad-CAM"][data-b="Saliency"]', 'data-spearman'));
+    const expectedAgreement = spearman(maps.gradcam.map.map(Math.abs), maps.saliency.map.map(Math.abs));
+    assert.ok(Math.abs(shownAgreement - expectedAgreement) < 1e-3, `agreement ${shownAgreement} vs ${expectedAgreement}`);
+
     // Colour map and opacity change the overlay at once, without recomputing.
     const pixels = () => page.$eval('#explanations figure[data-method=gradcam] canvas', (c) => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.slice(0, 4000)));
     const before = await pixels();
@@ -72,4 +81,26 @@ for (const backend of ['cpu', 'webgpu']) {
     await screenshot(page, `explain-side-by-side-${backend}.png`);
     await page.close();
   });
+}
+
+/** Spearman's rank correlation (ties share their mean rank). */
+function spearman(a, b) {
+  const ranks = (v) => {
+    const order = v.map((x, i) => [x, i]).sort((p, q) => p[0] - q[0]);
+    const r = new Array(v.length);
+    for (let s = 0; s < order.length;) {
+      let e = s + 1;
+      while (e < order.length && order[e][0] === order[s][0]) e += 1;
+      for (let k = s; k < e; k++) r[order[k][1]] = (s + e + 1) / 2;
+      s = e;
+    }
+    return r;
+  };
+  const [ra, rb] = [ranks(a), ranks(b)];
+  const m = (a.length + 1) / 2;
+  let num = 0; let da = 0; let db = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (ra[i] - m) * (rb[i] - m); da += (ra[i] - m) ** 2; db += (rb[i] - m) ** 2;
+  }
+  return num / Math.sqrt(da * db);
 }

@@ -9,6 +9,7 @@ use explain_core::render::{ChannelReduce, normalise, reduce_channels};
 
 use crate::platform::now_ms;
 use crate::{Engine, Reply, failed, progress};
+use explain_core::metrics::diagnostics::diagnose;
 use unpic_app::protocol::{
     ExplainMethod, ExplainPart, ExplanationResult, Response, Task, bytes_f32, f32_bytes,
 };
@@ -125,6 +126,7 @@ impl Engine {
                     insertion_auc: faithfulness::area_under_curve(&insertion),
                     compute_ms,
                     workers: 1,
+                    diagnostics: diagnose(&values),
                 },
                 bytes,
             ))

@@ -121,6 +121,9 @@ pub struct ExplanationResult {
     /// How many compute workers shared the map (`ui/pool.rs`).
     #[serde(default = "one_worker")]
     pub workers: usize,
+    /// What is wrong with the map, if anything (zero, constant, saturated, NaN...).
+    #[serde(default)]
+    pub diagnostics: Vec<explain_core::metrics::diagnostics::Diagnosis>,
 }
 
 fn one_worker() -> usize {

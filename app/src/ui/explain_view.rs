@@ -10,6 +10,7 @@ use super::files;
 use super::layer_select::LayerSelect;
 use super::panels::draw;
 use super::state::{ShownExplanation, use_session};
+use crate::page_model::agreements;
 use crate::protocol::ExplainMethod;
 use explain_core::explain::occlusion::Occlusion;
 
@@ -190,6 +191,7 @@ pub fn ExplainPanel() -> impl IntoView {
                         <ExplanationCard explanation=e colours=colours opacity=opacity />
                     </For>
                 </div>
+                <Agreement />
             </section>
         }
 }
@@ -254,8 +256,20 @@ fn ExplanationCard(
         e.method.label(),
         e.compute_ms
     );
+    let warnings = e.diagnostics.len();
+    let diagnostics = e
+        .diagnostics
+        .iter()
+        .map(|d| {
+            view! {
+                <p class="map-warning" role="note" data-problem=format!("{:?}", d.problem) title=d.advice.clone()>
+                    {format!("⚠ {}. Try: {}", d.message, d.advice)}
+                </p>
+            }
+        })
+        .collect_view();
     view! {
-        <figure class="explanation" data-method=key data-workers=e.workers.to_string() data-deletion=format!("{}", e.deletion_auc) data-insertion=format!("{}", e.insertion_auc)>
+        <figure class="explanation" data-method=key data-warnings=warnings data-workers=e.workers.to_string() data-deletion=format!("{}", e.deletion_auc) data-insertion=format!("{}", e.insertion_auc)>
             <canvas node_ref=canvas width="1" height="1"></canvas>
             <figcaption>
                 <strong>{caption}</strong>
@@ -268,7 +282,40 @@ fn ExplanationCard(
                 <br />
                 <button class="save-npy" on:click=save_npy>".npy"</button>
                 <button class="save-png" on:click=save_png>".png"</button>
+                {diagnostics}
             </figcaption>
         </figure>
+    }
+}
+
+/// How far the maps shown side by side agree, pair by pair (Spearman's rank correlation of the
+/// pixels' importance): methods that see the same evidence rank the pixels alike.
+#[component]
+fn Agreement() -> impl IntoView {
+    let s = use_session();
+    move || {
+        let pairs = agreements(&s.explanations.get());
+        (!pairs.is_empty()).then(|| {
+            let rows = pairs
+                .into_iter()
+                .map(|p| {
+                    let value = p.spearman.map_or("undefined (a constant map)".into(), |r| format!("{r:.2}"));
+                    let spearman = p.spearman.map(|r| r.to_string()).unwrap_or_default();
+                    let (a, b) = (p.a.clone(), p.b.clone());
+                    view! {
+                        <tr data-a=a data-b=b data-spearman=spearman>
+                            <td>{p.a}</td><td>{p.b}</td><td class="num">{value}</td>
+                        </tr>
+                    }
+                })
+                .collect_view();
+            view! {
+                <details id="agreement" class="agreement" open>
+                    <summary>"Do the methods agree?"</summary>
+                    <p class="hint">"Spearman's rank correlation of each pixel's importance: 1, the same ranking; 0, unrelated; below 0, opposite."</p>
+                    <table><thead><tr><th>"Map"</th><th>"and map"</th><th>"agreement"</th></tr></thead><tbody>{rows}</tbody></table>
+                </details>
+            }
+        })
     }
 }
