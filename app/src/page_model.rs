@@ -170,6 +170,25 @@ pub fn explain_batch_of(id: u64) -> Option<u64> {
     id.checked_sub(EXPLAIN_IDS).map(|x| x / EXPLAIN_BATCH)
 }
 
+/// The SVG `points` of a curve drawn in a `width` x `height` box: the values spread evenly
+/// from left to right, `lo` at the bottom and `hi` at the top (values outside are clamped, a
+/// value that is not a number is left out).
+pub fn polyline_points(values: &[f32], width: f64, height: f64, lo: f64, hi: f64) -> String {
+    let span = (hi - lo).max(f64::MIN_POSITIVE);
+    let last = values.len().saturating_sub(1).max(1) as f64;
+    values
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.is_finite())
+        .map(|(i, &v)| {
+            let x = width * i as f64 / last;
+            let y = height * (1.0 - ((v as f64 - lo) / span).clamp(0.0, 1.0));
+            format!("{x:.1},{y:.1}")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,6 +242,8 @@ mod tests {
                 compute_ms: 0.0,
                 workers: 1,
                 diagnostics: Vec::new(),
+                deletion: Vec::new(),
+                insertion: Vec::new(),
             },
             values,
             npy: Vec::new(),
@@ -258,5 +279,20 @@ mod tests {
         assert_eq!(explain_batch_of(explain_id(4, 0)), Some(4));
         // Job ids count up from 1: far below.
         assert_eq!(explain_batch_of(1_000_000), None);
+    }
+
+    #[test]
+    fn polylines_span_the_box_and_clamp() {
+        assert_eq!(
+            polyline_points(&[0.0, 0.5, 1.0], 100.0, 50.0, 0.0, 1.0),
+            "0.0,50.0 50.0,25.0 100.0,0.0"
+        );
+        // Outside [lo, hi]: clamped to the box; NaN: left out.
+        assert_eq!(
+            polyline_points(&[2.0, f32::NAN, -3.0], 10.0, 10.0, 0.0, 1.0),
+            "0.0,0.0 10.0,10.0"
+        );
+        assert_eq!(polyline_points(&[0.25], 10.0, 8.0, 0.0, 1.0), "0.0,6.0");
+        assert_eq!(polyline_points(&[], 10.0, 8.0, 0.0, 1.0), "");
     }
 }

@@ -87,7 +87,10 @@ impl Restore {
             during: request.describe(),
             settled_by_progress: matches!(
                 request,
-                Request::Evaluate { .. } | Request::Tsne { .. } | Request::MaxActivations { .. }
+                Request::Evaluate { .. }
+                    | Request::Tsne { .. }
+                    | Request::MaxActivations { .. }
+                    | Request::SanityCheck { .. }
             ),
             message: changes_state(request).then(|| (request.clone(), bytes.map(<[u8]>::to_vec))),
         });

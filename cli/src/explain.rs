@@ -55,14 +55,36 @@ pub struct ExplainArgs {
     pub model: PathBuf,
     #[command(flatten)]
     pub input: InputArgs,
+    #[command(flatten)]
+    pub how: MethodArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Where to write the map (float32 .npy).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Also write the map over the image as a PNG (needs --image).
+    #[arg(long)]
+    pub png: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "viridis")]
+    pub colour_map: ColourArg,
+    #[arg(long, default_value_t = 0.5)]
+    pub opacity: f32,
+    /// Also print the map's deletion and insertion curves and their areas as JSON (Petsiuk et
+    /// al. 2018; 20 steps, baseline 0; needs a map at the image's size).
+    #[arg(long)]
+    pub faithfulness: bool,
+    /// Print what was computed as one JSON object: the method, class, map shape and time, the
+    /// map's diagnostics (zero, constant, saturated, NaN...: empty when it looks sound), and
+    /// with --faithfulness its curves.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Which method, with its settings (shared by `explain` and `sanity`).
+#[derive(Args, Debug)]
+pub struct MethodArgs {
     #[arg(long, value_enum)]
     pub method: Method,
-    /// The class to explain (default: the top prediction).
-    #[arg(long)]
-    pub target: Option<usize>,
-    /// Differentiate the raw output (logit) or its softmax probability.
-    #[arg(long, value_enum, default_value = "logit")]
-    pub score: ScoreArg,
     /// The layer for class activation maps (default: the suggested Grad-CAM layer).
     #[arg(long)]
     pub layer: Option<String>,
@@ -92,25 +114,42 @@ pub struct ExplainArgs {
     /// For class activation maps: the map's form.
     #[arg(long, value_enum, default_value = "pytorch-grad-cam")]
     pub convention: Convention,
-    /// Where to write the map (float32 .npy).
+}
+
+/// Which class score to explain.
+#[derive(Args, Debug)]
+pub struct TargetArgs {
+    /// The class to explain (default: the top prediction).
     #[arg(long)]
-    pub out: PathBuf,
-    /// Also write the map over the image as a PNG (needs --image).
-    #[arg(long)]
-    pub png: Option<PathBuf>,
-    #[arg(long, value_enum, default_value = "viridis")]
-    pub colour_map: ColourArg,
-    #[arg(long, default_value_t = 0.5)]
-    pub opacity: f32,
-    /// Also print the map's deletion and insertion curves and their areas as JSON (Petsiuk et
-    /// al. 2018; 20 steps, baseline 0; needs a map at the image's size).
-    #[arg(long)]
-    pub faithfulness: bool,
-    /// Print what was computed as one JSON object: the method, class, map shape and time, the
-    /// map's diagnostics (zero, constant, saturated, NaN...: empty when it looks sound), and
-    /// with --faithfulness its curves.
-    #[arg(long)]
-    pub json: bool,
+    pub target: Option<usize>,
+    /// Differentiate the raw output (logit) or its softmax probability.
+    #[arg(long, value_enum, default_value = "logit")]
+    pub score: ScoreArg,
+}
+
+impl TargetArgs {
+    /// The class asked for, or the model's top class for `image`.
+    pub fn resolve(
+        &self,
+        classifier: &explain_core::Classifier,
+        image: &FloatValue,
+    ) -> Result<Target> {
+        let class = match self.target {
+            Some(k) => k,
+            None => {
+                let logits = classifier.logits(image.clone())?.to_vec()?;
+                explain_core::model::check_scores(&logits, logits.len(), |_| "the image".into())?;
+                explain_core::metrics::evaluation::argmax(&logits)
+            }
+        };
+        Ok(Target {
+            class,
+            score: match self.score {
+                ScoreArg::Logit => Score::Logit,
+                ScoreArg::Probability => Score::Probability,
+            },
+        })
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -135,30 +174,17 @@ pub fn run(args: ExplainArgs) -> Result<()> {
     if n != 1 {
         bail!("explain takes one image; the input holds {n}");
     }
-    let target = Target {
-        class: match args.target {
-            Some(k) => k,
-            None => {
-                let logits = classifier.logits(image.clone())?.to_vec()?;
-                explain_core::model::check_scores(&logits, logits.len(), |_| "the image".into())?;
-                explain_core::metrics::evaluation::argmax(&logits)
-            }
-        },
-        score: match args.score {
-            ScoreArg::Logit => Score::Logit,
-            ScoreArg::Probability => Score::Probability,
-        },
-    };
+    let target = args.target.resolve(&classifier, &image)?;
     let spec = classifier.input().clone();
     let started = std::time::Instant::now();
-    let mut bar = Bar::new(&format!("{:?}", args.method), 1);
+    let mut bar = Bar::new(&format!("{:?}", args.how.method), 1);
     let mut progress = |done: usize, total: usize| {
         bar.set_total(total);
         bar.set(done);
         true
     };
     let progress: &mut dyn Progress = &mut progress;
-    let method = method_of(&args, &spec)?;
+    let method = method_of(&args.how, &spec)?;
     let map = method.run(&classifier, &image, target, progress)?;
     bar.finish();
     let dims = map.dims();
@@ -168,7 +194,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         .with_context(|| format!("cannot write {}", args.out.display()))?;
     eprintln!(
         "{:?} of class {} ({}) {:?} in {compute_ms:.1} ms -> {}",
-        args.method,
+        args.how.method,
         target.class,
         classifier.labels()[target.class],
         dims,
@@ -194,7 +220,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         json.insert("insertion".into(), serde_json::json!(insertion));
     }
     if args.json {
-        json.insert("method".into(), format!("{:?}", args.method).into());
+        json.insert("method".into(), format!("{:?}", args.how.method).into());
         json.insert("class".into(), target.class.into());
         json.insert(
             "label".into(),
@@ -212,7 +238,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
 }
 
 /// The method and settings the arguments ask for.
-fn method_of(args: &ExplainArgs, spec: &explain_core::InputSpec) -> Result<ExplainMethod> {
+pub fn method_of(args: &MethodArgs, spec: &explain_core::InputSpec) -> Result<ExplainMethod> {
     let cam = |kind| ExplainMethod::Cam {
         kind,
         layer: args.layer.clone(),

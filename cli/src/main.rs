@@ -10,6 +10,7 @@ mod layers;
 mod predict;
 mod preprocess_args;
 mod progress;
+mod sanity;
 
 use clap::{Parser, Subcommand};
 
@@ -38,6 +39,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// One explanation map (saliency, occlusion, Grad-CAM and variants, IG, ...) as .npy/.png.
     Explain(Box<explain::ExplainArgs>),
+    /// Does a method's map depend on the model? Scrambles the weights layer by layer (Adebayo
+    /// et al. 2018) and measures how far the map changes.
+    Sanity(Box<sanity::SanityArgs>),
     /// A t-SNE map of a layer's activations over a data set (or of a features .npy).
     Tsne(Box<features::TsneArgs>),
     /// The data set's images that activate each channel of a layer most.
@@ -57,6 +61,7 @@ fn main() {
         Command::Bench(args) => bench::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Explain(args) => explain::run(*args),
+        Command::Sanity(args) => sanity::run(*args),
         Command::Tsne(args) => features::tsne_run(*args),
         Command::MaxActivations(args) => features::max_activations_run(*args),
         Command::DeepDream(args) => features::deep_dream_run(*args),

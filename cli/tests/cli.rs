@@ -450,6 +450,74 @@ fn explain_json_reports_the_maps_diagnostics() {
 }
 
 #[test]
+fn sanity_prints_the_cascade_and_writes_each_steps_map() {
+    let dir = std::env::temp_dir().join(format!("unpic-sanity-{}", std::process::id()));
+    let args = |seed: &str| {
+        vec![
+            "sanity".to_string(),
+            "--model".into(),
+            oracle("models/smallcnn_fashion.onnx"),
+            "--input".into(),
+            oracle("cases/fashion_tshirt/input.npy"),
+            "--method".into(),
+            "gradcam".into(),
+            "--randomisation-seed".into(),
+            seed.into(),
+            "--out".into(),
+            dir.display().to_string(),
+            "--json".into(),
+        ]
+    };
+    let run = |seed: &str| -> serde_json::Value {
+        let args = args(seed);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = unpic(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.contains("Grad-CAM: this map"), "{stderr}");
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    };
+    let report = run("5");
+    assert_eq!(report["method"], "Grad-CAM");
+    let steps = report["steps"].as_array().expect("steps");
+    // SmallCNN has four layers with weights: conv, conv, fc, fc, scrambled from the top.
+    assert_eq!(steps.len(), 4, "{report}");
+    assert_eq!(
+        steps[0]["randomised"],
+        serde_json::json!(["logits"]),
+        "{report}"
+    );
+    assert_eq!(steps[3]["randomised"].as_array().map(Vec::len), Some(4));
+    for step in steps {
+        for key in ["spearman", "ssim", "top_k_overlap"] {
+            let v = step[key].as_f64().expect(key);
+            assert!((-1.0..=1.0).contains(&v), "{key} {v}");
+        }
+    }
+    assert_eq!(report["verdict"], "depends_on_model", "{report}");
+    // Reproducible by seed.
+    assert_eq!(run("5"), report);
+    // The original and each step's map, magnitudes at the image's size.
+    for i in 0..=4 {
+        let map = read_npy(&dir.join(format!("step_{i:02}.npy")).display().to_string());
+        assert_eq!(map.shape, vec![28, 28]);
+        assert!(dir.join(format!("step_{i:02}.png")).exists());
+    }
+    let err = fails(&[
+        "sanity",
+        "--model",
+        &oracle("models/smallcnn_fashion.onnx"),
+        "--input",
+        &oracle("cases/fashion_tshirt/input.npy"),
+        "--method",
+        "saliency",
+        "--max-steps",
+        "0",
+    ]);
+    assert!(err.contains("--max-steps must be at least 1"), "{err}");
+}
+
+#[test]
 fn explain_refuses_a_layer_without_spatial_extent() {
     let err = fails(&[
         "explain",

@@ -205,6 +205,30 @@ impl Classifier {
         })
     }
 
+    /// The same classifier with the weights of `layers` (indices into
+    /// [`Graph::parameter_layers`]) scrambled by `seed`: the sanity checks' randomised models.
+    pub fn with_randomised_layers(&self, layers: &[usize], seed: u64) -> Result<Self> {
+        Ok(self.with_graph(self.graph.with_randomised_layers(layers, seed)?))
+    }
+
+    /// The same classifier with some constants replaced (see [`Graph::with_constants`]).
+    pub fn with_constants(
+        &self,
+        replaced: &std::collections::HashMap<crate::onnx::Slot, Value>,
+    ) -> Self {
+        self.with_graph(self.graph.with_constants(replaced))
+    }
+
+    fn with_graph(&self, graph: Graph) -> Self {
+        Self {
+            graph,
+            input: self.input.clone(),
+            fixed_batch: self.fixed_batch,
+            num_classes: self.num_classes,
+            labels: self.labels.clone(),
+        }
+    }
+
     /// Sets the class names (one per class, in class order).
     pub fn set_labels(&mut self, labels: Vec<String>) -> Result<()> {
         if labels.len() != self.num_classes {

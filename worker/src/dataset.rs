@@ -236,19 +236,20 @@ impl Engine {
     pub async fn step(&mut self) -> Option<Reply> {
         let job = self.jobs.front_mut()?;
         let id = job.id();
-        let (Some(classifier), Some(source)) = (&self.classifier, &mut self.dataset) else {
+        let Some(classifier) = &self.classifier else {
             let (task, during) = (job.kind(), job.during());
             self.jobs.clear();
-            return Some(failed(task, during, "the model or the images were closed"));
+            return Some(failed(task, during, "the model was closed"));
         };
-        match job
-            .step(classifier, source.as_mut(), self.backend, now_ms())
-            .await
-        {
+        let source = self
+            .dataset
+            .as_deref_mut()
+            .map(|s| s as &mut dyn ImageSource);
+        match job.step(classifier, source, self.backend, now_ms()).await {
             Ok(Step::Progress { task, done, total }) => Some(progress(id, &task, done, total)),
-            Ok(Step::Done(response)) => {
+            Ok(Step::Done(response, bytes)) => {
                 self.jobs.pop_front();
-                Some((*response, None))
+                Some((*response, bytes))
             }
             Err(e) => {
                 let (task, during) = (job.kind(), job.during());

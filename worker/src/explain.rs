@@ -127,6 +127,8 @@ impl Engine {
                     compute_ms,
                     workers: 1,
                     diagnostics: diagnose(&values),
+                    deletion,
+                    insertion,
                 },
                 bytes,
             ))

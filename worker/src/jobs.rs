@@ -36,13 +36,16 @@ pub enum Step {
         done: usize,
         total: usize,
     },
-    Done(Box<Response>),
+    /// The result, and the bytes that travel with it.
+    Done(Box<Response>, Option<Vec<u8>>),
 }
 
 pub enum Job {
     Evaluation(Box<EvaluationJob>),
     Tsne(Box<TsneJob>),
     MaxActivations(Box<MaxActivationsJob>),
+    /// Needs only the current image, not the dataset (`sanity.rs`).
+    Sanity(Box<crate::sanity::SanityJob>),
 }
 
 impl Job {
@@ -51,6 +54,7 @@ impl Job {
             Job::Evaluation(j) => j.id,
             Job::Tsne(j) => j.id,
             Job::MaxActivations(j) => j.id,
+            Job::Sanity(j) => j.id,
         }
     }
 
@@ -65,6 +69,7 @@ impl Job {
             Job::Evaluation(_) => Task::Evaluation,
             Job::Tsne(_) => Task::Tsne,
             Job::MaxActivations(_) => Task::MaxActivations,
+            Job::Sanity(_) => Task::Sanity,
         }
     }
 
@@ -74,6 +79,7 @@ impl Job {
             Job::Evaluation(_) => "evaluating the images",
             Job::Tsne(_) => "computing the t-SNE map",
             Job::MaxActivations(_) => "finding the most activating images",
+            Job::Sanity(_) => "checking the map on scrambled models",
         }
     }
 
@@ -83,6 +89,7 @@ impl Job {
             Job::Evaluation(_) => "Evaluating the images".into(),
             Job::Tsne(j) => format!("Collecting the activations of {}", j.layer),
             Job::MaxActivations(j) => format!("Finding the images that excite {}", j.layer.name),
+            Job::Sanity(j) => j.task(),
         }
     }
 
@@ -91,20 +98,27 @@ impl Job {
             Job::Evaluation(j) => j.items.len(),
             Job::Tsne(j) => j.items.len(),
             Job::MaxActivations(j) => j.items.len(),
+            Job::Sanity(j) => j.total(),
         }
     }
 
+    /// One step; `source` is the dataset (`None` when none is open: only a job that does not
+    /// read it can run).
     pub async fn step(
         &mut self,
         classifier: &Classifier,
-        source: &mut dyn ImageSource,
+        source: Option<&mut dyn ImageSource>,
         backend: Backend,
         now_ms: f64,
     ) -> Result<Step> {
-        match self {
-            Job::Evaluation(j) => j.step(classifier, source, backend, now_ms).await,
-            Job::Tsne(j) => j.step(classifier, source, now_ms).await,
-            Job::MaxActivations(j) => j.step(classifier, source).await,
+        match (self, source) {
+            (Job::Sanity(j), _) => j.step(classifier, now_ms).await,
+            (Job::Evaluation(j), Some(source)) => j.step(classifier, source, backend, now_ms).await,
+            (Job::Tsne(j), Some(source)) => j.step(classifier, source, now_ms).await,
+            (Job::MaxActivations(j), Some(source)) => j.step(classifier, source).await,
+            (_, None) => Err(explain_core::Error::Settings(
+                "the images were closed; open them again".into(),
+            )),
         }
     }
 }
@@ -171,15 +185,16 @@ impl EvaluationJob {
                 total: self.items.len(),
             });
         }
-        Ok(Step::Done(Box::new(Response::Evaluated(
-            EvaluationResult {
+        Ok(Step::Done(
+            Box::new(Response::Evaluated(EvaluationResult {
                 id: self.id,
                 evaluation: std::mem::replace(&mut self.evaluation, Evaluation::new(Vec::new())),
                 notes: self.classes.notes.iter().cloned().collect(),
                 elapsed_ms: now_ms - self.started_ms,
                 backend,
-            },
-        ))))
+            })),
+            None,
+        ))
     }
 }
 
@@ -281,25 +296,28 @@ impl TsneJob {
             return Err(explain_core::Error::Settings("t-SNE ended twice".into()));
         };
         let embedding = run.finish();
-        Ok(Step::Done(Box::new(Response::Tsne(TsneResult {
-            id: self.id,
-            layer: self.layer.clone(),
-            points: embedding
-                .points
-                .iter()
-                .map(|p| [p[0] as f32, p[1] as f32])
-                .collect(),
-            paths: self.mapped.iter().map(|i| i.path.clone()).collect(),
-            truth: self
-                .mapped
-                .iter()
-                .map(|i| self.classes.model_class[i.label])
-                .collect(),
-            predicted: std::mem::take(&mut self.predicted),
-            classes: self.classes.names.clone(),
-            kl: embedding.kl,
-            elapsed_ms: now_ms - self.started_ms,
-        }))))
+        Ok(Step::Done(
+            Box::new(Response::Tsne(TsneResult {
+                id: self.id,
+                layer: self.layer.clone(),
+                points: embedding
+                    .points
+                    .iter()
+                    .map(|p| [p[0] as f32, p[1] as f32])
+                    .collect(),
+                paths: self.mapped.iter().map(|i| i.path.clone()).collect(),
+                truth: self
+                    .mapped
+                    .iter()
+                    .map(|i| self.classes.model_class[i.label])
+                    .collect(),
+                predicted: std::mem::take(&mut self.predicted),
+                classes: self.classes.names.clone(),
+                kl: embedding.kl,
+                elapsed_ms: now_ms - self.started_ms,
+            })),
+            None,
+        ))
     }
 }
 
@@ -376,12 +394,13 @@ impl MaxActivationsJob {
                     .collect()
             })
             .collect();
-        Ok(Step::Done(Box::new(Response::MaxActivations(
-            MaxActivationsResult {
+        Ok(Step::Done(
+            Box::new(Response::MaxActivations(MaxActivationsResult {
                 id: self.id,
                 layer: self.layer.name.clone(),
                 best,
-            },
-        ))))
+            })),
+            None,
+        ))
     }
 }

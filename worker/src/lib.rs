@@ -16,6 +16,7 @@ pub mod jobs;
 #[cfg(target_arch = "wasm32")]
 mod message_loop;
 mod platform;
+mod sanity;
 mod session;
 #[cfg(test)]
 mod tests;
@@ -160,6 +161,29 @@ impl Engine {
                 vec![self.read_images(id, paths, purpose)]
             }
             Request::Cancel => self.cancel(),
+            Request::SanityCheck {
+                id,
+                method,
+                target,
+                layer,
+                probability,
+                max_steps,
+                seed,
+            } => {
+                let request = sanity::SanityRequest {
+                    method,
+                    target,
+                    layer,
+                    score: if probability {
+                        explain_core::Score::Probability
+                    } else {
+                        explain_core::Score::Logit
+                    },
+                    max_steps,
+                    seed,
+                };
+                vec![self.start_sanity_check(id, request, platform::now_ms())]
+            }
             Request::Activations { id, layer } => vec![self.activations(id, layer).await],
             Request::MaxActivations {
                 id,

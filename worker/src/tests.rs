@@ -10,7 +10,7 @@ use explain_core::features::deep_dream::DeepDream;
 use crate::jobs::DATASET_BATCH;
 use crate::*;
 use unpic_app::protocol::{EvaluationResult, Response, Shard};
-use unpic_app::protocol::{ExplainMethod, ExplainPart};
+use unpic_app::protocol::{ExplainMethod, ExplainPart, bytes_f32};
 
 fn fixture(path: &str) -> Vec<u8> {
     let p = format!("{}/../tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
@@ -234,6 +234,15 @@ fn explaining_the_current_image_gives_pytorch_grad_cams_map() {
         result.deletion_auc,
         result.insertion_auc
     );
+    // The curves behind the areas: 20 steps and the start, probabilities.
+    assert_eq!((result.deletion.len(), result.insertion.len()), (21, 21));
+    assert!(
+        result
+            .deletion
+            .iter()
+            .chain(&result.insertion)
+            .all(|p| (0.0..=1.0).contains(p))
+    );
     let map = explain_core::npy::read_f32(&bytes[result.values_len..], "map").expect("npy");
     let expected = explain_core::npy::read_f32(
         &fixture("oracle/cases/fashion_tshirt/gradcam_pgc.npy"),
@@ -248,6 +257,120 @@ fn explaining_the_current_image_gives_pytorch_grad_cams_map() {
         .map(|(a, b)| (a - b).abs())
         .fold(0f32, f32::max);
     assert!(worst < 1e-3, "max |diff| {worst}");
+}
+
+#[test]
+fn a_sanity_check_runs_as_a_job_and_equals_the_native_check() {
+    let mut engine = Engine::default();
+    let Response::ModelLoaded(summary) = load(
+        &mut engine,
+        "smallcnn.onnx",
+        fixture("oracle/models/smallcnn_fashion.onnx"),
+    ) else {
+        panic!("the model loads")
+    };
+    let check = |id| Request::SanityCheck {
+        id,
+        method: ExplainMethod::Saliency,
+        target: None,
+        layer: None,
+        probability: false,
+        max_steps: 3,
+        seed: 0,
+    };
+    let (early, _) = block_on(engine.handle(check(1), None)).remove(0);
+    assert!(
+        matches!(
+            early,
+            Response::Failed {
+                task: Task::Sanity,
+                ..
+            }
+        ),
+        "{early:?}"
+    );
+    let preprocess = unpic_app::presets::Preset::Unit.apply(&summary.input);
+    let predict = Request::Predict {
+        id: 2,
+        name: "image.png".into(),
+        preprocess,
+    };
+    block_on(engine.handle(
+        predict,
+        Some(fixture("oracle/cases/fashion_tshirt/image.png")),
+    ));
+    let (queued, _) = block_on(engine.handle(check(3), None)).remove(0);
+    assert!(
+        matches!(
+            queued,
+            Response::Progress {
+                id: 3,
+                done: 0,
+                total: 4,
+                ..
+            }
+        ),
+        "{queued:?}"
+    );
+    let mut seen = Vec::new();
+    let (result, bytes) = loop {
+        match block_on(engine.step()) {
+            Some((Response::Progress { done, total, .. }, _)) => seen.push((done, total)),
+            Some((Response::Sanity(result), bytes)) => break (result, bytes.expect("maps")),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(seen, vec![(1, 4), (2, 4), (3, 4)]);
+    assert_eq!(
+        (result.id, result.plane_width, result.plane_height),
+        (3, 28, 28)
+    );
+    let planes = bytes_f32(&bytes);
+    assert_eq!(planes.len(), 4 * 28 * 28);
+    assert!(planes.iter().all(|v| (0.0..=1.0).contains(v)));
+
+    // The same check natively (the CLI's path) gives the same report.
+    let device = explain_core::Device::flex();
+    let classifier = explain_core::Classifier::from_bytes(
+        &fixture("oracle/models/smallcnn_fashion.onnx"),
+        &device,
+    )
+    .expect("model");
+    let input = explain_core::npy::read_f32(
+        &fixture("oracle/cases/fashion_tshirt/input.npy"),
+        "input.npy",
+    )
+    .expect("npy");
+    let image =
+        explain_core::onnx::FloatValue::from_vec(input.data, &input.shape, &device).expect("image");
+    let native = explain_core::metrics::sanity::sanity_check(
+        &classifier,
+        &image,
+        explain_core::explain::Target::logit(result.target),
+        &explain_core::explain::Method::Saliency,
+        &explain_core::metrics::sanity::SanitySettings {
+            max_steps: Some(3),
+            ..Default::default()
+        },
+        &mut explain_core::explain::Silent,
+    )
+    .expect("native check");
+    assert_eq!(result.report.steps.len(), 3);
+    for (a, b) in result.report.steps.iter().zip(&native.report.steps) {
+        assert_eq!(a.randomised, b.randomised);
+        assert!((a.spearman - b.spearman).abs() < 1e-3, "{a:?} vs {b:?}");
+    }
+    assert_eq!(result.report.verdict, native.report.verdict);
+
+    // A Cancel stops a check under way.
+    block_on(engine.handle(check(4), None));
+    block_on(engine.step());
+    let cancelled = block_on(engine.handle(Request::Cancel, None));
+    assert!(
+        matches!(cancelled[0].0, Response::Cancelled { id: 4 }),
+        "{cancelled:?}"
+    );
+    assert!(block_on(engine.step()).is_none());
 }
 
 fn demo(file: &str) -> Vec<u8> {

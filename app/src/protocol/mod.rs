@@ -16,7 +16,7 @@ mod results;
 pub use methods::ExplainMethod;
 pub use results::{
     ActivationsResult, DatasetSummary, DreamResult, EvaluationResult, ExplanationResult,
-    MaxActivationsResult, ModelSummary, PredictionResult, TsneResult,
+    MaxActivationsResult, ModelSummary, PredictionResult, SanityResult, TsneResult,
 };
 
 /// Which compute backend the user asked for.
@@ -148,6 +148,18 @@ pub enum Request {
         #[serde(default)]
         part: ExplainPart,
     },
+    /// Does `method`'s map of the last predicted image depend on the model? Scrambles the
+    /// weights from the top layer down in at most `max_steps` steps (a background job, one map
+    /// per step) and compares each map with the original.
+    SanityCheck {
+        id: u64,
+        method: ExplainMethod,
+        target: Option<usize>,
+        layer: Option<String>,
+        probability: bool,
+        max_steps: usize,
+        seed: u64,
+    },
 }
 
 /// Which share of an explanation a worker computes (`ui/pool.rs` splits occlusion and
@@ -239,6 +251,9 @@ pub enum Response {
     /// Bytes: the maps, float32, channel after channel (`height × width` each).
     Activations(ActivationsResult),
     MaxActivations(MaxActivationsResult),
+    /// Bytes: the maps of the check, float32 in [0, 1], the original's first
+    /// (`plane_height × plane_width` each).
+    Sanity(SanityResult),
     /// Bytes: the image, RGBA.
     Dream(DreamResult),
     /// Bytes: the files one after another, `lens` long each.
@@ -285,6 +300,8 @@ pub enum Task {
     Activations,
     MaxActivations,
     Dream,
+    /// A sanity check of a map.
+    Sanity,
     /// The worker itself: a message that could not be read, an engine that stopped.
     Engine,
 }
@@ -299,6 +316,7 @@ impl Task {
                 | Task::Tsne
                 | Task::MaxActivations
                 | Task::Dream
+                | Task::Sanity
                 | Task::Engine
         )
     }
@@ -320,6 +338,7 @@ impl Request {
             Request::MaxActivations { .. } => Task::MaxActivations,
             Request::DeepDream { .. } => Task::Dream,
             Request::Explain { .. } => Task::Explanation,
+            Request::SanityCheck { .. } => Task::Sanity,
             Request::Cancel => return None,
         })
     }
@@ -341,6 +360,9 @@ impl Request {
             Request::MaxActivations { .. } => "finding the most activating images".into(),
             Request::DeepDream { layer, .. } => format!("dreaming '{layer}'"),
             Request::Explain { method, .. } => format!("computing {}", method.label()),
+            Request::SanityCheck { method, .. } => {
+                format!("checking {} on scrambled models", method.label())
+            }
             Request::Cancel => "cancelling".into(),
         }
     }

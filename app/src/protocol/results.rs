@@ -124,6 +124,25 @@ pub struct ExplanationResult {
     /// What is wrong with the map, if anything (zero, constant, saturated, NaN...).
     #[serde(default)]
     pub diagnostics: Vec<explain_core::metrics::diagnostics::Diagnosis>,
+    /// The deletion and insertion curves behind the areas (the target's probability after
+    /// each twentieth of the pixels is removed / revealed, most important first).
+    #[serde(default)]
+    pub deletion: Vec<f32>,
+    #[serde(default)]
+    pub insertion: Vec<f32>,
+}
+
+/// A model-parameter randomisation check of one method's map (Adebayo et al. 2018).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SanityResult {
+    pub id: u64,
+    pub method: ExplainMethod,
+    pub target: usize,
+    pub target_label: String,
+    pub plane_width: usize,
+    pub plane_height: usize,
+    pub report: explain_core::metrics::sanity::SanityReport,
+    pub compute_ms: f64,
 }
 
 fn one_worker() -> usize {

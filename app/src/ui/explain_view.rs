@@ -9,6 +9,7 @@ use web_sys::HtmlCanvasElement;
 use super::files;
 use super::layer_select::LayerSelect;
 use super::panels::draw;
+use super::sanity_view::{LinePlot, SanityPanel};
 use super::state::{ShownExplanation, use_session};
 use crate::page_model::agreements;
 use crate::protocol::ExplainMethod;
@@ -192,6 +193,7 @@ pub fn ExplainPanel() -> impl IntoView {
                     </For>
                 </div>
                 <Agreement />
+                <SanityPanel layer=layer target=target probability=probability />
             </section>
         }
 }
@@ -256,6 +258,13 @@ fn ExplanationCard(
         e.method.label(),
         e.compute_ms
     );
+    let curves = (!e.deletion.is_empty()).then(|| {
+        view! {
+            <LinePlot id=format!("curves-{key}") x_label="the share of pixels removed or revealed"
+                curves=vec![("curve-deletion", "deletion", e.deletion.clone()), ("curve-insertion", "insertion", e.insertion.clone())]
+                lo=0.0 hi=1.0 />
+        }
+    });
     let warnings = e.diagnostics.len();
     let diagnostics = e
         .diagnostics
@@ -279,6 +288,7 @@ fn ExplanationCard(
                 <span class="scores" title="Deletion: probability as the most important pixels are removed (lower is better). Insertion: as they are revealed (higher is better).">
                     {format!("deletion {:.3} · insertion {:.3}", e.deletion_auc, e.insertion_auc)}
                 </span>
+                {curves}
                 <br />
                 <button class="save-npy" on:click=save_npy>".npy"</button>
                 <button class="save-png" on:click=save_png>".png"</button>

@@ -6,5 +6,6 @@ pub mod diagnostics;
 pub mod evaluation;
 #[cfg(feature = "engine")]
 pub mod faithfulness;
+pub mod sanity;
 
 pub use evaluation::{Evaluation, FileResult};

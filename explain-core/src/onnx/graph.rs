@@ -30,10 +30,12 @@ pub struct TensorInfo {
     pub shape: Option<Vec<Option<usize>>>,
 }
 
+#[derive(Clone)]
 pub(crate) struct GraphNode {
     pub name: String,
     pub op_type: String,
-    pub op: Box<dyn Op>,
+    /// Shared, so a copy of the graph with other weights (`onnx/randomise.rs`) costs no rebuild.
+    pub op: std::sync::Arc<dyn Op>,
     pub inputs: Vec<Option<Slot>>,
     pub outputs: Vec<Slot>,
     /// How the node's 4-D outputs lay out channels (for the layer table).
@@ -77,7 +79,7 @@ pub struct Graph {
     pub(crate) last_use: Vec<Option<usize>>,
     /// Chains that run as one op when none of their hidden tensors is watched.
     pub(crate) fusions: Vec<super::fuse::Fusion>,
-    device: Device,
+    pub(crate) device: Device,
 }
 
 impl Graph {
@@ -440,7 +442,7 @@ impl<'d> Builder<'d> {
                     name: node.name().to_string(),
                     layout: LayoutRule::of(node),
                     op_type,
-                    op,
+                    op: op.into(),
                     inputs: input_slots,
                     outputs: output_slots,
                 });

@@ -16,6 +16,8 @@ pub mod layers;
 #[cfg(feature = "engine")]
 pub mod ops;
 #[cfg(feature = "engine")]
+pub mod randomise;
+#[cfg(feature = "engine")]
 pub mod value;
 
 #[cfg(feature = "engine")]
@@ -23,5 +25,7 @@ pub use exec::{Needs, RunOutput, Watched};
 #[cfg(feature = "engine")]
 pub use graph::{Graph, Slot, TensorInfo};
 pub use layers::{Layer, LayerTable, format_shape};
+#[cfg(feature = "engine")]
+pub use randomise::ParameterLayer;
 #[cfg(feature = "engine")]
 pub use value::{FloatValue, MAX_RANK, Value};

@@ -134,6 +134,7 @@ impl Session {
             .max(self.latest_tsne.get_untracked())
             .max(self.latest_max.get_untracked())
             .max(self.latest_dream.get_untracked())
+            .max(self.latest_sanity.get_untracked())
             + 1
     }
 
@@ -142,6 +143,7 @@ impl Session {
             || id == self.latest_tsne.get_untracked()
             || id == self.latest_max.get_untracked()
             || self.is_dream(id)
+            || id == self.latest_sanity.get_untracked()
             || explain_batch_of(id) == Some(self.explain_batch.get_untracked())
     }
 
@@ -343,7 +345,7 @@ impl Session {
     }
 
     /// Job `id` finished or stopped: its progress goes (another job's stays).
-    fn job_ended(self, id: u64) {
+    pub(super) fn job_ended(self, id: u64) {
         if self.progress.get_untracked().is_some_and(|p| p.id == id) {
             self.progress.set(None);
         }

@@ -7,7 +7,7 @@ use super::{ImageFile, JobProgress, Session, Shown, ShownExplanation};
 use crate::page_model::{explain_batch_of, explain_id};
 use crate::protocol::{
     ActivationsResult, DreamResult, ExplainMethod, ExplainPart, ExplanationResult,
-    PredictionResult, Request, bytes_f32,
+    PredictionResult, Request, SanityResult, bytes_f32,
 };
 use crate::ui::client;
 
@@ -98,6 +98,41 @@ impl Session {
         }
     }
 
+    /// Checks whether `method`'s map of the shown image depends on the model: the worker
+    /// scrambles the weights from the top layer down in at most `max_steps` steps (a
+    /// background job with progress, cancellable) and compares each map with the original.
+    pub fn check_sanity(
+        self,
+        method: ExplainMethod,
+        layer: Option<String>,
+        target: Option<usize>,
+        probability: bool,
+        max_steps: usize,
+    ) {
+        if self.shown.get_untracked().is_none() {
+            self.error.set(Some(
+                "Open a model and an image first, then check a map.".into(),
+            ));
+            return;
+        }
+        let id = self.next_job_id();
+        self.latest_sanity.set(id);
+        self.sanity.set(None);
+        self.error.set(None);
+        client::send(
+            Request::SanityCheck {
+                id,
+                method,
+                target,
+                layer: method.uses_layer().then_some(layer).flatten(),
+                probability,
+                max_steps,
+                seed: 0,
+            },
+            None,
+        );
+    }
+
     /// Asks for the shown image's activations at `layer`.
     pub fn show_activations(self, layer: String) {
         if self.shown.get_untracked().is_none() {
@@ -161,6 +196,7 @@ impl Session {
             // A new image: old maps no longer apply.
             self.explain_batch.update(|b| *b += 1);
             self.explanations.set(Vec::new());
+            self.sanity.set(None);
         }
     }
 
@@ -181,6 +217,14 @@ impl Session {
             if self.explanations.get_untracked().len() == self.explain_expected.get_untracked() {
                 self.busy.set(None);
             }
+        }
+    }
+
+    pub(super) fn on_sanity(self, result: SanityResult, bytes: Option<Vec<u8>>) {
+        if result.id == self.latest_sanity.get_untracked() {
+            self.job_ended(result.id);
+            let planes = bytes_f32(&bytes.unwrap_or_default());
+            self.sanity.set(Some((result, planes)));
         }
     }
 

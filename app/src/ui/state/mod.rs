@@ -17,7 +17,7 @@ use super::client;
 use crate::presets::Preset;
 use crate::protocol::{
     ActivationsResult, Backend, BackendChoice, DatasetSummary, DreamResult, EvaluationResult,
-    MaxActivationsResult, ModelSummary, Request, Response, TsneResult,
+    MaxActivationsResult, ModelSummary, Request, Response, SanityResult, TsneResult,
 };
 
 pub use crate::page_model::{ImageFile, JobProgress, Selection, Shown, ShownExplanation, View};
@@ -66,6 +66,9 @@ pub struct Session {
     first_dream: RwSignal<u64>,
     latest_dream: RwSignal<u64>,
     latest_feature_request: RwSignal<u64>,
+    /// The last sanity check of a map and its maps (the original's first, values in [0, 1]).
+    pub sanity: RwSignal<Option<(SanityResult, Vec<f32>)>>,
+    latest_sanity: RwSignal<u64>,
     /// Dataset path -> `data:` URL of the image, filled as galleries ask for them.
     pub thumbnails: RwSignal<HashMap<String, String>>,
     /// Counts the datasets opened: images read for an earlier one are not shown as this one's
@@ -107,6 +110,8 @@ pub fn provide_session(choice: BackendChoice) -> Session {
         first_dream: RwSignal::new(u64::MAX),
         latest_dream: RwSignal::new(0),
         latest_feature_request: RwSignal::new(0),
+        sanity: RwSignal::new(None),
+        latest_sanity: RwSignal::new(0),
         thumbnails: RwSignal::new(HashMap::new()),
         thumbnail_epoch: RwSignal::new(0),
         selection: RwSignal::new(None),
@@ -154,6 +159,7 @@ impl Session {
             Response::Explanation(result) => self.on_explanation(result, bytes),
             Response::Activations(result) => self.on_activations(result, bytes),
             Response::Dream(result) => self.on_dream(result, bytes),
+            Response::Sanity(result) => self.on_sanity(result, bytes),
             Response::DatasetLoaded(summary) => self.on_dataset_loaded(summary),
             Response::Images {
                 id,
