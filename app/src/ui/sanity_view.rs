@@ -58,6 +58,11 @@ pub fn SanityPanel(
     let s = use_session();
     let method = RwSignal::new(ExplainMethod::GradCam);
     let steps = RwSignal::new(8usize);
+    let set_steps = move |text: String| {
+        if let Ok(v) = text.trim().parse::<usize>() {
+            steps.set(v.clamp(1, 64));
+        }
+    };
     let run = move |_| {
         s.check_sanity(
             method.get_untracked(),
@@ -93,7 +98,7 @@ pub fn SanityPanel(
                 <label>" in at most "
                     <input id="sanity-steps" class="narrow" type="number" min="1" max="64"
                         prop:value=move || steps.get().to_string()
-                        on:change=move |ev| if let Ok(v) = event_target_value(&ev).parse::<usize>() { steps.set(v.clamp(1, 64)) } />
+                        on:change=move |ev| set_steps(event_target_value(&ev)) />
                     " steps"
                 </label>
                 <button id="sanity-run" on:click=run>"Check"</button>
