@@ -112,20 +112,55 @@ pub fn run(args: EvalArgs) -> Result<()> {
         args.preprocess.model_size()?,
     )?;
     let mut source = open_source(&args.data)?;
-    let dataset = source.dataset().clone();
-    let labels = args.labels.as_ref().map(|_| classifier.labels().to_vec());
-    let model_class = dataset.model_classes(labels.as_deref(), classifier.num_classes())?;
     let pre = args.preprocess.resolve(classifier.input())?;
-    let names = if args.labels.is_some() {
+    let evaluation = evaluate(
+        &classifier,
+        source.as_mut(),
+        args.labels.is_some(),
+        &pre,
+        args.batch,
+        "eval",
+    )?;
+    if args.json {
+        let json = json!({
+            "classes": evaluation.classes,
+            "accuracy": evaluation.accuracy(),
+            "per_class": evaluation.per_class(),
+            "confusion": evaluation.confusion,
+            "files": evaluation.files,
+            "skipped": evaluation.skipped,
+        });
+        println!("{}", serde_json::to_string(&json)?);
+    } else {
+        print_summary(&evaluation);
+    }
+    Ok(())
+}
+
+/// Predicts every image of `source` in batches of `batch` and scores them against their folders'
+/// classes (matched by name to the model's labels when `named_labels`, else in sorted order),
+/// printing the conversions the images needed.
+pub fn evaluate(
+    classifier: &explain_core::Classifier,
+    source: &mut dyn ImageSource,
+    named_labels: bool,
+    pre: &explain_core::data::Preprocess,
+    batch: usize,
+    what: &str,
+) -> Result<Evaluation> {
+    let dataset = source.dataset().clone();
+    let labels = named_labels.then(|| classifier.labels().to_vec());
+    let model_class = dataset.model_classes(labels.as_deref(), classifier.num_classes())?;
+    let names = if named_labels {
         classifier.labels().to_vec()
     } else {
         dataset.class_names(&model_class, classifier.labels())
     };
     let mut evaluation = Evaluation::new(names);
     let mut notes = std::collections::BTreeSet::new();
-    let mut bar = Bar::new("eval", dataset.items.len());
-    for chunk in dataset.items.chunks(args.batch.max(1)) {
-        let batch = prepare_batch(source.as_mut(), chunk, &pre)?;
+    let mut bar = Bar::new(what, dataset.items.len());
+    for chunk in dataset.items.chunks(batch.max(1)) {
+        let batch = prepare_batch(source, chunk, pre)?;
         notes.extend(batch.notes);
         for skipped in &batch.skipped {
             bar.warn(&format!("skipped: {}", skipped.reason));
@@ -149,20 +184,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     for note in notes {
         eprintln!("note: {note}");
     }
-    if args.json {
-        let json = json!({
-            "classes": evaluation.classes,
-            "accuracy": evaluation.accuracy(),
-            "per_class": evaluation.per_class(),
-            "confusion": evaluation.confusion,
-            "files": evaluation.files,
-            "skipped": evaluation.skipped,
-        });
-        println!("{}", serde_json::to_string(&json)?);
-    } else {
-        print_summary(&evaluation);
-    }
-    Ok(())
+    Ok(evaluation)
 }
 
 fn print_summary(e: &Evaluation) {

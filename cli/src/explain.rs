@@ -11,7 +11,7 @@ use explain_core::explain::integrated_gradients::{IntegratedGradients, Quadratur
 use explain_core::explain::occlusion::{Occlusion, Recompute};
 use explain_core::explain::saliency::SmoothGrad;
 use explain_core::explain::{CamConvention, Method as ExplainMethod, Progress, Target, map_chw};
-use explain_core::metrics::diagnostics::diagnose;
+use explain_core::metrics::diagnostics::{diagnose, runner_up, target_insensitivity};
 use explain_core::metrics::faithfulness::{area_under_curve, deletion_and_insertion, ranking};
 use explain_core::npy::write_f32;
 use explain_core::onnx::FloatValue;
@@ -32,6 +32,8 @@ pub enum Method {
     Layercam,
     Scorecam,
     Ig,
+    /// Attention rollout, for vision transformers.
+    AttentionRollout,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -203,7 +205,30 @@ pub fn run(args: ExplainArgs) -> Result<()> {
     if let Some(path) = &args.png {
         write_overlay(&args, &classifier, &values, &dims, path, method.signed())?;
     }
-    let diagnostics = diagnose(&values);
+    let mut diagnostics = diagnose(&values);
+    // Does the map depend on the class? The runner-up's map, where it costs one gradient.
+    if method.cheap_per_class() && diagnostics.is_empty() {
+        let scores = classifier.logits(image.clone())?.to_vec()?;
+        if let Some(other) = runner_up(&scores, target.class) {
+            let other_target = explain_core::explain::Target {
+                class: other,
+                ..target
+            };
+            let other_map = method
+                .run(
+                    &classifier,
+                    &image,
+                    other_target,
+                    &mut explain_core::explain::Silent,
+                )?
+                .to_vec()?;
+            diagnostics.extend(target_insensitivity(
+                &values,
+                &other_map,
+                &classifier.labels()[other],
+            ));
+        }
+    }
     for d in &diagnostics {
         eprintln!("warning: {}. Try: {}", d.message, d.advice);
     }
@@ -290,6 +315,7 @@ pub fn method_of(args: &MethodArgs, spec: &explain_core::InputSpec) -> Result<Ex
         Method::Hirescam => cam(CamMethod::HiResCam),
         Method::Layercam => cam(CamMethod::LayerCam),
         Method::Scorecam => cam(CamMethod::ScoreCam),
+        Method::AttentionRollout => ExplainMethod::AttentionRollout,
         Method::Ig => ExplainMethod::IntegratedGradients(IntegratedGradients {
             steps: args.steps.unwrap_or(32),
             quadrature: match args.quadrature {
@@ -303,7 +329,7 @@ pub fn method_of(args: &MethodArgs, spec: &explain_core::InputSpec) -> Result<Ex
 }
 
 /// The map in `[C, H, W]` order at the image's size (an error for a map at a layer's size).
-fn image_sized(
+pub fn image_sized(
     classifier: &explain_core::Classifier,
     values: &[f32],
     dims: &[usize],

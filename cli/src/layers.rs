@@ -1,5 +1,5 @@
 //! `unpic layers`: every tensor of the model a user can inspect, with op, shape, whether it is
-//! a spatial feature map, and the suggested Grad-CAM layer.
+//! a feature map or a transformer's token sequence a CAM can read, and the suggested Grad-CAM layer.
 
 use std::path::PathBuf;
 
@@ -42,14 +42,14 @@ pub fn run(args: LayersArgs) -> Result<()> {
         .max()
         .unwrap_or(4)
         .max(4);
-    println!("{:<width$}  {:<20}  {:<22}  spatial", "name", "op", "shape");
+    println!("{:<width$}  {:<20}  {:<22}  CAM", "name", "op", "shape");
     for layer in &table.layers {
         println!(
             "{:<width$}  {:<20}  {:<22}  {}{}",
             layer.name,
             layer.op,
             format_shape(&layer.shape),
-            if layer.spatial { "yes" } else { "" },
+            cam_form(layer),
             marker(layer, table.gradcam_layer.as_deref()),
         );
     }
@@ -58,6 +58,16 @@ pub fn run(args: LayersArgs) -> Result<()> {
         None => println!("\nno spatial feature map: Grad-CAM does not apply to this model"),
     }
     Ok(())
+}
+
+/// How a class activation map reads the layer: a feature map, or a transformer's tokens on
+/// their patch grid (with the leading class/register tokens it drops).
+fn cam_form(layer: &Layer) -> String {
+    match (layer.spatial, layer.tokens) {
+        (true, _) => "map".into(),
+        (false, Some(grid)) => format!("tokens {}x{} (+{})", grid.height, grid.width, grid.skip),
+        (false, None) => String::new(),
+    }
 }
 
 fn marker(layer: &Layer, suggested: Option<&str>) -> &'static str {

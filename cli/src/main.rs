@@ -2,10 +2,14 @@
 
 mod activations;
 mod bench;
+mod check_preprocessing;
+mod compare;
 mod eval;
 mod explain;
+mod explain_class;
 mod features;
 mod input_args;
+mod label_issues;
 mod layers;
 mod predict;
 mod preprocess_args;
@@ -29,7 +33,7 @@ struct Cli {
 enum Command {
     /// Class scores of one image (or a preprocessed tensor) and its top classes.
     Predict(predict::PredictArgs),
-    /// Every tensor of the model: op, shape, spatial or not, and the suggested Grad-CAM layer.
+    /// Every tensor of the model: op, shape, how a CAM reads it, and the suggested Grad-CAM layer.
     Layers(layers::LayersArgs),
     /// Writes one layer's activations for an image or tensor to a .npy file.
     Activations(activations::ActivationsArgs),
@@ -37,8 +41,16 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Accuracy, per-class accuracy and confusion matrix over a folder (or zip) of class folders.
     Eval(eval::EvalArgs),
+    /// Two models on one data set: accuracies, who gets which images right, McNemar's test.
+    Compare(Box<compare::CompareArgs>),
+    /// Tries each common preprocessing on a sample of a labelled set and says which fits.
+    CheckPreprocessing(check_preprocessing::CheckPreprocessingArgs),
+    /// Images the model confidently puts in another class, and near-duplicate pairs.
+    LabelIssues(Box<label_issues::LabelIssuesArgs>),
     /// One explanation map (saliency, occlusion, Grad-CAM and variants, IG, ...) as .npy/.png.
     Explain(Box<explain::ExplainArgs>),
+    /// One method's maps averaged over a class, a confusion cell, or a predicted class.
+    ExplainClass(Box<explain_class::ExplainClassArgs>),
     /// Does a method's map depend on the model? Scrambles the weights layer by layer (Adebayo
     /// et al. 2018) and measures how far the map changes.
     Sanity(Box<sanity::SanityArgs>),
@@ -60,8 +72,12 @@ fn main() {
         Command::Activations(args) => activations::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Compare(args) => compare::run(*args),
+        Command::CheckPreprocessing(args) => check_preprocessing::run(args),
+        Command::LabelIssues(args) => label_issues::run(*args),
         Command::Explain(args) => explain::run(*args),
         Command::Sanity(args) => sanity::run(*args),
+        Command::ExplainClass(args) => explain_class::run(*args),
         Command::Tsne(args) => features::tsne_run(*args),
         Command::MaxActivations(args) => features::max_activations_run(*args),
         Command::DeepDream(args) => features::deep_dream_run(*args),

@@ -13,6 +13,21 @@ pub enum Preset {
     Imagenet,
     /// raw 0..255 (normalisation inside the model)
     Raw,
+    /// [-1, 1]: (pixel / 255 - 0.5) / 0.5
+    Symmetric,
+}
+
+impl Preset {
+    /// The engine's preset of this name.
+    pub fn core(self) -> explain_core::data::Preset {
+        use explain_core::data::Preset as Core;
+        match self {
+            Preset::Unit => Core::Unit,
+            Preset::Imagenet => Core::Imagenet,
+            Preset::Raw => Core::Raw,
+            Preset::Symmetric => Core::Symmetric,
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -59,14 +74,7 @@ impl PreprocessArgs {
     }
 
     pub fn resolve(&self, input: &InputSpec) -> Result<Preprocess> {
-        let mut p = match self.preset {
-            Preset::Unit => Preprocess::unit_range(input),
-            Preset::Imagenet => Preprocess::imagenet(input),
-            Preset::Raw => Preprocess {
-                scale: 1.0,
-                ..Preprocess::unit_range(input)
-            },
-        };
+        let mut p = self.preset.core().apply(input);
         if let Some(([h, w], _)) = self.model_size()? {
             p.height = h;
             p.width = w;

@@ -450,6 +450,352 @@ fn explain_json_reports_the_maps_diagnostics() {
 }
 
 #[test]
+fn compare_equals_onnxruntime_and_statsmodels() {
+    // tests/fixtures/compare/make_compare.py: PIL + onnxruntime + statsmodels, no UNPIC.
+    let root = fixtures().join("../..");
+    let expected: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fixtures().join("compare/compare.json")).expect("reference"),
+    )
+    .expect("json");
+    let out = unpic(&[
+        "compare",
+        "--model",
+        root.join("public/demo/fashion-cnn.onnx")
+            .to_str()
+            .expect("ok"),
+        "--model-b",
+        &oracle("models/smallcnn_fashion.onnx"),
+        "--data",
+        root.join("public/demo/fashion-mnist-sample.zip")
+            .to_str()
+            .expect("ok"),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(got["table"], expected["table"]);
+    for key in ["accuracy_a", "accuracy_b"] {
+        assert_eq!(got[key].as_f64(), expected[key].as_f64(), "{key}");
+    }
+    let p = got["mcnemar_p"].as_f64().expect("ok");
+    let want = expected["mcnemar_p"].as_f64().expect("ok");
+    assert!((p - want).abs() <= 1e-9 * want, "McNemar p {p} vs {want}");
+    assert_eq!(got["mcnemar_test"], "exact binomial, two-sided");
+    for (k, row) in got["per_class"].as_array().expect("ok").iter().enumerate() {
+        let want = &expected["per_class"][k];
+        assert_eq!(row["accuracy_a"].as_f64(), want[0].as_f64(), "class {k}");
+        assert_eq!(row["accuracy_b"].as_f64(), want[1].as_f64(), "class {k}");
+    }
+    // Every image's two predictions (paths compared by folder and file name).
+    let files = got["files"].as_array().expect("ok");
+    assert_eq!(files.len(), 2000);
+    let tail = |p: &str| p.rsplit('/').take(2).collect::<Vec<_>>().join("/");
+    let want: std::collections::HashMap<String, &serde_json::Value> = expected["files"]
+        .as_object()
+        .expect("ok")
+        .iter()
+        .map(|(p, v)| (tail(p), v))
+        .collect();
+    for f in files {
+        let w = want[&tail(f["path"].as_str().expect("ok"))];
+        assert_eq!(
+            [&f["label"], &f["pred_a"], &f["pred_b"]],
+            [&w[0], &w[1], &w[2]],
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn check_preprocessing_scores_each_preset_as_onnxruntime_does_and_names_the_better_one() {
+    // tests/fixtures/preprocessing/make_preprocessing.py: numpy + onnxruntime, no UNPIC.
+    let root = fixtures().join("../..");
+    let expected: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fixtures().join("preprocessing/preprocessing.json")).expect("reference"),
+    )
+    .expect("json");
+    let run = |preset: &str| {
+        let out = unpic(&[
+            "check-preprocessing",
+            "--model",
+            root.join("public/demo/fashion-cnn.onnx")
+                .to_str()
+                .expect("ok"),
+            "--data",
+            root.join("public/demo/fashion-mnist-sample.zip")
+                .to_str()
+                .expect("ok"),
+            "--sample",
+            "200",
+            "--preset",
+            preset,
+            "--json",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("JSON")
+    };
+    let sound = run("unit");
+    assert_eq!(sound["sample"], 200);
+    let presets = sound["presets"].as_array().expect("presets");
+    assert_eq!(presets.len(), 4, "a grey network has no BGR candidates");
+    for p in presets {
+        let name = p["name"].as_str().expect("ok");
+        let want = expected["presets"][name].as_f64().expect("ok");
+        let got = p["accuracy"].as_f64().expect("ok");
+        // One image of 200 may round across a class boundary.
+        assert!(
+            (got - want).abs() <= 0.005 + 1e-12,
+            "{name}: {got} vs {want}"
+        );
+    }
+    assert_eq!(sound["suggested"], "unit");
+    assert_eq!(sound["warning"], serde_json::Value::Null);
+    // Raw pixels into a network trained on [0, 1]: the checker says so and names the fix.
+    let wrong = run("raw");
+    assert_eq!(wrong["suggested"], "unit");
+    let warning = wrong["warning"].as_str().expect("a warning");
+    assert!(
+        warning.contains("'unit'") && warning.contains("'raw'"),
+        "{warning}"
+    );
+}
+
+#[test]
+fn label_issues_finds_the_planted_mistakes_and_duplicates_as_onnxruntime_does() {
+    // tests/fixtures/label_issues/make_label_issues.py: a set with three images in the wrong
+    // folder, two exact copies and one brightened copy; reference by onnxruntime + numpy.
+    let root = fixtures().join("../..");
+    let dir = fixtures().join("label_issues");
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("reference.json")).expect("reference"))
+            .expect("json");
+    let out = unpic(&[
+        "label-issues",
+        "--model",
+        root.join("public/demo/fashion-cnn.onnx")
+            .to_str()
+            .expect("ok"),
+        "--data",
+        dir.join("planted.zip").to_str().expect("ok"),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(got["layer"], expected["layer"], "the penultimate layer");
+
+    // Paths compared by folder and file name (the set's root folder aside).
+    let tail = |p: &serde_json::Value| {
+        let p = p.as_str().expect("ok");
+        p.rsplit('/').take(2).collect::<Vec<_>>().join("/")
+    };
+    let wrong = got["confidently_wrong"].as_array().expect("ok");
+    let want = expected["confidently_wrong"].as_array().expect("ok");
+    assert_eq!(wrong.len(), want.len(), "{got}");
+    for (g, w) in wrong.iter().zip(want) {
+        assert_eq!(g["label"], w[1]);
+        assert_eq!(g["predicted"], w[2]);
+        let (p, q) = (
+            g["probability"].as_f64().expect("ok"),
+            w[3].as_f64().expect("ok"),
+        );
+        assert!((p - q).abs() < 1e-4, "{g} vs {w}");
+        // Equal probabilities may come in either order; others in the reference's.
+        if wrong
+            .iter()
+            .filter(|o| (o["probability"].as_f64().expect("ok") - p).abs() < 1e-6)
+            .count()
+            == 1
+        {
+            assert_eq!(tail(&g["path"]), tail(&w[0]));
+        }
+    }
+    // The three planted ones lead the list.
+    let top: Vec<String> = wrong[..3].iter().map(|w| tail(&w["path"])).collect();
+    for planted in expected["planted"]["wrong"].as_array().expect("ok") {
+        assert!(top.contains(&tail(planted)), "{planted} not in {top:?}");
+    }
+
+    let pair_set =
+        |rows: Vec<(String, String)>| rows.into_iter().collect::<std::collections::BTreeSet<_>>();
+    let got_pairs = pair_set(
+        got["near_duplicates"]
+            .as_array()
+            .expect("ok")
+            .iter()
+            .map(|p| (tail(&p["a"]), tail(&p["b"])))
+            .collect(),
+    );
+    let want_pairs = pair_set(
+        expected["near_duplicates"]
+            .as_array()
+            .expect("ok")
+            .iter()
+            .map(|p| (tail(&p[0]), tail(&p[1])))
+            .collect(),
+    );
+    assert_eq!(got_pairs, want_pairs);
+    for planted in expected["planted"]["pairs"].as_array().expect("ok") {
+        let pair = (tail(&planted[0]), tail(&planted[1]));
+        assert!(got_pairs.contains(&pair), "{pair:?}");
+    }
+}
+
+#[test]
+fn explain_class_averages_the_maps_of_a_confusion_cell_and_of_a_class_as_pytorch_does() {
+    // tests/fixtures/class_maps/make_class_maps.py: onnxruntime picks the images, onnx2torch +
+    // autograd give each one's saliency, numpy averages them.
+    let root = fixtures().join("../..");
+    let dir = fixtures().join("class_maps");
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("class_maps.json")).expect("meta"))
+            .expect("json");
+    let tail = |p: &str| p.rsplit('/').take(2).collect::<Vec<_>>().join("/");
+    for (case, flags) in [
+        ("cell_0_as_6", vec!["--class", "0", "--predicted", "6"]),
+        ("class_7", vec!["--class", "7"]),
+    ] {
+        let out = temp_file(&format!("{case}.npy"), b"");
+        let mut all = vec![
+            "explain-class",
+            "--model",
+            root.join("public/demo/fashion-cnn.onnx")
+                .to_str()
+                .expect("ok"),
+            "--data",
+            root.join("public/demo/fashion-mnist-sample.zip")
+                .to_str()
+                .expect("ok"),
+            "--method",
+            "saliency",
+            "--out",
+            &out,
+            "--json",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+        all.extend(flags.into_iter().map(String::from));
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        let run = unpic(&all);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&run.stdout).expect("JSON");
+        let want = &meta[case];
+        assert_eq!(json["target"], want["target"], "{case}");
+        let paths: Vec<String> = json["paths"]
+            .as_array()
+            .expect("ok")
+            .iter()
+            .map(|p| tail(p.as_str().expect("ok")))
+            .collect();
+        let want_paths: Vec<String> = want["paths"]
+            .as_array()
+            .expect("ok")
+            .iter()
+            .map(|p| tail(p.as_str().expect("ok")))
+            .collect();
+        assert_eq!(paths, want_paths, "{case}: the images chosen");
+        let reference = format!("{}/{case}.mean.npy", dir.display());
+        let diff = max_npy_diff(&out, &reference);
+        let scale = read_npy(&reference)
+            .data
+            .iter()
+            .fold(0f32, |m, v| m.max(v.abs()));
+        assert!(
+            diff <= 1e-4 * scale,
+            "{case}: average map differs by {diff} (max {scale})"
+        );
+        let (del, ins) = (
+            json["deletion_auc"].as_f64().expect("ok"),
+            json["insertion_auc"].as_f64().expect("ok"),
+        );
+        assert!(
+            (0.0..=1.0).contains(&del) && (0.0..=1.0).contains(&ins),
+            "{json}"
+        );
+    }
+}
+
+#[test]
+fn explain_json_says_when_the_map_is_the_same_for_the_runner_up() {
+    // Every class score is a multiple of one feature: each class's saliency is the same map.
+    let input = explain_core::npy::write_f32(
+        &(0..64).map(|i| (i as f32 * 0.37).sin()).collect::<Vec<_>>(),
+        &[1, 1, 8, 8],
+    )
+    .expect("npy");
+    let json = explain_json(&[
+        "--model",
+        fixtures().join("one_feature.onnx").to_str().expect("ok"),
+        "--input",
+        &temp_file("one_feature_input.npy", &input),
+        "--method",
+        "saliency",
+        "--out",
+        &temp_file("one_feature.npy", b""),
+    ]);
+    let found = json["diagnostics"].as_array().expect("diagnostics");
+    assert_eq!(found.len(), 1, "{json}");
+    assert_eq!(found[0]["problem"], "target_insensitive");
+    assert!(
+        found[0]["message"]
+            .as_str()
+            .expect("ok")
+            .contains("runner-up"),
+        "{json}"
+    );
+}
+
+#[test]
+fn layers_and_explain_read_a_vision_transformers_tokens() {
+    let model = fixtures().join("vit/vit_cls.onnx");
+    let model = model.to_str().expect("ok");
+    let out = unpic(&["layers", "--model", model]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let suggested = text
+        .lines()
+        .find(|l| l.ends_with("<- Grad-CAM"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(suggested.contains("LayerNormalization") && suggested.contains("tokens 8x8 (+1)"));
+    for method in ["gradcam", "attention-rollout"] {
+        let json = explain_json(&[
+            "--model",
+            model,
+            "--input",
+            fixtures()
+                .join("vit/vit_cls.input.npy")
+                .to_str()
+                .expect("ok"),
+            "--method",
+            method,
+            "--out",
+            &temp_file(&format!("vit_{method}.npy"), b""),
+        ]);
+        assert_eq!(json["dims"], serde_json::json!([1, 64, 64]), "{json}");
+    }
+}
+
+#[test]
 fn sanity_prints_the_cascade_and_writes_each_steps_map() {
     let dir = std::env::temp_dir().join(format!("unpic-sanity-{}", std::process::id()));
     let args = |seed: &str| {

@@ -88,6 +88,28 @@ fn assert_gradcam_layer(classifier: &Classifier, name: &str) -> String {
     suggested
 }
 
+/// A vision transformer's suggestion is the normalised input of its last block's attention,
+/// read as tokens on the 4x4 patch grid after the class token (32-pixel images, 8-pixel patches).
+fn assert_transformer_cam_layer(classifier: &Classifier, name: &str) {
+    let table = classifier.layer_table();
+    let suggested = table.gradcam_layer.clone().expect("a suggestion");
+    let layer = table
+        .layers
+        .iter()
+        .find(|l| l.name == suggested)
+        .expect("in the table");
+    assert_eq!(layer.op, "LayerNormalization", "{name}: {layer:?}");
+    assert_eq!(
+        layer.tokens,
+        Some(explain_core::onnx::TokenGrid {
+            skip: 1,
+            height: 4,
+            width: 4
+        }),
+        "{name}: {layer:?}"
+    );
+}
+
 macro_rules! family {
     ($($test:ident => $name:literal, cnn: $cnn:literal;)*) => {$(
         #[test]
@@ -95,6 +117,8 @@ macro_rules! family {
             let classifier = check($name);
             if $cnn {
                 assert_gradcam_layer(&classifier, $name);
+            } else {
+                assert_transformer_cam_layer(&classifier, $name);
             }
         }
     )*};

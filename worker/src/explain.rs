@@ -9,7 +9,7 @@ use explain_core::render::{ChannelReduce, normalise, reduce_channels};
 
 use crate::platform::now_ms;
 use crate::{Engine, Reply, failed, progress};
-use explain_core::metrics::diagnostics::diagnose;
+use explain_core::metrics::diagnostics::{diagnose, runner_up, target_insensitivity};
 use unpic_app::protocol::{
     ExplainMethod, ExplainPart, ExplanationResult, Response, Task, bytes_f32, f32_bytes,
 };
@@ -109,6 +109,30 @@ impl Engine {
                 faithfulness::deletion_and_insertion(classifier, image, target, &ranking)?;
             let deletion = FloatValue::from_tensor(deletion).to_vec_async().await?;
             let insertion = FloatValue::from_tensor(insertion).to_vec_async().await?;
+            let mut diagnostics = diagnose(&values);
+            // Does the map depend on the class? The runner-up's map, where it costs one gradient.
+            if let Some(other) = runner_up(&current.scores, target.class)
+                .filter(|_| engine_method.cheap_per_class() && diagnostics.is_empty())
+            {
+                let other_target = Target {
+                    class: other,
+                    ..target
+                };
+                let other_map = engine_method
+                    .run(
+                        classifier,
+                        image,
+                        other_target,
+                        &mut explain_core::explain::Silent,
+                    )?
+                    .to_vec_async()
+                    .await?;
+                diagnostics.extend(target_insensitivity(
+                    &values,
+                    &other_map,
+                    &classifier.labels()[other],
+                ));
+            }
             let mut bytes = f32_bytes(&normalise(&ranking, method.signed()));
             let values_len = bytes.len();
             bytes.extend(explain_core::npy::write_f32(&values, &map.dims())?);
@@ -126,7 +150,7 @@ impl Engine {
                     insertion_auc: faithfulness::area_under_curve(&insertion),
                     compute_ms,
                     workers: 1,
-                    diagnostics: diagnose(&values),
+                    diagnostics,
                     deletion,
                     insertion,
                 },

@@ -50,6 +50,7 @@ impl Engine {
         self.current = Some(CurrentImage {
             input: batch,
             top: prediction.top.first().map_or(0, |c| c.class),
+            scores: prediction.logits.clone(),
         });
         (
             Response::Prediction(PredictionResult {

@@ -39,6 +39,8 @@ use unpic_app::protocol::{Backend, Request, Response, Task};
 struct CurrentImage {
     input: FloatValue,
     top: usize,
+    /// The model's raw outputs, for the runner-up class.
+    scores: Vec<f32>,
 }
 
 /// A response and the bytes that travel with it.

@@ -25,11 +25,13 @@ pub enum ExplainMethod {
         stride: usize,
     },
     IntegratedGradients,
+    /// Offered for vision transformers only (models with an attention softmax).
+    AttentionRollout,
 }
 
 impl ExplainMethod {
     /// Every method, for the page's checkboxes.
-    pub const ALL: [ExplainMethod; 10] = [
+    pub const ALL: [ExplainMethod; 11] = [
         ExplainMethod::GradCam,
         ExplainMethod::GradCamPlusPlus,
         ExplainMethod::HiResCam,
@@ -40,6 +42,7 @@ impl ExplainMethod {
         ExplainMethod::GradientXInput,
         ExplainMethod::SmoothGrad,
         ExplainMethod::IntegratedGradients,
+        ExplainMethod::AttentionRollout,
     ];
 
     pub fn label(self) -> &'static str {
@@ -59,6 +62,7 @@ impl ExplainMethod {
             ExplainMethod::SmoothGrad => "smoothgrad",
             ExplainMethod::Occlusion { .. } => "occlusion",
             ExplainMethod::IntegratedGradients => "ig",
+            ExplainMethod::AttentionRollout => "rollout",
         }
     }
 
@@ -99,6 +103,7 @@ impl ExplainMethod {
             ExplainMethod::IntegratedGradients => {
                 Method::IntegratedGradients(IntegratedGradients::default())
             }
+            ExplainMethod::AttentionRollout => Method::AttentionRollout,
         }
     }
 
@@ -128,5 +133,14 @@ impl ExplainMethod {
     /// Whether it needs a layer (class activation maps).
     pub fn uses_layer(self) -> bool {
         matches!(self.kind(), Method::Cam { .. })
+    }
+
+    /// Whether it applies to a model with these layers: attention rollout needs attention.
+    pub fn applies_to(self, layers: &explain_core::onnx::LayerTable) -> bool {
+        self != ExplainMethod::AttentionRollout
+            || layers
+                .layers
+                .iter()
+                .any(explain_core::onnx::layers::is_attention)
     }
 }

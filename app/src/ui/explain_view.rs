@@ -111,8 +111,9 @@ pub fn ExplainPanel() -> impl IntoView {
                         .map(|m| {
                             let id = format!("explain-{}", m.key());
                             let for_id = id.clone();
+                            let hidden = move || !s.model.with(|model| model.as_ref().is_some_and(|model| m.applies_to(&model.layers)));
                             view! {
-                                <label class="toggle" for=for_id>
+                                <label class="toggle" for=for_id class:hidden=hidden>
                                     <input type="checkbox" id=id value=m.key()
                                         prop:checked=move || chosen.get().iter().any(|c| c.key() == m.key())
                                         on:change=move |ev| {
@@ -134,7 +135,7 @@ pub fn ExplainPanel() -> impl IntoView {
                 <div class="controls">
                     <span class="layer-picker" class:hidden=move || !chosen.get().iter().any(|m| m.uses_layer())>
                         <label for="explain-layer">"Layer "</label>
-                        <LayerSelect id="explain-layer" layer=layer keep=|l| l.spatial />
+                        <LayerSelect id="explain-layer" layer=layer keep=|l| l.cam_able() />
                     </span>
     <span class:hidden=move || !chosen.get().iter().any(|m| matches!(m, ExplainMethod::Occlusion { .. }))>
                         <label class="inline">" Occlusion: Fast "

@@ -10,7 +10,7 @@ struct Method {
     url: &'static str,
 }
 
-const METHODS: [Method; 14] = [
+const METHODS: [Method; 16] = [
     Method {
         name: "Occlusion sensitivity",
         what: "Slides a grey patch over the image and records how much the class score drops. Large drops mark regions the network needs. Fast uses big patches and strides, Detailed small ones (slower). Needs no gradients, so it works for any network.",
@@ -70,6 +70,18 @@ const METHODS: [Method; 14] = [
         what: "Integrates the gradient along the straight path from a black baseline to the image and multiplies by the difference: signed attributions that add up to the score's change from the baseline.",
         paper: "Sundararajan et al., Axiomatic Attribution for Deep Networks, ICML 2017",
         url: "https://arxiv.org/abs/1703.01365",
+    },
+    Method {
+        name: "Attention rollout",
+        what: "For vision transformers: follows the attention from the class token back through every layer (each layer's attention averaged over heads, with the residual connection added) to the image patches. It shows what the class token gathered from, for every class alike. Grad-CAM also works on transformers here: their token layers are read on the patch grid, no reshape needed.",
+        paper: "Abnar & Zuidema, Quantifying Attention Flow in Transformers, ACL 2020",
+        url: "https://arxiv.org/abs/2005.00928",
+    },
+    Method {
+        name: "Sanity checks",
+        what: "Can I trust this map? Scrambles the model's weights from the top layer down and maps the image again: a map that barely changes shows the image, not what the model learned. Every map is also checked for NaN, blank, constant, saturated and class-independent results.",
+        paper: "Adebayo et al., Sanity Checks for Saliency Maps, NeurIPS 2018",
+        url: "https://arxiv.org/abs/1810.03292",
     },
     Method {
         name: "Deletion and insertion scores",

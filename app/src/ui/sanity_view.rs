@@ -75,7 +75,8 @@ pub fn SanityPanel(
     let options = ExplainMethod::ALL
         .into_iter()
         .map(|m| {
-            view! { <option value=m.key() selected=move || method.get().key() == m.key()>{m.label()}</option> }
+            let hidden = move || !s.model.with(|model| model.as_ref().is_some_and(|model| m.applies_to(&model.layers)));
+            view! { <option value=m.key() hidden=hidden selected=move || method.get().key() == m.key()>{m.label()}</option> }
         })
         .collect_view();
     view! {

@@ -96,13 +96,7 @@ fn default_layer(model: &crate::protocol::ModelSummary) -> Option<String> {
 
 /// The penultimate features (the last vector layer before the scores), a good second choice.
 fn penultimate_layer(model: &crate::protocol::ModelSummary) -> Option<String> {
-    let layers = &model.layers.layers;
-    let before_output = layers.len().saturating_sub(1);
-    layers[..before_output]
-        .iter()
-        .rev()
-        .find(|l| !l.spatial && l.shape.len() == 2)
-        .map(|l| l.name.clone())
+    model.layers.penultimate()
 }
 
 #[component]

@@ -6,7 +6,9 @@
 //! normalised: for Grad-CAM that is exactly Captum's `LayerGradCam` (`relu_attributions=False`).
 //! [`pytorch_grad_cam_map`] applies pytorch-grad-cam's display convention to it: ReLU, min-max
 //! to [0, 1], bilinear resize to the input (OpenCV rules), ReLU and min-max again, `[1, H, W]`.
-//! The layer may be channels-first or channels-last (Keras); A is read in `[N, C, h, w]` order.
+//! The layer may be channels-first or channels-last (Keras), or a vision transformer's token
+//! sequence on its patch grid (see [`crate::onnx::layers::TokenGrid`]); A is read in
+//! `[N, C, h, w]` order.
 
 #[cfg(feature = "engine")]
 use burn::tensor::activation::{relu, softmax};
@@ -78,14 +80,7 @@ pub fn class_map(
     progress: &mut dyn Progress,
 ) -> Result<FloatValue> {
     check_one(classifier, image, target)?;
-    let channels_last = channel_axis(classifier, layer)? == 3;
-    let to_nchw = |t: Tensor<4>| {
-        if channels_last {
-            t.permute([0, 3, 1, 2])
-        } else {
-            t
-        }
-    };
+    let layout = MapLayout::of(classifier, layer)?;
     let cam = match method.weighting() {
         None => {
             let a = layer_activations(classifier, image, layer)?;
@@ -100,8 +95,8 @@ pub fn class_map(
                 target.score,
                 Wrt::Layer(layer),
             )?;
-            let a = to_nchw(as_4d(&g.value, layer)?);
-            let grad = to_nchw(as_4d(&g.gradient, layer)?);
+            let a = layout.to_nchw(&g.value, layer)?;
+            let grad = layout.to_nchw(&g.gradient, layer)?;
             gradient_cam(a, grad, weighting)
         }
     };
@@ -118,22 +113,65 @@ pub fn pytorch_grad_cam_map(raw: &FloatValue, height: usize, width: usize) -> Re
     Ok(FloatValue::from_tensor(min_max(relu(cam))))
 }
 
+/// How a CAM layer's tensor holds its feature map.
 #[cfg(feature = "engine")]
-fn channel_axis(classifier: &Classifier, layer: &str) -> Result<usize> {
-    let info = classifier.layer(layer)?;
-    if !info.spatial {
-        return Err(Error::Settings(format!(
-            "'{layer}' has shape {}: class activation maps need a spatial feature map; \
-             the suggested layer is {}",
-            crate::onnx::format_shape(&info.shape),
-            classifier
-                .layer_table()
-                .gradcam_layer
-                .as_deref()
-                .unwrap_or("(none: this model has no spatial layer)")
-        )));
+#[derive(Debug, Clone, Copy)]
+enum MapLayout {
+    ChannelsFirst,
+    ChannelsLast,
+    /// A transformer's token sequence `[1, T, D]` on a patch grid.
+    Tokens(crate::onnx::layers::TokenGrid),
+}
+
+#[cfg(feature = "engine")]
+impl MapLayout {
+    fn of(classifier: &Classifier, layer: &str) -> Result<MapLayout> {
+        let info = classifier.layer(layer)?;
+        if let Some(grid) = info.tokens {
+            return Ok(MapLayout::Tokens(grid));
+        }
+        if !info.spatial {
+            return Err(Error::Settings(format!(
+                "'{layer}' has shape {}: class activation maps need a spatial feature map or a \
+                 transformer's token sequence; the suggested layer is {}",
+                crate::onnx::format_shape(&info.shape),
+                classifier
+                    .layer_table()
+                    .gradcam_layer
+                    .as_deref()
+                    .unwrap_or("(none: this model has no spatial layer)")
+            )));
+        }
+        Ok(match info.channel_axis {
+            Some(3) => MapLayout::ChannelsLast,
+            _ => MapLayout::ChannelsFirst,
+        })
     }
-    Ok(info.channel_axis.unwrap_or(1))
+
+    /// The tensor as `[N, C, h, w]`: a token sequence without its extra tokens, its patches
+    /// on their grid and its features as channels (pytorch-grad-cam's ViT `reshape_transform`).
+    fn to_nchw(self, v: &FloatValue, what: &str) -> Result<Tensor<4>> {
+        match self {
+            MapLayout::ChannelsFirst => as_4d(v, what),
+            MapLayout::ChannelsLast => Ok(as_4d(v, what)?.permute([0, 3, 1, 2])),
+            MapLayout::Tokens(grid) => {
+                let t = v
+                    .to_rank::<3>()
+                    .filter(|t| t.dims()[1] == grid.skip + grid.patches())
+                    .ok_or_else(|| {
+                        Error::Settings(format!(
+                            "'{what}' is {:?}, not a sequence of {} tokens",
+                            v.dims(),
+                            grid.skip + grid.patches()
+                        ))
+                    })?;
+                let [n, _, d] = t.dims();
+                Ok(t.narrow(1, grid.skip, grid.patches())
+                    .reshape([n, grid.height, grid.width, d])
+                    .permute([0, 3, 1, 2]))
+            }
+        }
+    }
 }
 
 #[cfg(feature = "engine")]
@@ -223,14 +261,9 @@ fn layer_activations(
     image: &FloatValue,
     layer: &str,
 ) -> Result<Tensor<4>> {
-    let channels_last = channel_axis(classifier, layer)? == 3;
+    let layout = MapLayout::of(classifier, layer)?;
     let taps = classifier.activations(image.clone(), &[layer])?;
-    let a = as_4d(&taps[0], layer)?;
-    Ok(if channels_last {
-        a.permute([0, 3, 1, 2])
-    } else {
-        a
-    })
+    layout.to_nchw(&taps[0], layer)
 }
 
 /// Channels per Score-CAM forward pass (pytorch-grad-cam's default batch).

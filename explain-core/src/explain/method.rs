@@ -19,6 +19,8 @@ use super::integrated_gradients::integrated_gradients_part;
 #[cfg(feature = "engine")]
 use super::occlusion::occlusion_of_part;
 use super::occlusion::{Occlusion, Recompute};
+#[cfg(feature = "engine")]
+use super::rollout::attention_rollout;
 use super::saliency::SmoothGrad;
 #[cfg(feature = "engine")]
 use super::saliency::{gradient_times_input, saliency, smooth_grad_part};
@@ -53,6 +55,9 @@ pub enum Method {
         layer: Option<String>,
         convention: CamConvention,
     },
+    /// How attention flows from the patches to a vision transformer's class token (Abnar &
+    /// Zuidema 2020); the same for every class.
+    AttentionRollout,
 }
 
 /// The form of a class activation map.
@@ -81,6 +86,7 @@ impl Method {
                 CamMethod::LayerCam => "LayerCAM",
                 CamMethod::ScoreCam => "Score-CAM",
             },
+            Method::AttentionRollout => "Attention rollout",
         }
     }
 
@@ -107,6 +113,17 @@ impl Method {
                     ..
                 }
         )
+    }
+
+    /// Whether the map of another class costs about one more gradient (saliency, gradient ×
+    /// input, the gradient-weighted CAMs): for these the runner-up's map is computed too, to
+    /// check that the map depends on the class. Attention rollout is the same for every class.
+    pub fn cheap_per_class(&self) -> bool {
+        match self {
+            Method::Saliency | Method::GradientXInput => true,
+            Method::Cam { kind, .. } => *kind != CamMethod::ScoreCam,
+            _ => false,
+        }
     }
 
     /// The class activation map's layer: the one given or the model's suggestion (`None` for
@@ -180,6 +197,10 @@ impl Method {
             Method::Cam { kind, .. } => {
                 let layer = &self.layer(classifier)?.unwrap_or_default();
                 class_map(classifier, image, target, layer, *kind, progress)
+            }
+            Method::AttentionRollout => {
+                super::check_one(classifier, image, target)?;
+                attention_rollout(classifier, image, progress)
             }
         }
     }

@@ -9,12 +9,15 @@
 //! Conventions follow the established peers exactly (Captum, pytorch-grad-cam); each file says
 //! which, and the parity tests hold them to the peers' outputs in `tests/fixtures/oracle`.
 
+pub mod class_average;
 pub mod grad_cam;
 pub mod integrated_gradients;
 pub mod method;
 pub mod occlusion;
 #[cfg(feature = "engine")]
 pub mod resize;
+#[cfg(feature = "engine")]
+pub mod rollout;
 pub mod saliency;
 
 use crate::error::{Error, Result};

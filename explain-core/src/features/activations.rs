@@ -16,21 +16,28 @@ pub struct ChannelMaps {
     pub maps: Vec<Vec<f32>>,
 }
 
-/// Splits one image's activation `values` at `layer` into the maps of `channels`.
+/// Splits one image's activation `values` at `layer` into the maps of `channels`. A
+/// transformer's token sequence gives each feature's map over the patch grid (the class token
+/// and registers left out).
 pub fn channel_maps(layer: &Layer, values: &[f32], channels: &[usize]) -> Result<ChannelMaps> {
     let total = layer
         .channels()
         .ok_or_else(|| Error::Settings(format!("'{}' has no channel axis", layer.name)))?;
-    let (height, width) = layer.spatial_size().unwrap_or((1, 1));
+    let (height, width) = match layer.tokens {
+        Some(grid) => (grid.height, grid.width),
+        None => layer.spatial_size().unwrap_or((1, 1)),
+    };
     let area = height * width;
-    if values.len() != total * area {
+    let skip = layer.tokens.map_or(0, |grid| grid.skip);
+    if values.len() != total * (area + skip) {
         return Err(Error::Settings(format!(
             "{} values do not fit one image of '{}' ({total} channels of {height}x{width})",
             values.len(),
             layer.name
         )));
     }
-    let channels_last = layer.channel_axis == Some(3);
+    let channels_last = layer.channel_axis == Some(3) || layer.tokens.is_some();
+    let values = &values[skip * total..];
     let maps = channels
         .iter()
         .map(|&c| {
@@ -99,7 +106,29 @@ mod tests {
             shape: shape.iter().map(|&d| Some(d)).collect(),
             spatial: true,
             channel_axis: Some(axis),
+            tokens: None,
         }
+    }
+
+    #[test]
+    fn token_sequences_give_maps_over_the_patch_grid() {
+        // Two features of a class token and a 1 x 2 patch grid: [T = 3, D = 2].
+        let layer = Layer {
+            name: "blocks.0.norm1".into(),
+            op: "LayerNormalization".into(),
+            shape: vec![None, Some(3), Some(2)],
+            spatial: false,
+            channel_axis: None,
+            tokens: Some(crate::onnx::layers::TokenGrid {
+                skip: 1,
+                height: 1,
+                width: 2,
+            }),
+        };
+        let values = [9.0, 9.0, 1.0, 2.0, 3.0, 4.0];
+        let maps = channel_maps(&layer, &values, &[0, 1]).expect("maps");
+        assert_eq!((maps.height, maps.width), (1, 2));
+        assert_eq!(maps.maps, vec![vec![1.0, 3.0], vec![2.0, 4.0]]);
     }
 
     #[test]

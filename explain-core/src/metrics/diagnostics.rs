@@ -1,8 +1,10 @@
 //! Is this map saying anything? Checks every explanation map for the failures users of every
 //! peer keep meeting (pytorch-grad-cam 108, keras-grad-cam 25: blank, NaN or all-red maps):
 //! values that are not finite, a map that is zero or one value everywhere, nearly empty, or
-//! saturated (most of it at its maximum). Each finding says what is wrong and what to try. And
-//! how far two maps agree (Spearman's rank correlation), so a user sees which methods concur.
+//! saturated (most of it at its maximum), or nearly the same for the class and its runner-up
+//! (pytorch-grad-cam 564 and 280, Captum 907: "the same map for every class"). Each finding says
+//! what is wrong and what to try. And how far two maps agree (Spearman's rank correlation), so a
+//! user sees which methods concur.
 //!
 //! Pure functions on the raw map: the worker runs them on every map it sends, the CLI on the map
 //! it writes, the page on the maps it shows side by side.
@@ -18,6 +20,7 @@ pub enum Problem {
     Constant,
     NearlyEmpty,
     Saturated,
+    TargetInsensitive,
 }
 
 /// One finding on a map: what is wrong, and what to try.
@@ -104,6 +107,46 @@ pub fn diagnose(map: &[f32]) -> Vec<Diagnosis> {
         ));
     }
     found
+}
+
+/// The map of the class and that of its runner-up rank the pixels at least this much alike
+/// (Spearman) for the map to be "the same for both classes".
+pub const TARGET_INSENSITIVE: f64 = 0.95;
+
+/// The class a target's map is compared with: the highest-scoring other class. `None` for a
+/// model with one class.
+pub fn runner_up(scores: &[f32], target: usize) -> Option<usize> {
+    scores
+        .iter()
+        .enumerate()
+        .filter(|&(class, _)| class != target)
+        .fold(
+            None,
+            |best: Option<(usize, f32)>, (class, &score)| match best {
+                Some((_, top)) if top >= score => best,
+                _ => Some((class, score)),
+            },
+        )
+        .map(|(class, _)| class)
+}
+
+/// The finding when the map of the target class and that of `other` (the runner-up, named
+/// `other_label`) rank the pixels alike: the map shows where the model looks, not why it
+/// chose this class.
+pub fn target_insensitivity(map: &[f32], other: &[f32], other_label: &str) -> Option<Diagnosis> {
+    let agreement = rank_agreement(map, other)?;
+    (agreement >= TARGET_INSENSITIVE).then(|| Diagnosis {
+        problem: Problem::TargetInsensitive,
+        message: format!(
+            "the map of the runner-up class ({other_label}) is nearly the same (rank \
+             correlation {agreement:.2}): it shows where the model looks, not why it chose \
+             this class"
+        ),
+        advice: "compare a class-discriminative method (Grad-CAM at the suggested layer, \
+                 occlusion), explain the probability instead of the logit, or look at the \
+                 runner-up's map"
+            .into(),
+    })
 }
 
 /// Spearman's rank correlation of the magnitudes of two maps of the same size (ties share their
@@ -194,6 +237,31 @@ mod tests {
         let red: Vec<f32> = (0..100).map(|i| if i < 75 { 1.0 } else { 0.2 }).collect();
         assert_eq!(problems(&red), vec![Problem::Saturated]);
         assert_eq!(problems(&[]), vec![Problem::AllZero]);
+    }
+
+    #[test]
+    fn the_same_map_for_the_runner_up_is_flagged() {
+        assert_eq!(runner_up(&[0.1, 3.0, 2.0, 2.5], 1), Some(3));
+        assert_eq!(runner_up(&[0.1, 3.0, 2.0, 2.5], 3), Some(1));
+        assert_eq!(runner_up(&[1.0], 0), None);
+        let map = blob();
+        // A scaled copy ranks every pixel alike: flagged, with the other class named.
+        let same: Vec<f32> = map.iter().map(|v| 0.5 * v).collect();
+        let d = target_insensitivity(&map, &same, "cat").expect("flagged");
+        assert_eq!(d.problem, Problem::TargetInsensitive);
+        assert!(
+            d.message.contains("(cat)") && d.message.contains("1.00"),
+            "{}",
+            d.message
+        );
+        // A blob elsewhere is another map.
+        let moved: Vec<f32> = (0..32 * 32)
+            .map(|i| {
+                let (y, x) = ((i / 32) as f32 - 25.0, (i % 32) as f32 - 5.0);
+                (-(x * x + y * y) / 60.0).exp()
+            })
+            .collect();
+        assert_eq!(target_insensitivity(&map, &moved, "dog"), None);
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub mod value;
 pub use exec::{Needs, RunOutput, Watched};
 #[cfg(feature = "engine")]
 pub use graph::{Graph, Slot, TensorInfo};
-pub use layers::{Layer, LayerTable, format_shape};
+pub use layers::{Layer, LayerTable, TokenGrid, format_shape};
 #[cfg(feature = "engine")]
 pub use randomise::ParameterLayer;
 #[cfg(feature = "engine")]
