@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import {
-  FIXTURES, withApp, openApp, openOracleFashion, screenshot, cargoBinary, explain,
+  FIXTURES, withApp, openApp, openOracleFashion, screenshot, cargoBinary, explain, waitForDemo,
 } from './harness.mjs';
 
 const CASE = join(FIXTURES, 'oracle/cases/fashion_tshirt');
@@ -68,5 +68,38 @@ test('the curves behind the scores, and the randomisation check with its verdict
   // Another image drops the check that no longer applies.
   await page.setInputFiles('#image-file', join(FIXTURES, 'oracle/cases/fashion_tshirt/image.png'));
   await page.waitForFunction(() => !document.querySelector('#sanity'));
+  await page.close();
+});
+
+test('on the demo: the maps side by side with their checks, their agreement, and the cascade', { timeout: 600_000 }, async () => {
+  const page = await openApp(app.browser, app.url, '?backend=cpu');
+  await waitForDemo(page);
+  await page.selectOption('#random-class', { label: '8_bag' });
+  await page.click('#random-image');
+  await page.click('[data-view=predict]');
+  await page.waitForFunction(() => document.querySelector('#true-class')?.textContent.includes('Bag'));
+
+  // Each card says how many findings its map has (a sound map: none), and the pair's agreement.
+  await explain(page, ['gradcam', 'saliency']);
+  for (const method of ['gradcam', 'saliency']) {
+    const warnings = await page.getAttribute(`#explanations figure[data-method=${method}]`, 'data-warnings');
+    assert.ok(warnings !== null && Number(warnings) >= 0, `${method}: ${warnings}`);
+  }
+  const agreement = Number(await page.getAttribute('#agreement tr[data-a="Grad-CAM"][data-b="Saliency"]', 'data-spearman'));
+  assert.ok(agreement >= -1 && agreement <= 1, `agreement ${agreement}`);
+
+  // Grad-CAM's cascade on the demo network: four maps, three curves, a verdict in words.
+  await page.selectOption('#sanity-method', 'gradcam');
+  await page.fill('#sanity-steps', '3');
+  await page.dispatchEvent('#sanity-steps', 'change');
+  await page.click('#sanity-run');
+  await page.waitForSelector('#sanity[data-steps="3"]', { timeout: 300_000 });
+  assert.equal(await page.locator('#sanity .sanity-step canvas').count(), 4);
+  assert.ok(['DependsOnModel', 'Partly', 'IgnoresModel'].includes(await page.getAttribute('#sanity', 'data-verdict')));
+  assert.ok((await page.textContent('#sanity .verdict')).length > 20);
+  for (const curve of ['spearman', 'ssim', 'topk']) {
+    assert.equal(await page.getAttribute(`#sanity-curve polyline.curve-${curve}`, 'data-points'), '4');
+  }
+  await screenshot(page, 'trust-demo.png');
   await page.close();
 });
