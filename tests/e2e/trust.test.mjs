@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import {
   FIXTURES, withApp, openApp, openOracleFashion, screenshot, cargoBinary, explain, waitForDemo,
+  predictImage,
 } from './harness.mjs';
 
 const CASE = join(FIXTURES, 'oracle/cases/fashion_tshirt');
@@ -101,5 +102,22 @@ test('on the demo: the maps side by side with their checks, their agreement, and
     assert.equal(await page.getAttribute(`#sanity-curve polyline.curve-${curve}`, 'data-points'), '4');
   }
   await screenshot(page, 'trust-demo.png');
+  await page.close();
+});
+
+test('a map that is the same for every class carries its warning on the card', { timeout: 300_000 }, async () => {
+  // one_feature.onnx: every class score is a multiple of one feature, so every class's saliency
+  // is the same map (the CLI test checks the finding; here the page shows it).
+  const page = await openApp(app.browser, app.url, '?backend=cpu');
+  await waitForDemo(page);
+  await page.setInputFiles('#model-file', join(FIXTURES, 'one_feature.onnx'));
+  await page.waitForFunction(() => document.querySelector('#model-name')?.textContent === 'one_feature.onnx');
+  await page.click('[data-view=predict]');
+  await predictImage(page, join(FIXTURES, 'vit/cat64.png'));
+  await explain(page, ['saliency']);
+  const card = '#explanations figure[data-method=saliency]';
+  assert.equal(await page.getAttribute(card, 'data-warnings'), '1');
+  assert.equal(await page.getAttribute(`${card} .map-warning`, 'data-problem'), 'TargetInsensitive');
+  assert.match(await page.textContent(`${card} .map-warning`), /runner-up class .* nearly the same/);
   await page.close();
 });
