@@ -123,3 +123,52 @@ fn activations_run_only_the_nodes_their_tensor_depends_on() {
         full.taps[0].to_vec().expect("read")
     );
 }
+
+/// EfficientNet's SiLU, exported as `Mul(x, Sigmoid(x))`, runs inside the convolution before
+/// it: the sigmoid's tensor is never made on a plain forward pass, is made when every tensor is
+/// watched, and both runs give the same logits (families.rs checks them, and the input
+/// gradient through the fused SiLU, against PyTorch).
+#[test]
+fn silu_after_a_convolution_runs_inside_it() {
+    let device = Device::flex();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/families");
+    let bytes = std::fs::read(dir.join("efficientnet_mini.onnx")).expect("model");
+    let classifier = Classifier::from_bytes(&bytes, &device).expect("load");
+    let graph = classifier.graph();
+    let input = read_f32(
+        &std::fs::read(dir.join("efficientnet_mini.input.npy")).expect("input"),
+        "input",
+    )
+    .expect("npy");
+    let image = FloatValue::from_vec(input.data, &input.shape, &device).expect("upload");
+    // The stem's SiLU: Conv → Sigmoid → Mul.
+    let sigma = graph.slot("/bn1/act/Sigmoid_output_0").expect("slot");
+    let run = |watched: Watched<'_>| {
+        let mut produced = Vec::new();
+        let run = graph
+            .run_with_hook(
+                vec![Value::Float(image.clone())],
+                &[],
+                Needs::Outputs,
+                watched,
+                &mut |slot, value| {
+                    produced.push(slot);
+                    value
+                },
+            )
+            .expect("run");
+        let logits = run.outputs[0]
+            .as_float()
+            .expect("float logits")
+            .to_vec()
+            .expect("read");
+        (produced, logits)
+    };
+    let (fused, fused_logits) = run(Watched::Slots(&[]));
+    let (unfused, unfused_logits) = run(Watched::All);
+    assert!(!fused.contains(&sigma), "the stem's sigmoid ran on its own");
+    assert!(unfused.contains(&sigma));
+    let worst = common::max_abs_diff(&fused_logits, &unfused_logits);
+    let range = common::value_range(&unfused_logits).max(1.0);
+    assert!(worst <= 1e-5 * range, "fused and unfused logits differ by {worst}");
+}

@@ -138,8 +138,13 @@ pub fn forward(
     let plane_len = oh * ow;
     let planes = s.batch * s.out_channels;
     let per_task = planes_per_task(planes);
+    // A row is computed into `row_out` in whole blocks (its slack past `ow` is dropped).
+    let row_len = ow.next_multiple_of(BLOCK);
     for_each_chunk(out, per_task * plane_len, |task, chunk| {
-        with_scratch(phases.len(), |padded| {
+        with_scratch(phases.len() + BLOCK + row_len, |scratch| {
+            let (padded, row_out) = scratch.split_at_mut(phases.len() + BLOCK);
+            // The slack a row's last block may read: zeros, never a stale denormal or NaN.
+            padded[phases.len()..].fill(0.0);
             let mut filled = None;
             for (i, plane) in chunk.chunks_exact_mut(plane_len).enumerate() {
                 let index = task * per_task + i;
@@ -149,42 +154,92 @@ pub fn forward(
                     phases.fill(s, &x[source * h * w..(source + 1) * h * w], padded);
                     filled = Some(source);
                 }
-                let taps = &weight[channel * kh * kw..(channel + 1) * kh * kw];
-                plane.fill(bias.map_or(0.0, |b| b[channel]));
+                let kernel = Kernel {
+                    taps: &weight[channel * kh * kw..(channel + 1) * kh * kw],
+                    bias: bias.map_or(0.0, |b| b[channel]),
+                    activation,
+                };
                 simd::dispatch(
                     #[inline(always)]
-                    || accumulate_plane(s, &phases, taps, padded, plane),
+                    || accumulate_plane(s, &phases, &kernel, padded, row_out, plane),
                 );
-                activation.apply(plane);
             }
         });
     });
 }
 
-/// `plane += Σ taps · shifted padded input`, one output row and tap at a time.
+/// One output channel's taps, bias and activation.
+struct Kernel<'a> {
+    taps: &'a [f32],
+    bias: f32,
+    activation: Activation,
+}
+
+/// The most output columns kept in registers while every tap is added: 32 floats are four
+/// AVX2 or eight simd128 vectors, so the input row is read once per tap and the output once.
+const BLOCK: usize = 32;
+
+/// `plane = activation(bias + Σ taps · shifted padded input)`, one block of an output row at a
+/// time. Blocks are 32, 16 or 8 columns, the smallest that covers what is left of the row, so
+/// each has a constant width (unrolled, its accumulators in registers); the last block may
+/// read past the row's end into the scratch's slack, and its extra columns are dropped.
 #[inline(always)]
 fn accumulate_plane(
     s: &Conv2dShape,
     phases: &Phases,
-    taps: &[f32],
+    kernel: &Kernel,
     padded: &[f32],
+    row_out: &mut [f32],
     plane: &mut [f32],
 ) {
     let [_, ow] = s.out_size();
-    let [kh, kw] = s.kernel;
     for (oy, row) in plane.chunks_exact_mut(ow).enumerate() {
-        for ki in 0..kh {
-            let r = oy * s.stride[0] + ki * s.dilation[0];
-            for kj in 0..kw {
-                let tap = taps[ki * kw + kj];
-                let (q, offset) = phases.tap(s, kj);
-                let start = phases.row(q, r) + offset;
-                for (o, v) in row.iter_mut().zip(&padded[start..start + ow]) {
-                    *o += tap * v;
-                }
+        let mut x0 = 0;
+        while x0 < ow {
+            x0 += match ow - x0 {
+                17.. => accumulate_block::<BLOCK>(s, phases, kernel, padded, oy, x0, row_out),
+                9..=16 => accumulate_block::<16>(s, phases, kernel, padded, oy, x0, row_out),
+                _ => accumulate_block::<8>(s, phases, kernel, padded, oy, x0, row_out),
+            };
+        }
+        for (o, &v) in row.iter_mut().zip(&row_out[..ow]) {
+            *o = kernel.activation.of(v);
+        }
+    }
+}
+
+/// Writes `bias + Σ taps` for output columns `x0..x0 + N` of row `oy` into `row_out`; returns N.
+#[inline(always)]
+fn accumulate_block<const N: usize>(
+    s: &Conv2dShape,
+    phases: &Phases,
+    kernel: &Kernel,
+    padded: &[f32],
+    oy: usize,
+    x0: usize,
+    row_out: &mut [f32],
+) -> usize {
+    let [kh, kw] = s.kernel;
+    let mut acc = [kernel.bias; N];
+    for ki in 0..kh {
+        let r = oy * s.stride[0] + ki * s.dilation[0];
+        for kj in 0..kw {
+            let tap = kernel.taps[ki * kw + kj];
+            let (q, offset) = phases.tap(s, kj);
+            let start = phases.row(q, r) + offset + x0;
+            let src: &[f32; N] = padded[start..start + N]
+                .try_into()
+                .expect("the scratch has BLOCK columns of slack");
+            for (a, v) in acc.iter_mut().zip(src) {
+                *a += tap * v;
             }
         }
     }
+    let dst: &mut [f32; N] = (&mut row_out[x0..x0 + N])
+        .try_into()
+        .expect("the row buffer is whole blocks long");
+    *dst = acc;
+    N
 }
 
 /// `padded += Σ taps · shifted grad` (the transpose of [`accumulate_plane`]).

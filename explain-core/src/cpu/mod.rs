@@ -46,6 +46,8 @@ pub enum Activation {
         min: f32,
         max: f32,
     },
+    /// `x · σ(x)` (SiLU/swish: an ONNX `Mul(x, Sigmoid(x))`, EfficientNet's activation).
+    Silu,
 }
 
 impl Activation {
@@ -70,6 +72,14 @@ impl Activation {
                     }
                 },
             ),
+            Activation::Silu => simd::dispatch(
+                #[inline(always)]
+                || {
+                    for v in values.iter_mut() {
+                        *v = sigmoid::silu(*v);
+                    }
+                },
+            ),
         }
     }
 
@@ -89,14 +99,28 @@ impl Activation {
                 let low = if v > min { v } else { min };
                 if low < max { low } else { max }
             }
+            Activation::Silu => sigmoid::silu(v),
         }
     }
 
-    /// Zeroes `grad` where the activation's derivative is 0, read from its output `y`. At the
-    /// kinks the derivative is PyTorch's: 0 for ReLU at 0 and for Clip at both bounds.
-    fn mask_gradient(self, y: &[f32], grad: &mut [f32]) {
+    /// Whether the backward step reads the activation's input (SiLU) rather than its output.
+    fn backward_reads_input(self) -> bool {
+        self == Activation::Silu
+    }
+
+    /// Multiplies `grad` by the activation's derivative, given what the backward step saved:
+    /// the output `y` for ReLU and Clip (their derivative is 0 or 1, read from where `y` lies;
+    /// at the kinks PyTorch's 0), the input `x` for SiLU (σ(x)·(1 + x·(1 − σ(x)))).
+    fn scale_gradient(self, saved: &[f32], grad: &mut [f32]) {
         let keep: fn(f32, f32, f32) -> bool = match self {
             Activation::Identity => return,
+            Activation::Silu => {
+                for (g, &x) in grad.iter_mut().zip(saved) {
+                    let s = 1.0 / (1.0 + sigmoid::exp(-x));
+                    *g *= s * (1.0 + x * (1.0 - s));
+                }
+                return;
+            }
             Activation::Relu => |v, _, _| v > 0.0,
             Activation::Clip { .. } => |v, lo, hi| v > lo && v < hi,
         };
@@ -104,7 +128,7 @@ impl Activation {
             Activation::Clip { min, max } => (min, max),
             _ => (0.0, 0.0),
         };
-        for (g, &v) in grad.iter_mut().zip(y) {
+        for (g, &v) in grad.iter_mut().zip(saved) {
             if !keep(v, lo, hi) {
                 *g = 0.0;
             }
@@ -117,6 +141,7 @@ impl Activation {
             Activation::Identity => y,
             Activation::Relu => relu(y),
             Activation::Clip { min, max } => y.clamp_min(min).clamp_max(max),
+            Activation::Silu => burn::tensor::activation::silu(y),
         }
     }
 }
@@ -241,13 +266,30 @@ pub fn conv2d(
         if let Ok(x) = x.clone().try_into_primitive::<Autodiff<Flex>>() {
             // Taped: our forward, and our input gradient registered as its backward step.
             let node = x.node();
-            let y = run_forward(
-                shape,
-                x.primitive(),
-                (&w, layout, winograd),
-                b.as_ref(),
-                activation,
-            )?;
+            // SiLU's derivative needs its input: the convolution's output is kept and the
+            // activation applied to a copy.
+            let (y, saved) = if activation.backward_reads_input() {
+                let z = run_forward(
+                    shape,
+                    x.primitive(),
+                    (&w, layout, winograd),
+                    b.as_ref(),
+                    Activation::Identity,
+                )?;
+                let mut y = f32_values(&z)?.into_owned();
+                activation.apply(&mut y);
+                (flex_tensor(y, shape.output_dims()), Some(z))
+            } else {
+                let y = run_forward(
+                    shape,
+                    x.primitive(),
+                    (&w, layout, winograd),
+                    b.as_ref(),
+                    activation,
+                )?;
+                let saved = (activation != Activation::Identity).then(|| y.clone());
+                (y, saved)
+            };
             let out = match ConvInputGradient
                 .prepare::<NoCheckpointing>([node])
                 .compute_bound()
@@ -259,7 +301,7 @@ pub fn conv2d(
                         layout,
                         shape: *shape,
                         activation,
-                        output: (activation != Activation::Identity).then(|| y.clone()),
+                        saved,
                     };
                     prep.finish(state, y)
                 }
@@ -344,15 +386,15 @@ fn run_forward(
     Ok(flex_tensor(y, shape.output_dims()))
 }
 
-/// What the backward step needs: the weight, the geometry, and for a fused activation its
-/// output (whose sign/range says where the gradient passes).
+/// What the backward step needs: the weight, the geometry, and for a fused activation what
+/// its derivative is read from ([`Activation::scale_gradient`]).
 #[derive(Debug, Clone)]
 struct GradientState {
     weight: FlexTensor,
     layout: WeightLayout,
     shape: Conv2dShape,
     activation: Activation,
-    output: Option<FlexTensor>,
+    saved: Option<FlexTensor>,
 }
 
 /// The input gradient of our convolution, as one step of Burn's backward pass.
@@ -372,10 +414,10 @@ impl Backward<Flex, 1> for ConvInputGradient {
         // explainers (a map of zeros) shows it rather than a crash.
         let dx = (|| -> Result<Vec<f32>, String> {
             let mut dy = f32_values(&grad)?.into_owned();
-            if let Some(output) = &state.output {
+            if let Some(saved) = &state.saved {
                 state
                     .activation
-                    .mask_gradient(&f32_values(output)?, &mut dy);
+                    .scale_gradient(&f32_values(saved)?, &mut dy);
             }
             let w = f32_values(&state.weight)?;
             Ok(conv::input_gradient(&state.shape, &dy, &w, state.layout))

@@ -31,12 +31,22 @@ pub fn sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     burn::tensor::activation::sigmoid(x)
 }
 
+/// `x · σ(x) = x / (1 + e^-x)`, the fused SiLU.
+#[inline(always)]
+pub(super) fn silu(x: f32) -> f32 {
+    x / (1.0 + exp(-x))
+}
+
 /// `e^x` for f32, branch-free so that loops over it vectorise.
 #[inline(always)]
-fn exp(x: f32) -> f32 {
+pub(super) fn exp(x: f32) -> f32 {
     let x = x.clamp(-87.3, 88.7);
-    // x = n ln2 + r, |r| <= ln2 / 2, with ln 2 split in two for an exact product.
-    let n = (x * std::f32::consts::LOG2_E).round();
+    // x = n ln2 + r, |r| <= ln2 / 2, with ln 2 split in two for an exact product. n is rounded
+    // by adding 1.5·2^23 (round to nearest even in the FPU): the sum's low mantissa bits are n,
+    // so neither `round` nor a float-to-int cast (both scalar on x86) is needed.
+    const SHIFT: f32 = 12_582_912.0;
+    let shifted = x * std::f32::consts::LOG2_E + SHIFT;
+    let n = shifted - SHIFT;
     let r = x - n * 0.693_359_4 + n * 2.121_944_4e-4;
     let p = 1.987_569_1e-4;
     let p = p * r + 1.398_199_9e-3;
@@ -45,8 +55,10 @@ fn exp(x: f32) -> f32 {
     let p = p * r + 0.166_666_55;
     let p = p * r + 0.5;
     let e = p * r * r + r + 1.0;
-    // 2^n through the exponent bits (n is in [-126, 128] after the clamp).
-    e * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    // 2^n through the exponent bits (n is in [-126, 128] after the clamp): the shifted sum's
+    // bits are 0x4B40_0000 + n.
+    let biased = shifted.to_bits().wrapping_sub(0x4B40_0000).wrapping_add(127);
+    e * f32::from_bits(biased << 23)
 }
 
 #[cfg(test)]

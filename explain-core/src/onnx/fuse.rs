@@ -1,4 +1,4 @@
-//! Import-time fusion: a Conv followed by a BatchNormalization and/or a ReLU/Clip becomes one
+//! Import-time fusion: a Conv followed by a BatchNormalization and/or a ReLU/Clip/SiLU becomes one
 //! op that computes the chain's last tensor in one pass (BatchNorm folded into the weights, the
 //! activation applied while the output tile is in cache), as onnxruntime does at load. A Conv
 //! with no such follower becomes a one-node chain: what it gains is its weights prepared once.
@@ -31,8 +31,9 @@ pub(crate) struct Fusion {
     pub op: Box<dyn Op>,
 }
 
-/// Every Conv → [BatchNormalization] → [Relu | Clip] chain whose weights are constants and
-/// whose intermediate tensors have no other reader and are not graph outputs.
+/// Every Conv → [BatchNormalization] → [Relu | Clip | SiLU] chain whose weights are constants
+/// and whose intermediate tensors have no other reader and are not graph outputs. SiLU is the
+/// pair `Sigmoid(x)`, `Mul(x, σ)` as exporters write it, x read by exactly those two nodes.
 pub(crate) fn find(
     nodes: &[GraphNode],
     constants: &[(Slot, Value)],
@@ -57,6 +58,31 @@ pub(crate) fn find(
             Some(&[reader]) if nodes[reader].inputs.first() == Some(&Some(slot)) => Some(reader),
             _ => None,
         }
+    };
+    // `Mul(x, Sigmoid(x))` (either operand order) reading `x`: (Sigmoid, Mul, σ, product).
+    let silu_of = |x: Slot| -> Option<(usize, usize, Slot, Slot)> {
+        if outputs.contains(&x) {
+            return None;
+        }
+        let &[a, b] = readers.get(&x)?.as_slice() else {
+            return None;
+        };
+        let (sig, mul) = if nodes[a].op_type == "Sigmoid" { (a, b) } else { (b, a) };
+        let (sig_node, mul_node) = (&nodes[sig], &nodes[mul]);
+        let (&[sigma], &[product]) = (sig_node.outputs.as_slice(), mul_node.outputs.as_slice())
+        else {
+            return None;
+        };
+        let reads_x_and_sigma = mul_node.inputs.as_slice() == [Some(x), Some(sigma)]
+            || mul_node.inputs.as_slice() == [Some(sigma), Some(x)];
+        let sigma_only_to_mul = !outputs.contains(&sigma)
+            && readers.get(&sigma).map(Vec::as_slice) == Some(&[mul][..]);
+        (sig_node.op_type == "Sigmoid"
+            && mul_node.op_type == "Mul"
+            && sig_node.inputs.as_slice() == [Some(x)]
+            && reads_x_and_sigma
+            && sigma_only_to_mul)
+            .then_some((sig, mul, sigma, product))
     };
     let constant = |slot: Option<&Option<Slot>>| -> Option<Option<&FloatValue>> {
         match slot {
@@ -99,6 +125,11 @@ pub(crate) fn find(
             skipped.push(l);
             hidden.push(output);
             output = *act_output;
+        } else if let Some((sig, mul, sigma, product)) = silu_of(output) {
+            activation = Activation::Silu;
+            skipped.extend([sig, mul]);
+            hidden.extend([output, sigma]);
+            output = product;
         }
         let Some(op) = fuse_conv(conv.op.as_ref(), weight, bias, affine, activation) else {
             continue;
