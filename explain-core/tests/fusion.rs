@@ -170,5 +170,8 @@ fn silu_after_a_convolution_runs_inside_it() {
     assert!(unfused.contains(&sigma));
     let worst = common::max_abs_diff(&fused_logits, &unfused_logits);
     let range = common::value_range(&unfused_logits).max(1.0);
-    assert!(worst <= 1e-5 * range, "fused and unfused logits differ by {worst}");
+    assert!(
+        worst <= 1e-5 * range,
+        "fused and unfused logits differ by {worst}"
+    );
 }

@@ -57,7 +57,10 @@ pub(super) fn exp(x: f32) -> f32 {
     let e = p * r * r + r + 1.0;
     // 2^n through the exponent bits (n is in [-126, 128] after the clamp): the shifted sum's
     // bits are 0x4B40_0000 + n.
-    let biased = shifted.to_bits().wrapping_sub(0x4B40_0000).wrapping_add(127);
+    let biased = shifted
+        .to_bits()
+        .wrapping_sub(0x4B40_0000)
+        .wrapping_add(127);
     e * f32::from_bits(biased << 23)
 }
 

@@ -67,7 +67,11 @@ pub(crate) fn find(
         let &[a, b] = readers.get(&x)?.as_slice() else {
             return None;
         };
-        let (sig, mul) = if nodes[a].op_type == "Sigmoid" { (a, b) } else { (b, a) };
+        let (sig, mul) = if nodes[a].op_type == "Sigmoid" {
+            (a, b)
+        } else {
+            (b, a)
+        };
         let (sig_node, mul_node) = (&nodes[sig], &nodes[mul]);
         let (&[sigma], &[product]) = (sig_node.outputs.as_slice(), mul_node.outputs.as_slice())
         else {
@@ -75,8 +79,8 @@ pub(crate) fn find(
         };
         let reads_x_and_sigma = mul_node.inputs.as_slice() == [Some(x), Some(sigma)]
             || mul_node.inputs.as_slice() == [Some(sigma), Some(x)];
-        let sigma_only_to_mul = !outputs.contains(&sigma)
-            && readers.get(&sigma).map(Vec::as_slice) == Some(&[mul][..]);
+        let sigma_only_to_mul =
+            !outputs.contains(&sigma) && readers.get(&sigma).map(Vec::as_slice) == Some(&[mul][..]);
         (sig_node.op_type == "Sigmoid"
             && mul_node.op_type == "Mul"
             && sig_node.inputs.as_slice() == [Some(x)]
