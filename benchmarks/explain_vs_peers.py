@@ -25,7 +25,7 @@ import torchvision
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ORACLE = os.path.join(ROOT, "tests", "fixtures", "oracle")
-UNPIC = os.path.join(ROOT, "target", "release", "unpic")
+UNPIC = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "unpic")
 CASE = os.path.join(ORACLE, "cases", "resnet18_chelsea")
 MODEL = os.path.join(ORACLE, "models", "resnet18_bn_unfused.onnx")
 LAYER = "/layer4/layer4.1/relu_1/Relu_output_0"

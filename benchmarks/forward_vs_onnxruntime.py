@@ -62,7 +62,7 @@ def onnxruntime_ms(model, batch, threads, runs):
 
 
 def unpic_ms(model, batch, threads, runs):
-    exe = os.path.join(ROOT, "target", "release", "unpic")
+    exe = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "unpic")
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
     out = subprocess.run([exe, "bench", "--model", model, "--batch", str(batch), "--runs", str(runs)],
                          env=env, check=True, capture_output=True, text=True).stdout
