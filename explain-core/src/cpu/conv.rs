@@ -602,6 +602,34 @@ pub(super) mod tests {
                 out_channels: 40,
                 ..base
             },
+            // Depthwise rows wider than one register block: 75 columns are blocks of 32, 32
+            // and 16 (5 past the row's end).
+            Conv2dShape {
+                in_size: [6, 75],
+                in_channels: 8,
+                out_channels: 8,
+                groups: 8,
+                ..base
+            },
+            // Stride 2 with dilation 2: 25 output columns in one 32-block reading 7 past.
+            Conv2dShape {
+                in_size: [9, 50],
+                in_channels: 6,
+                out_channels: 6,
+                groups: 6,
+                stride: [2, 2],
+                dilation: [2, 2],
+                pads: [(2, 2), (2, 2)],
+                ..base
+            },
+            // A channel multiplier of 2 on a 37-column row (a 32-block and an 8-block).
+            Conv2dShape {
+                in_size: [5, 37],
+                in_channels: 3,
+                out_channels: 6,
+                groups: 3,
+                ..base
+            },
         ]
     }
 
@@ -645,6 +673,12 @@ pub(super) mod tests {
                 .map(|v| v.max(0.0))
                 .collect();
             assert_close(&got, &expected, &format!("relu case {i}"));
+            let got = forward(&s, &x, &w, WeightLayout::Onnx, Some(&b), Activation::Silu);
+            let expected: Vec<f32> = naive_forward(&s, &x, &w, Some(&b))
+                .iter()
+                .map(|v| v / (1.0 + (-v).exp()))
+                .collect();
+            assert_close(&got, &expected, &format!("silu case {i}"));
         }
     }
 

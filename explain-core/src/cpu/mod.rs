@@ -426,3 +426,32 @@ impl Backward<Flex, 1> for ConvInputGradient {
         grads.register::<Flex>(parent.id, flex_tensor(dx, state.shape.input_dims()));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Activation;
+
+    /// SiLU's backward step multiplies by its derivative at the saved input: checked against
+    /// central differences of the forward function, out to where σ saturates.
+    #[test]
+    fn silu_gradient_is_the_derivative_of_silu() {
+        let xs = [
+            -30.0f32, -8.0, -2.5, -1.0, -0.1, 0.0, 0.3, 1.0, 4.0, 12.0, 40.0,
+        ];
+        let mut grad = vec![1.0f32; xs.len()];
+        Activation::Silu.scale_gradient(&xs, &mut grad);
+        for (&x, &g) in xs.iter().zip(&grad) {
+            let h = 1e-3f64;
+            let silu = |v: f64| v / (1.0 + (-v).exp());
+            let expected = (silu(x as f64 + h) - silu(x as f64 - h)) / (2.0 * h);
+            assert!(
+                (g as f64 - expected).abs() < 1e-4,
+                "x = {x}: {g} vs {expected}"
+            );
+        }
+        // ReLU keeps the gradient where its output is positive.
+        let mut grad = [2.0f32; 3];
+        Activation::Relu.scale_gradient(&[0.0, 1.5, 0.0], &mut grad);
+        assert_eq!(grad, [0.0, 2.0, 0.0]);
+    }
+}
