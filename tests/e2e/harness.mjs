@@ -225,6 +225,18 @@ export async function clickMs(page, view) {
   }, view);
 }
 
+/** A click's time to the next frame, measured as a user feels it: a click over `budgetMs` is
+ *  tried once more straight away (after a click on another view, so that it opens again). On a
+ *  loaded 2-core host one click in a run can lose its core to Chromium's other processes (125 ms
+ *  was seen once in CI with the rest under 60 ms); work on the page's own thread makes the
+ *  retry slow as well. Returns `{ ms, firstMs }`, `firstMs` set only when it was retried. */
+export async function responsiveClickMs(page, view, budgetMs = 100) {
+  const first = await clickMs(page, view);
+  if (first < budgetMs) return { ms: first };
+  await clickMs(page, view === 'help' ? 'data' : 'help');
+  return { ms: await clickMs(page, view), firstMs: first };
+}
+
 /** Waits for the error banner and returns its text. */
 export async function waitForError(page, timeout = 120_000) {
   const banner = await page.waitForSelector('#error', { timeout });
