@@ -115,6 +115,13 @@ impl InputArgs {
         match (&self.input, &self.image) {
             (Some(path), _) => {
                 let t = read_f32(&read(path)?, &path.display().to_string())?;
+                if let Some(at) = t.data.iter().position(|v| !v.is_finite()) {
+                    bail!(
+                        "the input '{}' contains NaN or infinite values (the first at index \
+                         {at}); a model's scores on it mean nothing. Save finite values",
+                        path.display()
+                    );
+                }
                 let n = t.shape.first().copied().unwrap_or(0);
                 Ok((FloatValue::from_vec(t.data, &t.shape, &device)?, n))
             }

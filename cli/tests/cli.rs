@@ -1062,3 +1062,76 @@ fn a_link_to_a_parent_folder_is_not_followed() {
     let json = eval_json(&["--model", &model, "--data", &root.display().to_string()]);
     assert_eq!(json["files"].as_array().map(Vec::len), Some(2), "{json}");
 }
+
+fn bad_input(name: &str) -> String {
+    fixtures()
+        .join("../bad_inputs")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// The `.npy` rows of tests/bad_inputs/README.md, each given as `--input` to the demo's model.
+#[test]
+fn bad_input_tensors_get_one_message_each() {
+    let model = oracle("models/smallcnn_fashion.onnx");
+    for (file, says) in [
+        (
+            "nan_input.npy",
+            "contains NaN or infinite values (the first at index 0)",
+        ),
+        ("batch0.npy", "which holds no values"),
+        ("int64.npy", "expected float32 data"),
+        ("wrong_shape.npy", "but the model expects [N, 1, 28, 28]"),
+        (
+            "truncated.npy",
+            "declares shape [3, 5] (60 bytes) but the file holds 40 bytes",
+        ),
+        (
+            "lying_header.npy",
+            "declares shape [1000000, 1000000] (4000000000000 bytes)",
+        ),
+    ] {
+        let err = fails(&["predict", "--model", &model, "--input", &bad_input(file)]);
+        assert!(err.contains(says), "{file}: {err}");
+        assert!(!err.contains("panicked"), "{file}: {err}");
+    }
+    // float64 is converted, not refused.
+    let out = unpic(&[
+        "predict",
+        "--model",
+        &model,
+        "--input",
+        &bad_input("float64.npy"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A zip whose entries escape its folder, or name one file twice, is refused by `unpic eval`
+/// with the entry named; one nested inside another is not followed.
+#[test]
+fn hostile_zips_are_refused_or_read_safely() {
+    let model = oracle("models/smallcnn_fashion.onnx");
+    let err = fails(&[
+        "eval",
+        "--model",
+        &model,
+        "--data",
+        &bad_input("escaping_names.zip"),
+    ]);
+    assert!(err.contains("points outside its folder"), "{err}");
+    let err = fails(&[
+        "eval",
+        "--model",
+        &model,
+        "--data",
+        &bad_input("duplicate_names.zip"),
+    ]);
+    assert!(err.contains("holds 3 entries under 2 names"), "{err}");
+    let json = eval_json(&["--model", &model, "--data", &bad_input("nested.zip")]);
+    assert_eq!(json["files"].as_array().map(Vec::len), Some(2), "{json}");
+}

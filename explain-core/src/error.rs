@@ -56,6 +56,13 @@ pub enum Error {
     )]
     InputShape { got: Vec<usize>, expected: String },
 
+    /// An input tensor with a dimension of 0 (a batch of no images, an image of no pixels).
+    #[error(
+        "the input has shape {0:?}, which holds no values: every dimension must be at least 1 \
+         (a batch of at least one image)"
+    )]
+    EmptyInput(Vec<usize>),
+
     /// A named tensor does not exist in the graph.
     #[error("the model has no tensor named '{0}'; `unpic layers` lists the names")]
     UnknownTensor(String),

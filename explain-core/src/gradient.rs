@@ -68,8 +68,9 @@ impl Classifier {
         let graph = self.graph();
         let slots = self.slots(layers)?;
         let mut outputs = self.in_model_batches(batch, |piece, _| {
+            let rows = piece.dims().first().copied().unwrap_or(0);
             let mut run = graph.run(vec![Value::Float(piece)], &slots)?;
-            let mut values = vec![self.scores(&run)?];
+            let mut values = vec![self.scores(&run, rows)?];
             values.extend(take_taps(&mut run.taps, &slots, layers)?);
             Ok(values)
         })?;
@@ -128,6 +129,7 @@ impl Classifier {
         wrt: Wrt<'_>,
     ) -> Result<Gradient> {
         let graph = self.graph();
+        let rows = batch.dims().first().copied().unwrap_or(0);
         let (leaf_slot, leaf_name) = match wrt {
             Wrt::Input => (graph.input_slots()[0], "the input"),
             Wrt::Layer(name) => (graph.slot(name)?, name),
@@ -160,7 +162,7 @@ impl Classifier {
             Some(Err(())) => return Err(not_float(leaf_name)),
             None => return Err(Error::UnknownTensor(leaf_name.to_string())),
         };
-        let logits = self.scores(&run)?;
+        let logits = self.scores(&run, rows)?;
         let objective = self.objective(&logits, classes, score)?;
         let grads = objective.backward();
         let gradient = value.padded().grad(&grads).ok_or_else(|| {

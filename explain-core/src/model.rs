@@ -196,6 +196,16 @@ impl Classifier {
                 )));
             }
         };
+        if num_classes == 0 {
+            return Err(Error::NotAClassifier(format!(
+                "the first output has shape {}: no class scores at all; UNPIC needs a classifier \
+                 with at least one class",
+                outputs
+                    .first()
+                    .and_then(|o| o.shape.as_deref())
+                    .map_or("unknown".into(), format_shape)
+            )));
+        }
         Ok(Self {
             graph,
             input: spec,
@@ -281,9 +291,9 @@ impl Classifier {
     /// Raw scores `[N, K]` for a batch already in the model's layout.
     pub fn logits(&self, batch: FloatValue) -> Result<FloatValue> {
         let mut out = self.in_model_batches(batch, |piece, _| {
-            Ok(vec![self.scores(
-                &self.graph.run(vec![Value::Float(piece)], &[])?,
-            )?])
+            let rows = piece.dims().first().copied().unwrap_or(0);
+            let run = self.graph.run(vec![Value::Float(piece)], &[])?;
+            Ok(vec![self.scores(&run, rows)?])
         })?;
         Ok(out.swap_remove(0))
     }
@@ -339,9 +349,18 @@ impl Classifier {
     }
 
     /// The class scores of a run as `[N, K]` (a Caffe-style `[N, K, 1, 1]` output is flattened).
-    pub(crate) fn scores(&self, run: &crate::onnx::RunOutput) -> Result<FloatValue> {
+    pub(crate) fn scores(&self, run: &crate::onnx::RunOutput, rows: usize) -> Result<FloatValue> {
         let scores = run.first_float()?;
-        let n = scores.dims().first().copied().unwrap_or(1);
+        let dims = scores.dims();
+        let n = dims.first().copied().unwrap_or(1);
+        // The declared [N, K] is only a claim: a graph can compute something else.
+        if n != rows || dims.iter().product::<usize>() != rows * self.num_classes {
+            return Err(Error::NotAClassifier(format!(
+                "run on {rows} image(s), the model answers shape {dims:?} instead of \
+                 [{rows}, {}]: its output does not match what the file declares",
+                self.num_classes
+            )));
+        }
         Ok(if scores.rank() == 2 {
             scores
         } else {

@@ -23,6 +23,26 @@ pub fn read_f32(bytes: &[u8], name: &str) -> Result<HostTensor> {
         ));
     }
     let shape: Vec<usize> = file.shape().iter().map(|&d| d as usize).collect();
+    // The header's shape is only a claim: compare it with the bytes present before reading.
+    let value_bytes = match file.dtype() {
+        npyz::DType::Plain(t) => t.size_field(),
+        _ => 4,
+    };
+    let declared = file
+        .shape()
+        .iter()
+        .try_fold(value_bytes, |n, &d| n.checked_mul(d));
+    let present = data_bytes(bytes);
+    if declared.is_none_or(|d| Some(d) != present) {
+        return Err(err(format!(
+            "its header declares shape {shape:?} ({}) but the file holds {} bytes of data; the \
+             file is damaged or was not written by numpy.save",
+            declared.map_or("more bytes than can be counted".into(), |d| format!(
+                "{d} bytes"
+            )),
+            present.map_or("no".into(), |p| p.to_string())
+        )));
+    }
     let data = match file.dtype() {
         npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float && t.size_field() == 8 => {
             file.into_vec::<f64>()
@@ -32,6 +52,21 @@ pub fn read_f32(bytes: &[u8], name: &str) -> Result<HostTensor> {
     }
     .map_err(|e| err(format!("expected float32 data ({e})")))?;
     Ok(HostTensor { data, shape })
+}
+
+/// The number of bytes after a `.npy` file's header: the magic string and version (8 bytes),
+/// the header's length (2 bytes in version 1, 4 after) and the header itself.
+fn data_bytes(bytes: &[u8]) -> Option<u64> {
+    let (len_at, len_size) = match bytes.get(6)? {
+        1 => (8, 2),
+        _ => (8, 4),
+    };
+    let len_field = bytes.get(len_at..len_at + len_size)?;
+    let header_len = len_field
+        .iter()
+        .rev()
+        .fold(0u64, |n, &b| (n << 8) | u64::from(b));
+    (bytes.len() as u64).checked_sub(len_at as u64 + len_size as u64 + header_len)
 }
 
 /// Encodes float32 values of the given shape as `.npy` bytes.

@@ -49,8 +49,16 @@ impl Dataset {
         let mut paths: Vec<String> = paths
             .into_iter()
             .map(|p| p.replace('\\', "/").trim_start_matches("./").to_string())
-            .filter(|p| !is_hidden(p) && is_image(p))
             .collect();
+        // Checked before hidden files are dropped: `..` would count as hidden.
+        if let Some(escaping) = paths.iter().find(|p| escapes_its_folder(p)) {
+            return Err(Error::Dataset(format!(
+                "'{name}' holds the entry '{escaping}', which points outside its folder (an \
+                 absolute path or '..'); such archives are refused. Make the zip again from \
+                 the folder of class folders"
+            )));
+        }
+        paths.retain(|p| !is_hidden(p) && is_image(p));
         // Look through one wrapping folder: `set/class/file.png` -> `class/file.png`.
         while let Some(root) = common_root(&paths) {
             paths = paths
@@ -71,6 +79,13 @@ impl Dataset {
             )));
         }
         paths.sort();
+        if let Some(twice) = paths.windows(2).find(|w| w[0] == w[1]) {
+            return Err(Error::Dataset(format!(
+                "'{name}' holds '{}' twice, so which image it means is unclear; remove one \
+                 copy (make the zip again from the folder)",
+                twice[0]
+            )));
+        }
         let mut classes: Vec<String> = paths
             .iter()
             .map(|p| p.split('/').next().unwrap_or_default().to_string())
@@ -171,6 +186,14 @@ fn normalise(name: &str) -> String {
         .collect()
 }
 
+/// An absolute path (`/x`, `C:/x`) or one with a `..` component: an archive entry that would
+/// land outside the folder it is unpacked in.
+fn escapes_its_folder(path: &str) -> bool {
+    path.starts_with('/')
+        || path.as_bytes().get(1) == Some(&b':')
+        || path.split('/').any(|part| part == "..")
+}
+
 /// The first path component if every path has it and more below it.
 fn common_root(paths: &[String]) -> Option<String> {
     let first = paths.first()?.split('/').next()?.to_string();
@@ -243,6 +266,19 @@ fn dataset_path_of(name: &str, paths: &HashSet<String>) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The number of entries a zip's end-of-central-directory record declares (`None` when there
+/// is none to be found, or the archive is zip64 and keeps the count elsewhere).
+fn declared_entries(bytes: &[u8]) -> Option<usize> {
+    const SIGNATURE: [u8; 4] = *b"PK\x05\x06";
+    // The record is 22 bytes plus a comment of at most 65535.
+    let earliest = bytes.len().saturating_sub(22 + 65535);
+    let at = (earliest..=bytes.len().checked_sub(22)?)
+        .rev()
+        .find(|&i| bytes[i..i + 4] == SIGNATURE)?;
+    let total = u16::from_le_bytes([bytes[at + 10], bytes[at + 11]]);
+    (total != u16::MAX).then_some(usize::from(total))
+}
+
 /// The most bytes one image file of a dataset may hold: photos are a few MB, and an entry that
 /// claims or unpacks to more is refused rather than allocated (a zip bomb).
 pub const MAX_FILE_BYTES: u64 = 256 << 20;
@@ -257,9 +293,21 @@ pub struct ZipDataset {
 
 impl ZipDataset {
     pub fn from_bytes(name: &str, bytes: Vec<u8>) -> Result<Self> {
+        let declared = declared_entries(&bytes);
         let archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| {
             Error::Dataset(format!("'{name}' could not be read as a zip archive ({e})"))
         })?;
+        // The archive indexes entries by name, so a repeated name silently hides one of them:
+        // compare with the count the archive's end record declares.
+        if let Some(declared) = declared
+            && declared != archive.len()
+        {
+            return Err(Error::Dataset(format!(
+                "'{name}' holds {declared} entries under {} names: a name appears more than \
+                 once, so which file it means is unclear. Make the zip again from the folder",
+                archive.len()
+            )));
+        }
         let names: Vec<String> = archive
             .file_names()
             .map(|n| n.map(|n| n.to_string()))

@@ -298,6 +298,14 @@ impl TsneRun {
                 settings.perplexity
             )));
         }
+        if let Some(at) = x.iter().position(|v| !v.is_finite()) {
+            return Err(Error::Settings(format!(
+                "the features contain NaN or infinite values (point {}); t-SNE of them would \
+                 mean nothing. The model's activations at this layer are not finite: check its \
+                 weights and the preprocessing",
+                at / d.max(1)
+            )));
+        }
         let x: Vec<f64> = x.iter().map(|&v| v as f64).collect();
         let exact = match settings.method {
             TsneMethod::Auto => n <= EXACT_LIMIT,

@@ -276,6 +276,9 @@ impl Graph {
     fn check_input(&self, slot: Slot, value: &Value) -> Result<()> {
         let info = &self.tensors[slot];
         let got = value.dims();
+        if got.contains(&0) {
+            return Err(Error::EmptyInput(got));
+        }
         let Some(expected) = &info.shape else {
             return Ok(());
         };

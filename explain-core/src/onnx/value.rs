@@ -129,12 +129,17 @@ impl FloatValue {
         (0..rank.max(1)).contains(&axis).then_some(axis as usize)
     }
 
-    /// The tensor as exactly rank `D`; `None` when the logical rank differs.
+    /// The tensor as exactly rank `D`; `None` when the logical rank differs or an axis is
+    /// empty (Burn's reshape reads a 0 as "keep this axis", so an empty tensor cannot be
+    /// reshaped faithfully, and no kernel has anything to do with one).
     pub fn to_rank<const D: usize>(&self) -> Option<Tensor<D>> {
         if self.rank != D {
             return None;
         }
         let dims = self.dims();
+        if dims.contains(&0) {
+            return None;
+        }
         let mut shape = [0; D];
         shape.copy_from_slice(&dims);
         Some(self.tensor.clone().reshape(shape))

@@ -87,6 +87,31 @@ impl Window {
 }
 
 impl Window {
+    /// The pads for an input of spatial size `input` (or the given ones), checked: a window
+    /// larger than the padded input has no output, and Burn's pools panic on one.
+    fn fitted_pads(
+        &self,
+        input: [usize; 2],
+        pads: Option<[(usize, usize); 2]>,
+    ) -> Result<[(usize, usize); 2], String> {
+        let pads = pads.unwrap_or_else(|| self.pads(input));
+        for axis in 0..2 {
+            let extent = (self.kernel[axis] - 1)
+                .checked_mul(self.dilation[axis])
+                .and_then(|e| e.checked_add(1));
+            let padded = input[axis]
+                .checked_add(pads[axis].0)
+                .and_then(|p| p.checked_add(pads[axis].1));
+            if extent.is_none_or(|e| padded.is_none_or(|p| p < e)) {
+                return Err(format!(
+                    "the {:?} window does not fit the {}x{} input with pads {pads:?}",
+                    self.kernel, input[0], input[1]
+                ));
+            }
+        }
+        Ok(pads)
+    }
+
     fn locality(&self, in_size: [usize; 2]) -> Locality {
         Locality::Window {
             kernel: self.kernel,
@@ -99,8 +124,12 @@ impl Window {
 
 fn image_input(inputs: &[Option<Value>]) -> Result<Tensor<4>, String> {
     let x = float_input(inputs, 0)?;
-    x.to_rank::<4>()
-        .ok_or_else(|| format!("expected a 4-D NCHW input, got shape {:?}", x.dims()))
+    x.to_rank::<4>().ok_or_else(|| {
+        format!(
+            "expected a 4-D NCHW input with no empty axis, got shape {:?}",
+            x.dims()
+        )
+    })
 }
 
 fn spatial(x: &Tensor<4>) -> [usize; 2] {
@@ -317,7 +346,7 @@ fn build_max_pool2d(node: &Node, _device: &Device) -> Result<Box<dyn Op>, String
 impl MaxPool2d {
     fn run_with(&self, inputs: &[Option<Value>], pads: Option<[(usize, usize); 2]>) -> OpResult {
         let x = image_input(inputs)?;
-        let pads = pads.unwrap_or_else(|| self.window.pads(spatial(&x)));
+        let pads = self.window.fitted_pads(spatial(&x), pads)?;
         // On a crop the pads are exact (see `Op::run_cropped`): no ceil rounding is left.
         let options = MaxPoolOptions::new(self.window.kernel)
             .with_stride(self.window.stride)
@@ -373,7 +402,7 @@ fn build_avg_pool2d(node: &Node, _device: &Device) -> Result<Box<dyn Op>, String
 impl AvgPool2d {
     fn run_with(&self, inputs: &[Option<Value>], pads: Option<[(usize, usize); 2]>) -> OpResult {
         let x = image_input(inputs)?;
-        let pads = pads.unwrap_or_else(|| self.window.pads(spatial(&x)));
+        let pads = self.window.fitted_pads(spatial(&x), pads)?;
         let options = AvgPoolOptions::new(self.window.kernel)
             .with_stride(self.window.stride)
             .with_padding_pairs(pads)

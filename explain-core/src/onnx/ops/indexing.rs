@@ -328,6 +328,15 @@ impl Op for Pad {
         let x = float_input(inputs, 0)?;
         let rank = x.rank();
         let pairs = self.pairs(inputs, rank)?;
+        // The pads come from the file: the padded size is checked before anything is filled.
+        let padded: Vec<usize> = x
+            .dims()
+            .iter()
+            .zip(&pairs)
+            .map(|(&d, &(before, after))| d.checked_add(before)?.checked_add(after))
+            .collect::<Option<_>>()
+            .ok_or("Pad: the pads overflow")?;
+        element_count(&padded).map_err(|e| format!("Pad: {e}"))?;
         let value = match &self.value {
             ConstantValueInput::Static(v) => *v,
             ConstantValueInput::Runtime(r) => match input(inputs, r.input_index)? {

@@ -13,7 +13,7 @@ use onnx_ir::node::unsqueeze::UnsqueezeConfig;
 use onnx_ir::{Node, NodeType};
 
 use super::{IntsArg, Locality, Op, OpResult, Registry, axis, float_input, input, typed_node};
-use crate::onnx::value::{FloatValue, MAX_RANK, Value};
+use crate::onnx::value::{FloatValue, MAX_RANK, Value, element_count};
 
 pub(super) fn register(registry: &mut Registry) {
     registry.add(NodeType::Identity, |_, _| Ok(Box::new(PassThrough)));
@@ -278,6 +278,22 @@ impl Op for Concat {
         if self.axis >= rank || floats.iter().any(|f| f.rank() != rank) {
             return Err("Concat inputs must share a rank that contains the axis".into());
         }
+        // Burn panics on a mismatch; a file can ask for one.
+        let shape = first.dims();
+        let same_but_axis =
+            |dims: &[usize]| (0..rank).all(|a| a == self.axis || dims[a] == shape[a]);
+        if let Some(other) = floats.iter().map(|f| f.dims()).find(|d| !same_but_axis(d)) {
+            return Err(format!(
+                "Concat along axis {} needs the same shape elsewhere; got {shape:?} and {other:?}",
+                self.axis
+            ));
+        }
+        let mut joined = shape.clone();
+        joined[self.axis] = floats
+            .iter()
+            .try_fold(0usize, |n, f| n.checked_add(f.dims()[self.axis]))
+            .ok_or("Concat: the joined size overflows")?;
+        element_count(&joined).map_err(|e| format!("Concat: {e}"))?;
         let dim = first.physical_axis(self.axis);
         let tensors = floats.into_iter().map(FloatValue::into_padded).collect();
         Ok(vec![Value::Float(FloatValue::from_padded(
