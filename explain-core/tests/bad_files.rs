@@ -64,6 +64,11 @@ fn a_truncated_image_is_named_and_explained() {
         .expect_err("half a PNG");
     let m = err.to_string();
     assert!(m.contains("'truncated.png' could not be decoded"), "{m}");
+    let err = pre
+        .prepare_bytes(&bytes("huge_declared.png"), "huge_declared.png")
+        .expect_err("a 100000x100000 header");
+    let m = err.to_string();
+    assert!(m.contains("declares 100000x100000 pixels"), "{m}");
 }
 
 fn open_zip(name: &str) -> explain_core::Result<ZipDataset> {

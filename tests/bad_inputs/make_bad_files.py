@@ -2,6 +2,7 @@
 and numpy; the files are committed, so the tests need no Python). Each is small; what each must
 get is in README.md."""
 import io
+import zlib
 import zipfile
 from pathlib import Path
 
@@ -32,6 +33,18 @@ rgb(64, 64).save(buf, "PNG")
 (HERE / "truncated.png").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
 
 
+# A PNG whose header declares 100000x100000 pixels (30 GB decoded) over a few bytes of data.
+def chunk(kind, data):
+    return (len(data).to_bytes(4, "big") + kind + data
+            + zlib.crc32(kind + data).to_bytes(4, "big"))
+
+
+ihdr = (100000).to_bytes(4, "big") * 2 + bytes([8, 2, 0, 0, 0])
+(HERE / "huge_declared.png").write_bytes(
+    b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+    + chunk(b"IEND", b""))
+
+
 def png(color):
     b = io.BytesIO()
     Image.new("RGB", (8, 8), color).save(b, "PNG")
@@ -41,10 +54,10 @@ def png(color):
 def zip_of(name, entries):
     with zipfile.ZipFile(HERE / name, "w", zipfile.ZIP_DEFLATED) as z:
         for entry, data in entries:
-            if data is None:
-                z.writestr(zipfile.ZipInfo(entry), b"")  # a directory entry
-            else:
-                z.writestr(entry, data)
+            # A fixed date, so that making the files again changes nothing.
+            info = zipfile.ZipInfo(entry, date_time=(2026, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_STORED if data is None else zipfile.ZIP_DEFLATED
+            z.writestr(info, b"" if data is None else data)
 
 
 # Entries that escape the folder: must not be written anywhere or confused with the set.
@@ -59,7 +72,7 @@ zip_of("duplicate_names.zip", [
 # A zip inside the zip: not followed.
 inner = io.BytesIO()
 with zipfile.ZipFile(inner, "w") as z:
-    z.writestr("c/1.png", png((1, 2, 3)))
+    z.writestr(zipfile.ZipInfo("c/1.png", date_time=(2026, 1, 1, 0, 0, 0)), png((1, 2, 3)))
 zip_of("nested.zip", [("a/1.png", png((255, 0, 0))), ("b/1.png", png((0, 0, 255))),
                       ("b/inner.zip", inner.getvalue())])
 # A class folder with no images in it.

@@ -208,8 +208,11 @@ pub fn decode_image(bytes: &[u8], name: &str) -> Result<image::DynamicImage> {
             .with_guessed_format()
             .map_err(|e| failed(e.to_string()))
     };
-    // The header's size first, for a message that says it.
-    if let Ok((width, height)) = reader()?.into_dimensions()
+    // The header's size first, for a message that says it (read without the limits, which
+    // would refuse a huge header before saying its size; only the header is read).
+    let mut probe = reader()?;
+    probe.no_limits();
+    if let Ok((width, height)) = probe.into_dimensions()
         && width.max(height) > MAX_IMAGE_SIDE
     {
         return Err(failed(format!(

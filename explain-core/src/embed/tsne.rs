@@ -643,6 +643,23 @@ mod tests {
     }
 
     #[test]
+    fn features_with_nan_are_refused_with_the_point_named() {
+        let mut x = vec![0.5f32; 20 * 3];
+        x[7 * 3 + 1] = f32::NAN;
+        let settings = TsneSettings {
+            perplexity: 5.0,
+            ..TsneSettings::default()
+        };
+        let Err(e) = TsneRun::new(&x, 20, 3, &settings) else {
+            panic!("NaN features ran")
+        };
+        assert!(
+            e.to_string().contains("NaN or infinite values (point 7)"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn two_clusters_stay_apart() {
         // 40 points around (0,..) and 40 around (10,..) in 5-D.
         let mut rng = Rng(7);

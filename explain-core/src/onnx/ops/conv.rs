@@ -191,7 +191,7 @@ impl Conv2d {
             kernel: self.window.kernel,
             stride: self.window.stride,
             dilation: self.window.dilation,
-            pads: pads.unwrap_or_else(|| self.window.pads([height, width])),
+            pads: self.window.fitted_pads([height, width], pads)?,
         })
     }
 }
