@@ -11,6 +11,7 @@ mod features;
 mod input_args;
 mod label_issues;
 mod layers;
+mod limit_args;
 mod predict;
 mod preprocess_args;
 mod progress;
@@ -27,6 +28,8 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    limits: limit_args::LimitArgs,
 }
 
 #[derive(Subcommand)]
@@ -66,6 +69,7 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    cli.limits.apply();
     let result = match cli.command {
         Command::Predict(args) => predict::run(args),
         Command::Layers(args) => layers::run(args),

@@ -1135,3 +1135,66 @@ fn hostile_zips_are_refused_or_read_safely() {
     let json = eval_json(&["--model", &model, "--data", &bad_input("nested.zip")]);
     assert_eq!(json["files"].as_array().map(Vec::len), Some(2), "{json}");
 }
+
+/// The size limits are flags: the 100000x100000 PNG header is refused for its side by default,
+/// and for the memory it would take once the side limit is raised; a lowered side or tensor
+/// limit refuses ordinary files, and a 1 MB decoding budget still takes a 28x28 image.
+#[test]
+fn size_limits_are_raised_and_lowered_by_flags() {
+    let model = oracle("models/smallcnn_fashion.onnx");
+    let huge = bad_input("huge_declared.png");
+    let err = fails(&["predict", "--model", &model, "--image", &huge]);
+    assert!(err.contains("at most 16384 a side"), "{err}");
+    let err = fails(&[
+        "predict",
+        "--model",
+        &model,
+        "--image",
+        &huge,
+        "--max-image-side",
+        "200000",
+    ]);
+    assert!(err.contains("needs more than 512 MB"), "{err}");
+    let err = fails(&[
+        "predict",
+        "--max-image-side",
+        "16",
+        "--model",
+        &model,
+        "--image",
+        &oracle("cases/face_expression_astronaut/image.png"),
+    ]);
+    assert!(
+        err.contains("112x112 pixels, and UNPIC decodes at most 16 a side"),
+        "{err}"
+    );
+    let out = unpic(&[
+        "predict",
+        "--max-image-mb",
+        "1",
+        "--model",
+        &model,
+        "--image",
+        &oracle("cases/fashion_tshirt/image.png"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // GoogLeNet's inception blocks concatenate [2, 56, 16, 16] at its first.
+    let googlenet = fixtures().join("families/googlenet_mini.onnx");
+    let err = fails(&[
+        "predict",
+        "--max-tensor-elements",
+        "1000",
+        "--model",
+        &googlenet.display().to_string(),
+        "--image",
+        &oracle("cases/fashion_tshirt/image.png"),
+    ]);
+    assert!(
+        err.contains("Concat: a tensor of shape [2, 56, 16, 16] would hold more than 1000"),
+        "{err}"
+    );
+}

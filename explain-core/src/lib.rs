@@ -12,6 +12,7 @@ pub mod error;
 pub mod explain;
 pub mod features;
 pub mod gradient;
+pub mod limits;
 pub mod metrics;
 pub mod model;
 pub mod npy;

@@ -52,6 +52,9 @@ impl InputSpec {
 /// The largest image side a user can ask a size-free model to run at.
 pub const MAX_SIDE: usize = 8192;
 
+/// The largest labels file read: a million names of 16 bytes. More is not a labels file.
+pub const MAX_LABELS_BYTES: usize = 16 << 20;
+
 /// One class and its score.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassScore {
@@ -476,7 +479,16 @@ pub fn softmax(logits: &[f32]) -> Vec<f32> {
 
 /// Parses a labels file: one label per line, or a JSON array of strings.
 pub fn parse_labels(text: &str) -> Result<Vec<String>> {
-    let trimmed = text.trim();
+    if text.len() > MAX_LABELS_BYTES {
+        return Err(Error::Labels(format!(
+            "the labels file holds {} MB; a labels file is one class name per line (at most {} \
+             MB): is this the right file?",
+            text.len() >> 20,
+            MAX_LABELS_BYTES >> 20
+        )));
+    }
+    // A byte-order mark (Windows editors write one) is not part of the first name.
+    let trimmed = text.trim_start_matches('\u{feff}').trim();
     if trimmed.starts_with('[') {
         return serde_json::from_str::<Vec<String>>(trimmed)
             .map_err(|e| Error::Labels(format!("not a JSON array of strings: {e}")));
@@ -496,6 +508,16 @@ pub fn parse_labels(text: &str) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_lose_a_byte_order_mark_and_refuse_what_is_not_a_labels_file() {
+        let labels = parse_labels("\u{feff}cat\r\ndog\r\n").expect("labels");
+        assert_eq!(labels, ["cat", "dog"]);
+        let huge = "x\n".repeat(MAX_LABELS_BYTES / 2 + 1);
+        let err = parse_labels(&huge).expect_err("too large");
+        assert!(err.to_string().contains("is this the right file?"), "{err}");
+        assert!(parse_labels(" \n\n").is_err(), "empty");
+    }
 
     #[test]
     fn scores_with_nan_or_infinity_are_refused_with_the_image_named() {

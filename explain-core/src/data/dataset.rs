@@ -279,9 +279,10 @@ fn declared_entries(bytes: &[u8]) -> Option<usize> {
     (total != u16::MAX).then_some(usize::from(total))
 }
 
-/// The most bytes one image file of a dataset may hold: photos are a few MB, and an entry that
-/// claims or unpacks to more is refused rather than allocated (a zip bomb).
-pub const MAX_FILE_BYTES: u64 = 256 << 20;
+/// The default most bytes one image file of a dataset may hold: photos are a few MB, and an
+/// entry that claims or unpacks to more is refused rather than allocated (a zip bomb). The limit
+/// in force is [`crate::limits::current`]'s `file_bytes`.
+pub const MAX_FILE_BYTES: u64 = crate::limits::Limits::DEFAULT.file_bytes;
 
 /// A dataset inside a zip archive, read entry by entry.
 pub struct ZipDataset {
@@ -345,21 +346,22 @@ impl ImageSource for ZipDataset {
             .by_name(entry)
             .map_err(|e| Error::Dataset(format!("'{path}': {e}")))?;
         // The header's size is only a claim: the read stops one byte past the limit either way.
+        let most = crate::limits::current().file_bytes;
         let too_large = || {
             Error::Dataset(format!(
                 "'{path}' is larger than {} MB, the most one image file may be; remove it from \
                  the archive",
-                MAX_FILE_BYTES >> 20
+                most >> 20
             ))
         };
-        if file.size() > MAX_FILE_BYTES {
+        if file.size() > most {
             return Err(too_large());
         }
         let mut bytes = Vec::with_capacity(file.size() as usize);
-        file.take(MAX_FILE_BYTES + 1)
+        file.take(most + 1)
             .read_to_end(&mut bytes)
             .map_err(|e| Error::Dataset(format!("'{path}': {e}")))?;
-        if bytes.len() as u64 > MAX_FILE_BYTES {
+        if bytes.len() as u64 > most {
             return Err(too_large());
         }
         Ok(bytes)

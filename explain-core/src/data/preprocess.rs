@@ -187,14 +187,9 @@ impl Preprocess {
     }
 }
 
-/// The longest image side decoded: far above any photo a classifier takes, and a file that
-/// declares more (a few bytes can declare 100000 x 100000) is refused before decoding.
-pub const MAX_IMAGE_SIDE: u32 = 16384;
-/// The most memory one image may take while it is decoded.
-pub const MAX_IMAGE_BYTES: u64 = 512 << 20;
-
-/// Decodes an image file within [`MAX_IMAGE_SIDE`] and [`MAX_IMAGE_BYTES`]; `name` is used in
-/// messages.
+/// Decodes an image file within the limits in force ([`crate::limits`]: 16384 pixels a side
+/// and 512 MB by default; a file can declare 100000 x 100000 in a few bytes, so the header's
+/// size is checked before decoding); `name` is used in messages.
 pub fn decode_image(bytes: &[u8], name: &str) -> Result<image::DynamicImage> {
     let failed = |reason: String| Error::Image {
         name: name.to_string(),
@@ -212,24 +207,26 @@ pub fn decode_image(bytes: &[u8], name: &str) -> Result<image::DynamicImage> {
     // would refuse a huge header before saying its size; only the header is read).
     let mut probe = reader()?;
     probe.no_limits();
+    let most = crate::limits::current();
     if let Ok((width, height)) = probe.into_dimensions()
-        && width.max(height) > MAX_IMAGE_SIDE
+        && width.max(height) > most.image_side
     {
         return Err(failed(format!(
-            "it declares {width}x{height} pixels, and UNPIC decodes at most {MAX_IMAGE_SIDE} a \
-             side; scale it down first"
+            "it declares {width}x{height} pixels, and UNPIC decodes at most {} a side; scale \
+             it down first",
+            most.image_side
         )));
     }
     let mut limits = image::Limits::default();
-    limits.max_image_width = Some(MAX_IMAGE_SIDE);
-    limits.max_image_height = Some(MAX_IMAGE_SIDE);
-    limits.max_alloc = Some(MAX_IMAGE_BYTES);
+    limits.max_image_width = Some(most.image_side);
+    limits.max_image_height = Some(most.image_side);
+    limits.max_alloc = Some(most.image_bytes);
     let mut reader = reader()?;
     reader.limits(limits);
     reader.decode().map_err(|e| match e {
         image::ImageError::Limits(_) => failed(format!(
             "decoding it needs more than {} MB; scale it down first",
-            MAX_IMAGE_BYTES >> 20
+            most.image_bytes >> 20
         )),
         e => failed(e.to_string()),
     })

@@ -35,20 +35,23 @@ pub enum Value {
     },
 }
 
-/// The most elements one tensor may hold: 2^28 (1 GiB of float32). More than any classifier's
-/// activations need at a batch of 32, and within wasm's 4 GiB of memory; a model that asks for
-/// more (a `ConstantOfShape` or `Range` of terabytes, an input of 100000x100000 pixels) gets an
-/// error instead of a failed allocation, which aborts the process.
-pub const MAX_ELEMENTS: usize = 1 << 28;
+/// The default most elements one tensor may hold: 2^28 (1 GiB of float32). More than any
+/// classifier's activations need at a batch of 32, and within wasm's 4 GiB of memory; a model
+/// that asks for more (a `ConstantOfShape` or `Range` of terabytes, an input of 100000x100000
+/// pixels) gets an error instead of a failed allocation, which aborts the process. The limit in
+/// force is [`crate::limits::current`]'s `tensor_elements`.
+pub const MAX_ELEMENTS: usize = crate::limits::Limits::DEFAULT.tensor_elements as usize;
 
-/// The number of elements of a tensor of shape `dims`, or why it cannot be made: more than
-/// [`MAX_ELEMENTS`], or a product that overflows.
+/// The number of elements of a tensor of shape `dims`, or why it cannot be made: more than the
+/// limit in force, or a product that overflows.
 pub fn element_count(dims: &[usize]) -> std::result::Result<usize, String> {
+    let limit = crate::limits::current().tensor_elements;
     match dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) {
-        Some(n) if n <= MAX_ELEMENTS => Ok(n),
+        Some(n) if n as u64 <= limit => Ok(n),
         _ => Err(format!(
-            "a tensor of shape {dims:?} would hold more than {MAX_ELEMENTS} elements \
-             (1 GiB of float32), the most UNPIC makes: the model asks for too much memory"
+            "a tensor of shape {dims:?} would hold more than {limit} elements ({:.1} GiB of \
+             float32), the most UNPIC makes: the model asks for too much memory",
+            (limit * 4) as f64 / f64::from(1u32 << 30)
         )),
     }
 }

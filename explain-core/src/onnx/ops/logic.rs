@@ -14,7 +14,7 @@ use onnx_ir::node::range::RangeInput;
 use onnx_ir::{DType, Node, NodeType};
 
 use super::{IntsArg, Op, OpResult, Registry, broadcast_host, float_on, input, typed_node};
-use crate::onnx::value::{FloatValue, MAX_ELEMENTS, MAX_RANK, Value, element_count, padded_shape};
+use crate::onnx::value::{FloatValue, MAX_RANK, Value, element_count, padded_shape};
 
 pub(super) fn register(registry: &mut Registry) {
     registry.add(NodeType::Cast, build_cast);
@@ -298,10 +298,11 @@ impl Op for Range {
         let count = ((limit as i128 - start as i128) as f64 / delta as f64)
             .ceil()
             .max(0.0);
-        if count > MAX_ELEMENTS as f64 {
+        let most = crate::limits::current().tensor_elements;
+        if count > most as f64 {
             return Err(format!(
                 "Range({start}, {limit}, {delta}) would make {count:.0} values, more than the \
-                 {MAX_ELEMENTS} one tensor may hold: the model asks for too much memory"
+                 {most} one tensor may hold: the model asks for too much memory"
             ));
         }
         let count = count as usize;
