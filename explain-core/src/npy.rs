@@ -16,6 +16,15 @@ pub fn read_f32(bytes: &[u8], name: &str) -> Result<HostTensor> {
         name: name.to_string(),
         reason,
     };
+    // npyz allocates the header's declared length (up to 4 GB) before reading it: check the
+    // length against the file first.
+    if bytes.starts_with(b"\x93NUMPY") && data_bytes(bytes).is_none() {
+        return Err(err(format!(
+            "its header claims to be longer than the whole file ({} bytes); the file is \
+             damaged or was not written by numpy.save",
+            bytes.len()
+        )));
+    }
     let file = npyz::NpyFile::new(bytes).map_err(|e| err(format!("not a .npy file ({e})")))?;
     if file.order() != npyz::Order::C {
         return Err(err(
@@ -99,6 +108,15 @@ mod tests {
         let t = read_f32(&bytes, "x.npy").expect("read");
         assert_eq!(t.shape, vec![2, 3]);
         assert_eq!(t.data, vec![1.0, -2.5, 3.0, 4.0, 5.0, 6.0]);
+    }
+
+    #[test]
+    fn a_header_longer_than_the_file_is_refused_before_allocating_it() {
+        // Found by the fuzzer: version 2 with a header length of 4 GB (npyz allocated it).
+        let mut bytes = b"\x93NUMPY\x02\x00\xff\xff\xff\xff".to_vec();
+        bytes.extend([b' '; 40]);
+        let err = read_f32(&bytes, "x.npy").expect_err("must fail");
+        assert!(err.to_string().contains("longer than the whole file"), "{err}");
     }
 
     #[test]
