@@ -40,7 +40,8 @@ eval_json=$(measure "$unpic" eval --model "$model" --data "$zip" --labels "$labe
 echo "eval: $eval_json"
 maxact_json=$(measure "$unpic" max-activations --model "$model" --data "$zip" --layer "$layer" --json)
 echo "max-activations: $maxact_json"
-browser_json=$(node benchmarks/memory_50k_browser.mjs "$zip")
+# The harness registers node:test hooks, which print TAP around the one JSON line.
+browser_json=$(node benchmarks/memory_50k_browser.mjs "$zip" | grep "^{")
 echo "browser: $browser_json"
 tsne_images="${TSNE_IMAGES:-10000}"
 tsne_data="$zip"

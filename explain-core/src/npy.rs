@@ -116,7 +116,10 @@ mod tests {
         let mut bytes = b"\x93NUMPY\x02\x00\xff\xff\xff\xff".to_vec();
         bytes.extend([b' '; 40]);
         let err = read_f32(&bytes, "x.npy").expect_err("must fail");
-        assert!(err.to_string().contains("longer than the whole file"), "{err}");
+        assert!(
+            err.to_string().contains("longer than the whole file"),
+            "{err}"
+        );
     }
 
     #[test]
