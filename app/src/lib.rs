@@ -4,6 +4,7 @@
 //! (`explain-core` without its `engine` feature): only the data both sides share and pure
 //! functions.
 
+pub mod awaiting;
 pub mod data_url;
 #[cfg(target_arch = "wasm32")]
 pub mod event_loop;

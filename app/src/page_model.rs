@@ -1,6 +1,6 @@
 //! The page's plain data, apart from its signals and the browser (so it is tested natively):
 //! which view is shown, a gallery's selection, a job's progress, the current image with its
-//! prediction and maps, and the ids that tell one click's maps from an earlier one's.
+//! prediction and maps; and the pure functions that apply the worker's answers to them.
 
 use crate::protocol::{ExplanationResult, PredictionResult};
 
@@ -93,6 +93,33 @@ pub struct JobProgress {
     pub one_go: bool,
 }
 
+impl JobProgress {
+    /// The progress after the worker reports `done` of `total` for job `id`: a new job (or a
+    /// new phase of one, another `task`) restarts the clock of the estimate at `now_ms`.
+    pub fn advanced(
+        previous: Option<&JobProgress>,
+        id: u64,
+        task: String,
+        done: usize,
+        total: usize,
+        now_ms: f64,
+        one_go: bool,
+    ) -> JobProgress {
+        let started_ms = match previous {
+            Some(p) if p.id == id && p.task == task => p.started_ms,
+            _ => now_ms,
+        };
+        JobProgress {
+            id,
+            task,
+            done,
+            total,
+            started_ms,
+            one_go,
+        }
+    }
+}
+
 /// An image file the user picked (or the demo's).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImageFile {
@@ -119,6 +146,17 @@ pub struct ShownExplanation {
 }
 
 impl ShownExplanation {
+    /// The explanation from the worker's answer: its bytes are the map for the page (float32,
+    /// `values_len` bytes), then the raw map as `.npy`.
+    pub fn from_answer(result: ExplanationResult, mut bytes: Vec<u8>) -> Self {
+        let npy = bytes.split_off(result.values_len.min(bytes.len()));
+        ShownExplanation {
+            values: crate::protocol::bytes_f32(&bytes),
+            result,
+            npy,
+        }
+    }
+
     /// How much each pixel matters, whatever the sign: signed maps arrive centred on 0.5.
     fn importance(&self) -> Vec<f32> {
         if self.result.method.signed() {
@@ -157,17 +195,29 @@ pub fn agreements(maps: &[ShownExplanation]) -> Vec<Agreement> {
     out
 }
 
-/// Explanation ids: `EXPLAIN_IDS + batch * EXPLAIN_BATCH + i`, so the maps of one click are
-/// told apart from those of an earlier one, and from job ids.
-const EXPLAIN_BATCH: u64 = 1000;
-const EXPLAIN_IDS: u64 = 1 << 40;
-
-pub fn explain_id(batch: u64, i: u64) -> u64 {
-    EXPLAIN_IDS + batch * EXPLAIN_BATCH + i
+/// Adds a map that arrived to those shown, in the order the click asked for them (the client's
+/// ids count up), whatever order the workers finished them in.
+pub fn insert_explanation(list: &mut Vec<ShownExplanation>, explanation: ShownExplanation) {
+    let at = list.partition_point(|e| e.result.id < explanation.result.id);
+    list.insert(at, explanation);
 }
 
-pub fn explain_batch_of(id: u64) -> Option<u64> {
-    id.checked_sub(EXPLAIN_IDS).map(|x| x / EXPLAIN_BATCH)
+/// The files of an `Images` answer: `bytes` holds them one after another, `lens` long each (a
+/// length past the end drops that file and the rest).
+pub fn split_files(paths: Vec<String>, lens: &[usize], bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut offset: usize = 0;
+    let mut files = Vec::with_capacity(paths.len());
+    for (path, &len) in paths.into_iter().zip(lens) {
+        let Some(slice) = offset
+            .checked_add(len)
+            .and_then(|end| bytes.get(offset..end))
+        else {
+            break;
+        };
+        offset += len;
+        files.push((path, slice.to_vec()));
+    }
+    files
 }
 
 /// The SVG `points` of a curve drawn in a `width` x `height` box: the values spread evenly
@@ -273,12 +323,62 @@ mod tests {
     }
 
     #[test]
-    fn explanation_ids_tell_clicks_apart_and_never_meet_job_ids() {
-        assert_eq!(explain_batch_of(explain_id(3, 0)), Some(3));
-        assert_eq!(explain_batch_of(explain_id(3, 999)), Some(3));
-        assert_eq!(explain_batch_of(explain_id(4, 0)), Some(4));
-        // Job ids count up from 1: far below.
-        assert_eq!(explain_batch_of(1_000_000), None);
+    fn a_jobs_clock_restarts_with_a_new_job_or_phase_only() {
+        let first = JobProgress::advanced(None, 7, "Evaluating".into(), 0, 10, 100.0, false);
+        assert_eq!(first.started_ms, 100.0);
+        let later =
+            JobProgress::advanced(Some(&first), 7, "Evaluating".into(), 5, 10, 900.0, false);
+        assert_eq!((later.started_ms, later.done), (100.0, 5));
+        let phase = JobProgress::advanced(Some(&later), 7, "t-SNE".into(), 0, 3, 950.0, false);
+        assert_eq!(phase.started_ms, 950.0);
+        let other = JobProgress::advanced(Some(&phase), 8, "t-SNE".into(), 1, 3, 990.0, true);
+        assert_eq!((other.started_ms, other.one_go), (990.0, true));
+    }
+
+    #[test]
+    fn maps_are_shown_in_the_order_asked_whatever_order_they_arrive_in() {
+        use crate::protocol::ExplainMethod::{GradCam, Saliency, ScoreCam};
+        let with_id = |method, id| {
+            let mut e = shown(method, vec![0.0, 1.0]);
+            e.result.id = id;
+            e
+        };
+        let mut list = Vec::new();
+        insert_explanation(&mut list, with_id(ScoreCam, 12));
+        insert_explanation(&mut list, with_id(Saliency, 10));
+        insert_explanation(&mut list, with_id(GradCam, 11));
+        let ids: Vec<u64> = list.iter().map(|e| e.result.id).collect();
+        assert_eq!(ids, [10, 11, 12]);
+    }
+
+    #[test]
+    fn an_explanations_bytes_are_its_map_then_its_npy() {
+        let mut result = shown(crate::protocol::ExplainMethod::Saliency, vec![]).result;
+        result.values_len = 8;
+        let mut bytes = crate::protocol::f32_bytes(&[0.25, 1.0]);
+        bytes.extend_from_slice(b"NPY");
+        let e = ShownExplanation::from_answer(result.clone(), bytes);
+        assert_eq!((e.values, e.npy), (vec![0.25, 1.0], b"NPY".to_vec()));
+        // A short answer gives what there is, never a panic.
+        let e = ShownExplanation::from_answer(result, vec![0, 0, 128, 63]);
+        assert_eq!((e.values, e.npy), (vec![1.0], vec![]));
+    }
+
+    #[test]
+    fn image_answers_split_into_their_files() {
+        let paths = vec!["a/1.png".to_string(), "b/2.png".into(), "c/3.png".into()];
+        let files = split_files(paths.clone(), &[2, 3, 1], b"abcdef");
+        assert_eq!(
+            files,
+            [
+                ("a/1.png".to_string(), b"ab".to_vec()),
+                ("b/2.png".into(), b"cde".to_vec()),
+                ("c/3.png".into(), b"f".to_vec())
+            ]
+        );
+        // Lengths past the bytes (a hostile or truncated answer) stop the split.
+        assert_eq!(split_files(paths.clone(), &[2, 9, 1], b"abcdef").len(), 1);
+        assert_eq!(split_files(paths, &[usize::MAX, 1, 1], b"abcdef").len(), 0);
     }
 
     #[test]

@@ -60,6 +60,8 @@ pub struct Restore {
 pub struct Crash {
     /// What the worker was doing when it stopped, if the page knows ("opening the model 'x'").
     pub during: Option<String>,
+    /// The id of that request (its failure is matched to it), if any.
+    pub id: Option<u64>,
     /// It crashed too often: do not start another one.
     pub give_up: bool,
 }
@@ -206,6 +208,7 @@ impl Restore {
         self.crashes.push(now_ms);
         Crash {
             during: self.pending.first().map(|p| p.during.clone()),
+            id: self.pending.first().map(|p| p.id),
             give_up: self.crashes.len() >= MAX_CRASHES,
         }
     }
@@ -271,6 +274,7 @@ mod tests {
             crash,
             Crash {
                 during: Some("opening the model 'bomb.onnx'".into()),
+                id: Some(2),
                 give_up: false
             }
         );

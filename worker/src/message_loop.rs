@@ -13,17 +13,10 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::{Engine, Reply};
 use unpic_app::event_loop::next_task;
-use unpic_app::protocol::{Request, Response, Task, decode, encode};
+use unpic_app::protocol::{Request, Response, Task, decode};
 
 fn post(scope: &DedicatedWorkerGlobalScope, id: u64, (response, bytes): Reply) {
-    match encode(id, &response, bytes.as_deref()) {
-        Ok(message) => {
-            if scope.post_message(&message).is_err() {
-                web_sys::console::error_1(&"unpic worker: postMessage failed".into());
-            }
-        }
-        Err(e) => web_sys::console::error_1(&format!("unpic worker: {e}").into()),
-    }
+    unpic_app::protocol::post(scope, id, &response, bytes.as_deref());
 }
 
 /// Installs the message handler and tells the page the engine is ready. Requests are answered

@@ -323,6 +323,58 @@ impl Task {
 }
 
 impl Request {
+    /// The request carrying `new` as its id, which every answer to it echoes. The page's client
+    /// gives each request its id (`ui/client.rs`); the page writes 0.
+    pub fn with_id(mut self, new: u64) -> Self {
+        match &mut self {
+            Request::Predict { id, .. }
+            | Request::Evaluate { id, .. }
+            | Request::ReadImages { id, .. }
+            | Request::Tsne { id, .. }
+            | Request::Activations { id, .. }
+            | Request::MaxActivations { id, .. }
+            | Request::DeepDream { id, .. }
+            | Request::Explain { id, .. }
+            | Request::SanityCheck { id, .. } => *id = new,
+            Request::SetBackend(_)
+            | Request::LoadModel { .. }
+            | Request::SetLabels { .. }
+            | Request::LoadDataset { .. }
+            | Request::Cancel => {}
+        }
+        self
+    }
+}
+
+impl Response {
+    /// The id of the request this answers, where the message itself carries it (a result, a
+    /// job's progress); otherwise the envelope's id says it.
+    pub fn answers(&self) -> Option<u64> {
+        match self {
+            Response::Prediction(r) => Some(r.id),
+            Response::Explanation(r) => Some(r.id),
+            Response::Evaluated(r) => Some(r.id),
+            Response::Tsne(r) => Some(r.id),
+            Response::Activations(r) => Some(r.id),
+            Response::MaxActivations(r) => Some(r.id),
+            Response::Sanity(r) => Some(r.id),
+            Response::Dream(r) => Some(r.id),
+            Response::MapPart { id }
+            | Response::Progress { id, .. }
+            | Response::Images { id, .. }
+            | Response::Cancelled { id } => Some(*id),
+            Response::Started
+            | Response::Backend { .. }
+            | Response::ModelLoaded(_)
+            | Response::Labels(_)
+            | Response::DatasetLoaded(_)
+            | Response::NeedsSize { .. }
+            | Response::Failed { .. } => None,
+        }
+    }
+}
+
+impl Request {
     /// The kind of work this request starts (`None` for a Cancel).
     pub fn task(&self) -> Option<Task> {
         Some(match self {
@@ -370,13 +422,49 @@ impl Request {
 
 #[cfg(target_arch = "wasm32")]
 mod js {
-    use js_sys::{Object, Reflect, Uint8Array};
+    use js_sys::{Array, Object, Reflect, Uint8Array};
     use serde::Serialize;
     use serde::de::DeserializeOwned;
     use wasm_bindgen::{JsCast, JsValue};
 
-    /// Packs a message, its request id and optional bytes into a JS object for `postMessage`.
-    pub fn encode<T: Serialize>(id: u64, msg: &T, bytes: Option<&[u8]>) -> Result<JsValue, String> {
+    /// Where a message goes: a worker (from the page) or the page (from inside a worker).
+    pub trait Port {
+        fn post_transferring(&self, message: &JsValue, transfer: &JsValue) -> Result<(), JsValue>;
+    }
+
+    impl Port for web_sys::Worker {
+        fn post_transferring(&self, message: &JsValue, transfer: &JsValue) -> Result<(), JsValue> {
+            self.post_message_with_transfer(message, transfer)
+        }
+    }
+
+    impl Port for web_sys::DedicatedWorkerGlobalScope {
+        fn post_transferring(&self, message: &JsValue, transfer: &JsValue) -> Result<(), JsValue> {
+            self.post_message_with_transfer(message, transfer)
+        }
+    }
+
+    /// Sends `msg` with its request id and optional bytes: the one framing every sender uses.
+    /// The bytes are copied out of wasm memory once and their buffer is transferred, so the
+    /// browser does not clone it a second time. A failure is logged: the receiver's silence is
+    /// then what the sender sees, as for a lost worker.
+    pub fn post<T: Serialize>(port: &impl Port, id: u64, msg: &T, bytes: Option<&[u8]>) {
+        let sent = encode(id, msg, bytes).and_then(|(message, transfer)| {
+            port.post_transferring(&message, &transfer)
+                .map_err(|e| format!("postMessage failed: {e:?}"))
+        });
+        if let Err(e) = sent {
+            web_sys::console::error_1(&format!("unpic: {e}").into());
+        }
+    }
+
+    /// Packs a message, its request id and optional bytes into a JS object, with the list of
+    /// buffers to transfer.
+    fn encode<T: Serialize>(
+        id: u64,
+        msg: &T,
+        bytes: Option<&[u8]>,
+    ) -> Result<(JsValue, JsValue), String> {
         let text = serde_json::to_string(msg).map_err(|e| e.to_string())?;
         let obj = Object::new();
         let set = |k: &str, v: &JsValue| {
@@ -385,16 +473,19 @@ mod js {
         };
         set("id", &JsValue::from_f64(id as f64))?;
         set("msg", &JsValue::from_str(&text))?;
+        let transfer = Array::new();
         if let Some(bytes) = bytes {
-            set("bytes", &Uint8Array::from(bytes).into())?;
+            let array = Uint8Array::from(bytes);
+            transfer.push(&array.buffer());
+            set("bytes", &array.into())?;
         }
-        Ok(obj.into())
+        Ok((obj.into(), transfer.into()))
     }
 
     /// A message unpacked: its request id, the message and its bytes.
     pub type Decoded<T> = (u64, T, Option<Vec<u8>>);
 
-    /// Unpacks a message made by [`encode`] (a missing id reads as 0).
+    /// Unpacks a message made by [`post`] (a missing id reads as 0).
     pub fn decode<T: DeserializeOwned>(data: &JsValue) -> Result<Decoded<T>, String> {
         let text = Reflect::get(data, &JsValue::from_str("msg"))
             .ok()
@@ -414,7 +505,7 @@ mod js {
 }
 
 #[cfg(target_arch = "wasm32")]
-pub use js::{Decoded, decode, encode};
+pub use js::{Decoded, Port, decode, post};
 
 #[cfg(test)]
 mod tests {
@@ -440,6 +531,26 @@ mod tests {
                 assert!(runs.windows(2).all(|w| w[0].end == w[1].start), "{runs:?}");
             }
         }
+    }
+
+    #[test]
+    fn the_clients_id_is_the_one_every_answer_echoes() {
+        let request = Request::Activations {
+            id: 0,
+            layer: "conv1".into(),
+        }
+        .with_id(42);
+        assert!(matches!(request, Request::Activations { id: 42, .. }));
+        let cancel = Request::Cancel.with_id(7);
+        assert!(matches!(cancel, Request::Cancel));
+        let progress = Response::Progress {
+            id: 42,
+            task: "t".into(),
+            done: 1,
+            total: 2,
+        };
+        assert_eq!(progress.answers(), Some(42));
+        assert_eq!(Response::Started.answers(), None);
     }
 
     #[test]

@@ -15,10 +15,11 @@ use wasm_bindgen::prelude::Closure;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
 use super::pool::{self, WORKER_URL};
-use crate::protocol::{Request, Response, Task, decode, encode};
+use crate::protocol::{Request, Response, Task, decode, post};
 use crate::restore::{CRASH_WINDOW_MS, MAX_CRASHES, Message, Restore};
 
-type Handler = Box<dyn Fn(Response, Option<Vec<u8>>)>;
+/// The page's answer handler: the id of the request answered (0 for none), the answer, its bytes.
+pub(super) type Handler = Box<dyn Fn(u64, Response, Option<Vec<u8>>)>;
 
 /// The running worker.
 struct Running {
@@ -47,7 +48,7 @@ thread_local! {
 }
 
 /// Starts the worker; `handler` receives every response.
-pub fn start(handler: impl Fn(Response, Option<Vec<u8>>) + 'static) -> Result<(), String> {
+pub fn start(handler: impl Fn(u64, Response, Option<Vec<u8>>) + 'static) -> Result<(), String> {
     let handler: Rc<Handler> = Rc::new(Box::new(handler));
     pool::set_handler(handler.clone());
     let running = spawn(Vec::new(), true)?;
@@ -67,9 +68,9 @@ fn spawn(queue: Vec<(u64, Message)>, resume: bool) -> Result<Running, String> {
         Worker::new(WORKER_URL).map_err(|e| format!("cannot start the compute worker: {e:?}"))?;
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
         match decode::<Response>(&event.data()) {
-            Ok((_, Response::Started, bytes)) => {
+            Ok((id, Response::Started, bytes)) => {
                 if flush() {
-                    pass_on(Response::Started, bytes)
+                    pass_on(id, Response::Started, bytes)
                 }
             }
             Ok((id, response, bytes)) => {
@@ -81,11 +82,12 @@ fn spawn(queue: Vec<(u64, Message)>, resume: bool) -> Result<Running, String> {
                         r => pool::from_main(r, None),
                     };
                     if let Some(response) = joined {
-                        pass_on(response, bytes)
+                        pass_on(id, response, bytes)
                     }
                 }
             }
             Err(e) => pass_on(
+                0,
                 Response::Failed {
                     task: Task::Engine,
                     during: "reading the worker's answer".into(),
@@ -118,9 +120,11 @@ fn with_client<T>(f: impl FnOnce(&mut Client) -> T) -> Option<T> {
 }
 
 /// Hands a response to the page (outside any borrow of the client: the page may send at once).
-fn pass_on(response: Response, bytes: Option<Vec<u8>>) {
+/// `id` is the envelope's; an answer that carries its request's id itself is known by that.
+fn pass_on(id: u64, response: Response, bytes: Option<Vec<u8>>) {
     if let Some(handler) = with_client(|c| c.handler.clone()) {
-        handler(response, bytes)
+        let id = response.answers().unwrap_or(id);
+        handler(id, response, bytes)
     }
 }
 
@@ -148,6 +152,7 @@ fn crashed(message: String) {
     };
     replace(true, crash.give_up);
     handler(
+        crash.id.unwrap_or(0),
         Response::Failed {
             task: Task::Engine,
             during,
@@ -184,6 +189,7 @@ fn replace(crashed: bool, give_up: bool) {
     });
     if let Some(Some((message, handler))) = failure {
         handler(
+            0,
             Response::Failed {
                 task: Task::Engine,
                 during: "restarting the engine".into(),
@@ -209,17 +215,6 @@ fn flush() -> bool {
     .unwrap_or(false)
 }
 
-fn post(worker: &Worker, id: u64, request: &Request, bytes: Option<&[u8]>) {
-    match encode(id, request, bytes) {
-        Ok(message) => {
-            if let Err(e) = worker.post_message(&message) {
-                web_sys::console::error_1(&e);
-            }
-        }
-        Err(e) => web_sys::console::error_1(&e.into()),
-    }
-}
-
 /// The file of the model `name` that asked for a size (to open it again at the user's size).
 pub fn sized_model(name: &str) -> Option<Vec<u8>> {
     with_client(|c| c.restore.sized_model(name)).flatten()
@@ -230,44 +225,61 @@ pub fn send_to_main(request: Request, bytes: Option<Vec<u8>>) {
     with_client(|c| c.dispatch(request, bytes));
 }
 
-/// Sends a request (queued until the worker's engine has started).
-pub fn send(request: Request, bytes: Option<Vec<u8>>) {
-    let refused = with_client(|c| {
+/// Sends a request (queued until the worker's engine has started) and returns the id it was
+/// given, which every answer to it carries: the page matches answers to requests by it
+/// (`awaiting.rs`).
+pub fn send(request: Request, bytes: Option<Vec<u8>>) -> u64 {
+    let sent = with_client(|c| {
+        c.last_id += 1;
+        let id = c.last_id;
+        let request = request.with_id(id);
         let Some(running) = &c.running else {
-            return Some((request.describe(), c.handler.clone()));
+            return (id, Some((request.describe(), c.handler.clone())));
         };
         // A Cancel must reach the worker even while it starts (it is never queued behind
         // the job it stops).
         if matches!(request, Request::Cancel) && !running.started {
-            return None;
+            return (id, None);
         }
         let restore = &c.restore;
         let request = pool::before_send(request, bytes.as_deref(), || restore.setup());
-        c.dispatch(request, bytes);
-        None
-    })
-    .flatten();
+        c.dispatch_as(id, request, bytes);
+        (id, None)
+    });
+    let Some((id, refused)) = sent else {
+        return 0;
+    };
     if let Some((during, handler)) = refused {
-        handler(
-            Response::Failed {
-                task: Task::Engine,
-                during,
-                message: "the engine was stopped after it crashed repeatedly; reload the page"
-                    .into(),
-            },
-            None,
-        );
+        // After the caller has noted the id, so the failure is matched to its request.
+        wasm_bindgen_futures::spawn_local(async move {
+            handler(
+                id,
+                Response::Failed {
+                    task: Task::Engine,
+                    during,
+                    message: "the engine was stopped after it crashed repeatedly; reload the \
+                              page"
+                        .into(),
+                },
+                None,
+            )
+        });
     }
+    id
 }
 
 impl Client {
-    /// Gives `request` an id, notes it, and posts or queues it.
+    /// Gives `request` a new id (a pool's own request: a shared job's rerun or finish).
     fn dispatch(&mut self, request: Request, bytes: Option<Vec<u8>>) {
+        self.last_id += 1;
+        self.dispatch_as(self.last_id, request, bytes);
+    }
+
+    /// Notes `request` under `id`, and posts or queues it.
+    fn dispatch_as(&mut self, id: u64, request: Request, bytes: Option<Vec<u8>>) {
         let Some(running) = self.running.as_mut() else {
             return;
         };
-        self.last_id += 1;
-        let id = self.last_id;
         self.restore.sent(id, &request, bytes.as_deref());
         if running.started {
             post(&running.worker, id, &request, bytes.as_deref());

@@ -21,7 +21,7 @@ use wasm_bindgen::prelude::Closure;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
 use crate::protocol::{
-    Backend, BackendChoice, EvaluationResult, ExplainPart, Request, Response, Task, decode, encode,
+    Backend, BackendChoice, EvaluationResult, ExplainPart, Request, Response, Task, decode,
 };
 use crate::sharing;
 
@@ -31,7 +31,7 @@ pub const WORKER_URL: &str = "./unpic-worker_loader.js";
 /// The most compute workers a page starts.
 const MAX_WORKERS: usize = 4;
 
-type Handler = Rc<Box<dyn Fn(Response, Option<Vec<u8>>)>>;
+type Handler = Rc<super::client::Handler>;
 /// A request with its bytes.
 pub type Message = (Request, Option<Vec<u8>>);
 
@@ -261,7 +261,7 @@ fn send_to_page(response: Option<Response>) {
     let Some(response) = response else { return };
     let handler = POOL.with(|p| p.borrow().handler.clone());
     if let Some(handler) = handler {
-        handler(response, None);
+        handler(response.answers().unwrap_or(0), response, None);
     }
 }
 
@@ -473,12 +473,5 @@ impl Helper {
 
 /// Posts to a helper (whose answers are told apart by the pool's job, not by request id).
 fn post(worker: &Worker, (request, bytes): &Message) {
-    match encode(0, request, bytes.as_deref()) {
-        Ok(message) => {
-            if let Err(e) = worker.post_message(&message) {
-                web_sys::console::error_1(&e);
-            }
-        }
-        Err(e) => web_sys::console::error_1(&e.into()),
-    }
+    crate::protocol::post(worker, 0, request, bytes.as_deref());
 }

@@ -1,17 +1,16 @@
 //! An executable graph: ONNX bytes -> nodes in topological order over numbered tensor slots.
 //!
-//! Import goes through `onnx-ir` (typed nodes, constants lifted, shapes inferred), then looks
-//! every node up in the op [`Registry`]. Every node nobody can run is collected, so the user
-//! learns all unsupported ops of a model in one message. Constant inputs (initializers and
-//! Constant nodes) are uploaded to the device once, here.
+//! `import.rs` parses the bytes with `onnx-ir` (typed nodes, constants lifted, shapes inferred,
+//! every tensor kept under its original name, unsupported ops all named at once); this file
+//! looks every node up in the op [`Registry`], folds constants and uploads them (initializers
+//! and Constant nodes) to the device once.
 
 use std::collections::HashMap;
 
 use burn::tensor::Device;
-use onnx_ir::{
-    ArgType, Argument, Message, ModelProto, Node, NodeType, OnnxGraphBuilder, ValueInfoProto,
-};
+use onnx_ir::{ArgType, Argument, Node, NodeType};
 
+use super::import::{Parsed, parse};
 use super::ops::{Op, Registry};
 use super::value::{MAX_RANK, Value};
 use crate::error::{Error, Result, UnsupportedNode};
@@ -129,208 +128,6 @@ impl Graph {
     pub fn node_count(&self) -> usize {
         self.nodes.len()
     }
-}
-
-/// onnx-ir's graph plus the original ONNX names of its inputs and outputs.
-///
-/// onnx-ir renames every node and tensor (`conv2d1_out1`), but users know the names in their
-/// file (what Netron shows, what the exporter wrote). To recover them the model is rewritten
-/// before import so that every node output is also a graph output: onnx-ir keeps graph outputs
-/// in order, so output `i` of the imported graph carries the original name `i`. A side effect is
-/// that fusions which would hide a tensor are skipped, so every named tensor stays tappable.
-struct Parsed {
-    graph: onnx_ir::OnnxGraph,
-    /// How many leading outputs of `graph` are the model's real outputs.
-    real_outputs: usize,
-    /// The original name of each output of `graph`, in order.
-    output_names: Vec<String>,
-    /// The original name of each runtime input of `graph`, in order.
-    input_names: Vec<String>,
-    /// The ONNX op type that produces each original tensor name.
-    producers: HashMap<String, String>,
-}
-
-/// Makes every named node output a graph output (see [`Parsed`]); returns the new bytes, the
-/// number of real outputs, and all output names in order.
-fn expose_all_tensors(proto: &mut ModelProto) -> Result<(Vec<u8>, usize, Vec<String>)> {
-    let Some(graph) = proto.graph.as_mut() else {
-        return Err(Error::InvalidModel {
-            reason: "it contains no graph".into(),
-        });
-    };
-    let mut names: Vec<String> = graph.output.iter().map(|o| o.name.clone()).collect();
-    let real_outputs = names.len();
-    let mut seen: std::collections::HashSet<String> = names.iter().cloned().collect();
-    let mut extra = Vec::new();
-    for (i, node) in graph.node.iter().enumerate() {
-        if node.op_type == "Constant" || fused_away(node, graph.node.get(i + 1)) {
-            continue;
-        }
-        for output in node.output.iter().filter(|o| !o.is_empty()) {
-            if seen.insert(output.clone()) {
-                let mut info = ValueInfoProto::new();
-                info.name = output.clone();
-                extra.push(info);
-                names.push(output.clone());
-            }
-        }
-    }
-    graph.output.extend(extra);
-    let bytes = proto.write_to_bytes().map_err(|e| Error::InvalidModel {
-        reason: format!("it could not be re-encoded ({e})"),
-    })?;
-    Ok((bytes, real_outputs, names))
-}
-
-/// Whether onnx-ir may fuse `node` into the node after it (MatMul + bias Add -> Linear), so its
-/// output would vanish from the imported graph. Such outputs are not exposed: the positional
-/// name mapping must only list tensors that survive import.
-fn fused_away(node: &onnx_ir::NodeProto, next: Option<&onnx_ir::NodeProto>) -> bool {
-    node.op_type == "MatMul"
-        && next.is_some_and(|next| {
-            next.op_type == "Add" && node.output.iter().any(|o| next.input.contains(o))
-        })
-}
-
-/// Parses with onnx-ir, turning its errors (and a malformed protobuf) into `InvalidModel`.
-fn parse(bytes: &[u8]) -> Result<Parsed> {
-    if bytes.is_empty() {
-        return Err(Error::InvalidModel {
-            reason: "the file is empty".into(),
-        });
-    }
-    // Check the protobuf first: a truncated or foreign file fails here with a clean error.
-    let proto = ModelProto::parse_from_bytes(bytes).map_err(|e| Error::InvalidModel {
-        reason: format!("it is not a valid ONNX protobuf ({e})"),
-    })?;
-    if proto.graph.as_ref().is_none_or(|g| g.node.is_empty()) {
-        return Err(Error::InvalidModel {
-            reason: "it contains no graph nodes (is it an ONNX model?)".into(),
-        });
-    }
-    // Name every unsupported op with the node names the user knows (onnx-ir renames nodes).
-    let unsupported = unsupported_in_proto(&proto, &Registry::standard());
-    if !unsupported.is_empty() {
-        return Err(Error::UnsupportedOps { nodes: unsupported });
-    }
-    let initializers: std::collections::HashSet<&str> = proto
-        .graph
-        .as_ref()
-        .map(|g| g.initializer.iter().map(|t| t.name.as_str()).collect())
-        .unwrap_or_default();
-    let input_names: Vec<String> = proto
-        .graph
-        .as_ref()
-        .map(|g| {
-            g.input
-                .iter()
-                .filter(|i| !initializers.contains(i.name.as_str()))
-                .map(|i| i.name.clone())
-                .collect()
-        })
-        .unwrap_or_default();
-    let producers = proto
-        .graph
-        .as_ref()
-        .map(|g| {
-            g.node
-                .iter()
-                .flat_map(|n| n.output.iter().map(|o| (o.clone(), n.op_type.clone())))
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut proto = proto.clone();
-    let (exposed, real_outputs, output_names) = expose_all_tensors(&mut proto)?;
-    // Without onnx-ir's simplifier every tensor of the file stays a tensor of the graph (no
-    // attention fusion, no CSE), so each one can be tapped and differentiated.
-    let builder = OnnxGraphBuilder::new().simplify(false);
-    let result = guard(|| builder.parse_bytes(&exposed));
-    match result {
-        Some(Ok(graph)) => {
-            let mut output_names = output_names;
-            if graph.outputs.len() != output_names.len() {
-                // Some exposed tensor vanished in import, so positions no longer line up: keep
-                // the real outputs' names and the importer's names for the rest.
-                output_names.truncate(real_outputs);
-            }
-            Ok(Parsed {
-                graph,
-                real_outputs,
-                output_names,
-                input_names,
-                producers,
-            })
-        }
-        Some(Err(onnx_ir::Error::Processing(e))) | Some(Err(onnx_ir::Error::TypeInference(e))) => {
-            Err(Error::InvalidModel {
-                reason: format!("the importer rejected it: {e}"),
-            })
-        }
-        Some(Err(e)) => Err(
-            unsupported_from_parse_error(&e).unwrap_or(Error::InvalidModel {
-                reason: e.to_string(),
-            }),
-        ),
-        None => Err(Error::InvalidModel {
-            reason: "the importer failed on an inconsistent graph".into(),
-        }),
-    }
-}
-
-/// The nodes of the original model whose op the registry cannot run, with their original names.
-fn unsupported_in_proto(proto: &ModelProto, registry: &Registry) -> Vec<UnsupportedNode> {
-    let supported = registry.onnx_op_types();
-    let Some(graph) = proto.graph.as_ref() else {
-        return Vec::new();
-    };
-    graph
-        .node
-        .iter()
-        .enumerate()
-        .filter_map(|(i, node)| {
-            let domain = onnx_ir::normalize_domain(&node.domain);
-            let standard = domain.is_empty() || domain == "ai.onnx";
-            if standard && supported.contains(node.op_type.as_str()) {
-                return None;
-            }
-            Some(UnsupportedNode {
-                node: if node.name.is_empty() {
-                    format!("#{i}")
-                } else {
-                    node.name.clone()
-                },
-                op: if standard {
-                    node.op_type.clone()
-                } else {
-                    format!("{domain}::{}", node.op_type)
-                },
-            })
-        })
-        .collect()
-}
-
-/// onnx-ir reports standard-domain ops it has never heard of as a parse error; surface those as
-/// unsupported ops rather than a broken file.
-fn unsupported_from_parse_error(e: &onnx_ir::Error) -> Option<Error> {
-    let text = e.to_string();
-    text.contains("nsupported").then(|| Error::UnsupportedOps {
-        nodes: vec![UnsupportedNode {
-            node: "(import)".into(),
-            op: text,
-        }],
-    })
-}
-
-/// Runs `f`, converting a panic inside a dependency into `None` where unwinding exists.
-#[cfg(not(target_family = "wasm"))]
-fn guard<T>(f: impl FnOnce() -> T) -> Option<T> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
-}
-
-/// In wasm a panic aborts the worker; the app restarts it and reports the failure.
-#[cfg(target_family = "wasm")]
-fn guard<T>(f: impl FnOnce() -> T) -> Option<T> {
-    Some(f())
 }
 
 struct Builder<'d> {

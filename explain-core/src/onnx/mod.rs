@@ -11,6 +11,8 @@ mod fuse;
 #[cfg(feature = "engine")]
 pub mod graph;
 #[cfg(feature = "engine")]
+mod import;
+#[cfg(feature = "engine")]
 pub mod incremental;
 pub mod layers;
 #[cfg(feature = "engine")]

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use leptos::prelude::*;
 
 use super::{JobProgress, Session, random_pick};
-use crate::page_model::explain_batch_of;
+use crate::awaiting::{Answered, Purpose};
+use crate::page_model::split_files;
 use crate::protocol::{
     DatasetSummary, EvaluationResult, FileSizes, ImagePurpose, MaxActivationsResult, Request,
     TsneResult,
@@ -28,17 +29,18 @@ impl Session {
         self.max_activations.set(None);
         self.selection.set(None);
         self.thumbnails.update(HashMap::clear);
-        self.thumbnail_epoch.update(|e| *e += 1);
+        // Images read for an earlier dataset are not shown as this one's (paths may repeat).
+        self.awaiting
+            .update_value(|a| a.forget(Purpose::Thumbnails));
         client::send(Request::LoadDataset { name, files }, Some(bytes));
     }
 
     /// Makes the dataset image at `path` the current one.
     pub fn open_dataset_image(self, path: String) {
-        let id = self.latest_request.get_untracked() + 1;
-        self.latest_request.set(id);
-        client::send(
+        self.ask(
+            Purpose::Image,
             Request::ReadImages {
-                id,
+                id: 0,
                 paths: vec![path],
                 purpose: ImagePurpose::Open,
             },
@@ -85,13 +87,13 @@ impl Session {
                 .collect()
         });
         if !missing.is_empty() {
-            client::send(
+            self.ask_also(
+                Purpose::Thumbnails,
                 Request::ReadImages {
-                    id: self.thumbnail_epoch.get_untracked(),
+                    id: 0,
                     paths: missing,
                     purpose: ImagePurpose::Gallery,
                 },
-                None,
             );
         }
     }
@@ -105,9 +107,17 @@ impl Session {
         ) else {
             return;
         };
-        let id = self.next_job_id();
-        self.latest_evaluation.set(id);
         self.evaluation.set(None);
+        // The worker replaces an evaluation under way with the new one.
+        let id = self.ask(
+            Purpose::Evaluation,
+            Request::Evaluate {
+                id: 0,
+                preprocess,
+                shard: None,
+            },
+            None,
+        );
         self.progress.set(Some(JobProgress {
             id,
             task: "Evaluating the images".into(),
@@ -116,35 +126,6 @@ impl Session {
             started_ms: js_sys::Date::now(),
             one_go: false,
         }));
-        // The worker replaces an evaluation under way with the new one.
-        client::send(
-            Request::Evaluate {
-                id,
-                preprocess,
-                shard: None,
-            },
-            None,
-        );
-    }
-
-    /// Job ids are shared by evaluations and t-SNE maps, so progress messages never mix.
-    pub(super) fn next_job_id(self) -> u64 {
-        self.latest_evaluation
-            .get_untracked()
-            .max(self.latest_tsne.get_untracked())
-            .max(self.latest_max.get_untracked())
-            .max(self.latest_dream.get_untracked())
-            .max(self.latest_sanity.get_untracked())
-            + 1
-    }
-
-    pub(super) fn is_wanted_job(self, id: u64) -> bool {
-        id == self.latest_evaluation.get_untracked()
-            || id == self.latest_tsne.get_untracked()
-            || id == self.latest_max.get_untracked()
-            || self.is_dream(id)
-            || id == self.latest_sanity.get_untracked()
-            || explain_batch_of(id) == Some(self.explain_batch.get_untracked())
     }
 
     /// Finds the dataset images that excite each channel of `layer` most (a background job).
@@ -157,9 +138,17 @@ impl Session {
                 .set(Some("Open a model and a folder of images first.".into()));
             return;
         };
-        let id = self.next_job_id();
-        self.latest_max.set(id);
         self.max_activations.set(None);
+        let id = self.ask(
+            Purpose::MaxActivations,
+            Request::MaxActivations {
+                id: 0,
+                layer,
+                preprocess,
+                k: 9,
+            },
+            None,
+        );
         self.progress.set(Some(JobProgress {
             id,
             task: "Finding the most activating images".into(),
@@ -168,15 +157,6 @@ impl Session {
             started_ms: js_sys::Date::now(),
             one_go: false,
         }));
-        client::send(
-            Request::MaxActivations {
-                id,
-                layer,
-                preprocess,
-                k: 9,
-            },
-            None,
-        );
     }
 
     /// Asks for a t-SNE map of `layer` over the dataset.
@@ -197,9 +177,20 @@ impl Session {
             ));
             return;
         };
-        let id = self.next_job_id();
-        self.latest_tsne.set(id);
         self.error.set(None);
+        let id = self.ask(
+            Purpose::Tsne,
+            Request::Tsne {
+                id: 0,
+                layer,
+                preprocess,
+                perplexity,
+                seed,
+                every,
+                classes,
+            },
+            None,
+        );
         if self.progress.get_untracked().is_none() {
             self.progress.set(Some(JobProgress {
                 id,
@@ -210,18 +201,6 @@ impl Session {
                 one_go: false,
             }));
         }
-        client::send(
-            Request::Tsne {
-                id,
-                layer,
-                preprocess,
-                perplexity,
-                seed,
-                every,
-                classes,
-            },
-            None,
-        );
     }
 
     /// Stops the running job.
@@ -230,8 +209,7 @@ impl Session {
             // An explanation or a dream runs in one go: only a new worker stops it.
             self.progress.set(None);
             self.busy.set(None);
-            self.explain_batch.update(|b| *b += 1);
-            self.first_dream.set(u64::MAX);
+            self.awaiting.update_value(|a| a.forget_one_go());
             // The new worker's `Started` resumes what the page still waits for.
             client::restart();
         } else {
@@ -241,41 +219,38 @@ impl Session {
 
     pub(super) fn on_images(
         self,
-        id: u64,
+        answered: Answered,
         paths: Vec<String>,
         lens: Vec<usize>,
-        purpose: ImagePurpose,
         bytes: Vec<u8>,
     ) {
-        let mut offset = 0;
-        let mut files = Vec::with_capacity(paths.len());
-        for (path, len) in paths.into_iter().zip(lens) {
-            let Some(slice) = bytes.get(offset..offset + len) else {
-                break;
-            };
-            offset += len;
-            files.push((path, slice.to_vec()));
-        }
-        match purpose {
+        let files = split_files(paths, &lens, &bytes);
+        match answered.purpose {
             // The browser reads each new `<img>` at once (about a millisecond): a few per task,
             // so a hundred thumbnails never hold up a click.
-            ImagePurpose::Gallery => wasm_bindgen_futures::spawn_local(async move {
-                for chunk in files.chunks(THUMBNAILS_PER_TASK) {
-                    if id != self.thumbnail_epoch.get_untracked() {
-                        return;
-                    }
-                    self.thumbnails.update(|t| {
-                        for (path, bytes) in chunk {
-                            t.insert(path.clone(), crate::data_url::image_data_url(bytes));
+            Purpose::Thumbnails => {
+                let round = self
+                    .awaiting
+                    .with_value(|a| a.round_number(Purpose::Thumbnails));
+                wasm_bindgen_futures::spawn_local(async move {
+                    for chunk in files.chunks(THUMBNAILS_PER_TASK) {
+                        let current = self
+                            .awaiting
+                            .try_with_value(|a| a.round_number(Purpose::Thumbnails));
+                        if current != Some(round) {
+                            return;
                         }
-                    });
-                    crate::event_loop::next_task().await;
-                }
-            }),
-            ImagePurpose::Open => {
-                if id == self.latest_request.get_untracked()
-                    && let Some((path, bytes)) = files.into_iter().next()
-                {
+                        self.thumbnails.update(|t| {
+                            for (path, bytes) in chunk {
+                                t.insert(path.clone(), crate::data_url::image_data_url(bytes));
+                            }
+                        });
+                        crate::event_loop::next_task().await;
+                    }
+                })
+            }
+            _ => {
+                if let Some((path, bytes)) = files.into_iter().next() {
                     let name = path.rsplit('/').next().unwrap_or(&path).to_string();
                     self.open_image_from(name, bytes, Some(path));
                 }
@@ -297,51 +272,41 @@ impl Session {
         self.evaluate();
     }
 
-    pub(super) fn on_progress(self, id: u64, task: String, done: usize, total: usize) {
-        if self.is_wanted_job(id) {
-            self.progress.update(|p| {
-                // A new job (or a new phase of one) restarts the clock of the estimate.
-                let restart = p.as_ref().is_none_or(|p| p.id != id || p.task != task);
-                let started_ms = match p {
-                    Some(p) if !restart => p.started_ms,
-                    _ => js_sys::Date::now(),
-                };
-                let one_go = explain_batch_of(id).is_some() || self.is_dream(id);
-                *p = Some(JobProgress {
-                    id,
-                    task,
-                    done,
-                    total,
-                    started_ms,
-                    one_go,
-                });
-            });
-        }
+    pub(super) fn on_progress(
+        self,
+        id: u64,
+        purpose: Purpose,
+        task: String,
+        done: usize,
+        total: usize,
+    ) {
+        let now = js_sys::Date::now();
+        self.progress.update(|p| {
+            *p = Some(JobProgress::advanced(
+                p.as_ref(),
+                id,
+                task,
+                done,
+                total,
+                now,
+                purpose.one_go(),
+            ))
+        });
     }
 
     pub(super) fn on_max_activations(self, result: MaxActivationsResult) {
-        if result.id == self.latest_max.get_untracked() {
-            self.job_ended(result.id);
-            self.max_activations.set(Some(result));
-        }
+        self.job_ended(result.id);
+        self.max_activations.set(Some(result));
     }
 
     pub(super) fn on_tsne(self, result: TsneResult) {
-        if result.id == self.latest_tsne.get_untracked() {
-            self.job_ended(result.id);
-            self.tsne.set(Some(result));
-        }
+        self.job_ended(result.id);
+        self.tsne.set(Some(result));
     }
 
     pub(super) fn on_evaluated(self, result: EvaluationResult) {
-        if result.id == self.latest_evaluation.get_untracked() {
-            self.job_ended(result.id);
-            self.evaluation.set(Some(result));
-        }
-    }
-
-    pub(super) fn on_cancelled(self, id: u64) {
-        self.job_ended(id);
+        self.job_ended(result.id);
+        self.evaluation.set(Some(result));
     }
 
     /// Job `id` finished or stopped: its progress goes (another job's stays).

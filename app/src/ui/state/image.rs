@@ -4,12 +4,12 @@ use explain_core::features::DeepDream;
 use leptos::prelude::*;
 
 use super::{ImageFile, JobProgress, Session, Shown, ShownExplanation};
-use crate::page_model::{explain_batch_of, explain_id};
+use crate::awaiting::{Answered, Purpose};
+use crate::page_model::insert_explanation;
 use crate::protocol::{
     ActivationsResult, DreamResult, ExplainMethod, ExplainPart, ExplanationResult,
     PredictionResult, Request, SanityResult, bytes_f32,
 };
-use crate::ui::client;
 
 impl Session {
     pub fn open_image(self, name: String, bytes: Vec<u8>) {
@@ -40,12 +40,11 @@ impl Session {
         ) else {
             return;
         };
-        let id = self.latest_request.get_untracked() + 1;
-        self.latest_request.set(id);
         self.busy.set(Some(format!("Classifying {}…", image.name)));
-        client::send(
+        self.ask(
+            Purpose::Image,
             Request::Predict {
-                id,
+                id: 0,
                 name: image.name,
                 preprocess,
             },
@@ -74,28 +73,24 @@ impl Session {
                 .set(Some("Tick at least one method to explain with.".into()));
             return;
         }
-        let batch = self.explain_batch.get_untracked() + 1;
-        self.explain_batch.set(batch);
-        self.explain_expected.set(methods.len());
         self.explanations.set(Vec::new());
         self.error.set(None);
         let names: Vec<&str> = methods.iter().map(|m| m.label()).collect();
         self.busy
             .set(Some(format!("Computing {}…", names.join(", "))));
-        for (i, method) in methods.into_iter().enumerate() {
-            client::send(
-                Request::Explain {
-                    id: explain_id(batch, i as u64),
-                    method,
-                    target,
-                    layer: layer.clone(),
-                    probability,
-                    sum_channels,
-                    part: ExplainPart::Whole,
-                },
-                None,
-            );
-        }
+        let requests = methods
+            .into_iter()
+            .map(|method| Request::Explain {
+                id: 0,
+                method,
+                target,
+                layer: layer.clone(),
+                probability,
+                sum_channels,
+                part: ExplainPart::Whole,
+            })
+            .collect();
+        self.ask_all(Purpose::Explanations, requests);
     }
 
     /// Checks whether `method`'s map of the shown image depends on the model: the worker
@@ -115,13 +110,12 @@ impl Session {
             ));
             return;
         }
-        let id = self.next_job_id();
-        self.latest_sanity.set(id);
         self.sanity.set(None);
         self.error.set(None);
-        client::send(
+        self.ask(
+            Purpose::Sanity,
             Request::SanityCheck {
-                id,
+                id: 0,
                 method,
                 target,
                 layer: method.uses_layer().then_some(layer).flatten(),
@@ -138,9 +132,11 @@ impl Session {
         if self.shown.get_untracked().is_none() {
             return;
         }
-        let id = self.latest_feature_request.get_untracked() + 1;
-        self.latest_feature_request.set(id);
-        client::send(Request::Activations { id, layer }, None);
+        self.ask(
+            Purpose::Activations,
+            Request::Activations { id: 0, layer },
+            None,
+        );
     }
 
     /// Dreams an input for each of `channels` of `layer` (the whole layer if empty), one after
@@ -154,10 +150,18 @@ impl Session {
         } else {
             channels.into_iter().map(Some).collect()
         };
-        let first = self.next_job_id();
-        self.first_dream.set(first);
-        self.latest_dream.set(first + targets.len() as u64 - 1);
         self.dreams.set(Vec::new());
+        let requests = targets
+            .into_iter()
+            .map(|channel| Request::DeepDream {
+                id: 0,
+                layer: layer.clone(),
+                channel,
+                preprocess: preprocess.clone(),
+                settings,
+            })
+            .collect();
+        let first = self.ask_all(Purpose::Dreams, requests);
         self.progress.set(Some(JobProgress {
             id: first,
             task: "Deep dream".into(),
@@ -166,84 +170,54 @@ impl Session {
             started_ms: js_sys::Date::now(),
             one_go: true,
         }));
-        for (i, channel) in targets.into_iter().enumerate() {
-            client::send(
-                Request::DeepDream {
-                    id: first + i as u64,
-                    layer: layer.clone(),
-                    channel,
-                    preprocess: preprocess.clone(),
-                    settings,
-                },
-                None,
-            );
-        }
     }
 
-    pub(super) fn is_dream(self, id: u64) -> bool {
-        (self.first_dream.get_untracked()..=self.latest_dream.get_untracked()).contains(&id)
-    }
-
-    // The worker's answers.
+    // The worker's answers (only those still awaited reach here: `mod.rs`).
 
     pub(super) fn on_prediction(self, result: PredictionResult, bytes: Option<Vec<u8>>) {
-        if result.id == self.latest_request.get_untracked() {
-            self.busy.set(None);
-            self.shown.set(Some(Shown {
-                result,
-                rgba: bytes.unwrap_or_default(),
-            }));
-            // A new image: old maps no longer apply.
-            self.explain_batch.update(|b| *b += 1);
-            self.explanations.set(Vec::new());
-            self.sanity.set(None);
-        }
+        self.busy.set(None);
+        self.shown.set(Some(Shown {
+            result,
+            rgba: bytes.unwrap_or_default(),
+        }));
+        // A new image: old maps no longer apply.
+        self.awaiting
+            .update_value(|a| a.forget(Purpose::Explanations));
+        self.explanations.set(Vec::new());
+        self.sanity.set(None);
     }
 
-    pub(super) fn on_explanation(self, result: ExplanationResult, bytes: Option<Vec<u8>>) {
-        if explain_batch_of(result.id) == Some(self.explain_batch.get_untracked()) {
-            let mut values = bytes.unwrap_or_default();
-            let npy = values.split_off(result.values_len.min(values.len()));
-            let values = bytes_f32(&values);
-            self.explanations.update(|list| {
-                list.push(ShownExplanation {
-                    result,
-                    values,
-                    npy,
-                });
-                list.sort_by_key(|e| e.result.id);
-            });
-            // The status line clears when the last map of the click is in.
-            if self.explanations.get_untracked().len() == self.explain_expected.get_untracked() {
-                self.busy.set(None);
-            }
+    pub(super) fn on_explanation(
+        self,
+        answered: Answered,
+        result: ExplanationResult,
+        bytes: Option<Vec<u8>>,
+    ) {
+        let explanation = ShownExplanation::from_answer(result, bytes.unwrap_or_default());
+        self.explanations
+            .update(|list| insert_explanation(list, explanation));
+        // The status line clears when the last map of the click is in.
+        if answered.round_complete {
+            self.busy.set(None);
         }
     }
 
     pub(super) fn on_sanity(self, result: SanityResult, bytes: Option<Vec<u8>>) {
-        if result.id == self.latest_sanity.get_untracked() {
-            self.job_ended(result.id);
-            let planes = bytes_f32(&bytes.unwrap_or_default());
-            self.sanity.set(Some((result, planes)));
-        }
+        self.job_ended(result.id);
+        let planes = bytes_f32(&bytes.unwrap_or_default());
+        self.sanity.set(Some((result, planes)));
     }
 
     pub(super) fn on_activations(self, result: ActivationsResult, bytes: Option<Vec<u8>>) {
-        if result.id == self.latest_feature_request.get_untracked() {
-            let maps = bytes_f32(&bytes.unwrap_or_default());
-            self.activations.set(Some((result, maps)));
-        }
+        let maps = bytes_f32(&bytes.unwrap_or_default());
+        self.activations.set(Some((result, maps)));
     }
 
-    pub(super) fn on_dream(self, result: DreamResult, bytes: Option<Vec<u8>>) {
-        if self.is_dream(result.id) {
-            if result.id == self.latest_dream.get_untracked()
-                && self.progress.get_untracked().is_some_and(|p| p.one_go)
-            {
-                self.progress.set(None);
-            }
-            self.dreams
-                .update(|d| d.push((result, bytes.unwrap_or_default())));
+    pub(super) fn on_dream(self, answered: Answered, result: DreamResult, bytes: Option<Vec<u8>>) {
+        if answered.round_complete && self.progress.get_untracked().is_some_and(|p| p.one_go) {
+            self.progress.set(None);
         }
+        self.dreams
+            .update(|d| d.push((result, bytes.unwrap_or_default())));
     }
 }

@@ -14,6 +14,7 @@ use explain_core::data::Preprocess;
 use leptos::prelude::*;
 
 use super::client;
+use crate::awaiting::{Answered, Awaiting, Purpose};
 use crate::presets::Preset;
 use crate::protocol::{
     ActivationsResult, Backend, BackendChoice, DatasetSummary, DreamResult, EvaluationResult,
@@ -22,8 +23,8 @@ use crate::protocol::{
 
 pub use crate::page_model::{ImageFile, JobProgress, Selection, Shown, ShownExplanation, View};
 
-/// The page's state: what the views show, as signals, and the ids of the answers still awaited
-/// (an answer to an earlier click is dropped).
+/// The page's state: what the views show, as signals, and the requests whose answers are still
+/// awaited (`awaiting.rs`: an answer to an earlier click is dropped there).
 #[derive(Clone, Copy)]
 pub struct Session {
     pub choice: RwSignal<BackendChoice>,
@@ -37,43 +38,30 @@ pub struct Session {
     pub shown: RwSignal<Option<Shown>>,
     /// The explanations of the shown image, in the order they were asked for.
     pub explanations: RwSignal<Vec<ShownExplanation>>,
-    explain_batch: RwSignal<u64>,
-    /// How many maps the last click asked for.
-    explain_expected: RwSignal<usize>,
     /// What the engine is doing now, for the status line.
     pub busy: RwSignal<Option<String>>,
     pub error: RwSignal<Option<String>>,
     /// A model that takes any image size waits for the user's size: (file name, why).
     pub needs_size: RwSignal<Option<(String, String)>>,
-    latest_request: RwSignal<u64>,
+    /// The requests whose answers the page waits for, by purpose.
+    awaiting: StoredValue<Awaiting>,
     pub view: RwSignal<View>,
     pub dataset: RwSignal<Option<DatasetSummary>>,
     /// The predictions over the dataset with the current model and preprocessing.
     pub evaluation: RwSignal<Option<EvaluationResult>>,
     pub progress: RwSignal<Option<JobProgress>>,
-    latest_evaluation: RwSignal<u64>,
-    /// The last t-SNE map, and the id of the one asked for.
+    /// The last t-SNE map.
     pub tsne: RwSignal<Option<TsneResult>>,
-    latest_tsne: RwSignal<u64>,
     /// The shown image's activations at the Features view's layer, and their maps.
     pub activations: RwSignal<Option<(ActivationsResult, Vec<f32>)>>,
     /// The top dataset images of every channel of a layer.
     pub max_activations: RwSignal<Option<MaxActivationsResult>>,
-    latest_max: RwSignal<u64>,
     /// The deep dreams of the last click (one per channel) and their RGBA pixels.
     pub dreams: RwSignal<Vec<(DreamResult, Vec<u8>)>>,
-    /// The ids of the last click's dreams: `first_dream..=latest_dream`.
-    first_dream: RwSignal<u64>,
-    latest_dream: RwSignal<u64>,
-    latest_feature_request: RwSignal<u64>,
     /// The last sanity check of a map and its maps (the original's first, values in [0, 1]).
     pub sanity: RwSignal<Option<(SanityResult, Vec<f32>)>>,
-    latest_sanity: RwSignal<u64>,
     /// Dataset path -> `data:` URL of the image, filled as galleries ask for them.
     pub thumbnails: RwSignal<HashMap<String, String>>,
-    /// Counts the datasets opened: images read for an earlier one are not shown as this one's
-    /// (their paths may be the same).
-    thumbnail_epoch: RwSignal<u64>,
     /// The images the Accuracy view's gallery shows.
     pub selection: RwSignal<Option<Selection>>,
 }
@@ -90,30 +78,20 @@ pub fn provide_session(choice: BackendChoice) -> Session {
         image: RwSignal::new(None),
         shown: RwSignal::new(None),
         explanations: RwSignal::new(Vec::new()),
-        explain_batch: RwSignal::new(0),
-        explain_expected: RwSignal::new(0),
         busy: RwSignal::new(None),
         error: RwSignal::new(None),
         needs_size: RwSignal::new(None),
-        latest_request: RwSignal::new(0),
+        awaiting: StoredValue::new(Awaiting::default()),
         view: RwSignal::new(View::Accuracy),
         dataset: RwSignal::new(None),
         evaluation: RwSignal::new(None),
         progress: RwSignal::new(None),
-        latest_evaluation: RwSignal::new(0),
         tsne: RwSignal::new(None),
-        latest_tsne: RwSignal::new(0),
         activations: RwSignal::new(None),
         max_activations: RwSignal::new(None),
-        latest_max: RwSignal::new(0),
         dreams: RwSignal::new(Vec::new()),
-        first_dream: RwSignal::new(u64::MAX),
-        latest_dream: RwSignal::new(0),
-        latest_feature_request: RwSignal::new(0),
         sanity: RwSignal::new(None),
-        latest_sanity: RwSignal::new(0),
         thumbnails: RwSignal::new(HashMap::new()),
-        thumbnail_epoch: RwSignal::new(0),
         selection: RwSignal::new(None),
     };
     provide_context(session);
@@ -127,7 +105,8 @@ pub fn use_session() -> Session {
 impl Session {
     /// Starts the worker and asks for the chosen backend.
     pub fn start(self) {
-        let result = client::start(move |response, bytes| self.on_response(response, bytes));
+        let result =
+            client::start(move |id, response, bytes| self.on_response(id, response, bytes));
         if let Err(e) = result {
             self.error.set(Some(e));
             return;
@@ -136,7 +115,44 @@ impl Session {
         client::send(Request::SetBackend(self.choice.get_untracked()), None);
     }
 
-    fn on_response(self, response: Response, bytes: Option<Vec<u8>>) {
+    /// Sends `request` for `purpose`, superseding the purpose's earlier requests; returns the
+    /// id its answers will carry.
+    fn ask(self, purpose: Purpose, request: Request, bytes: Option<Vec<u8>>) -> u64 {
+        let id = client::send(request, bytes);
+        self.awaiting.update_value(|a| a.replace(purpose, &[id]));
+        id
+    }
+
+    /// Sends `requests` as one round of `purpose` (a click that wants several answers); returns
+    /// the first id.
+    fn ask_all(self, purpose: Purpose, requests: Vec<Request>) -> u64 {
+        let ids: Vec<u64> = requests
+            .into_iter()
+            .map(|request| client::send(request, None))
+            .collect();
+        self.awaiting.update_value(|a| a.replace(purpose, &ids));
+        ids.first().copied().unwrap_or(0)
+    }
+
+    /// Sends `request` for `purpose` beside the requests already awaited for it.
+    fn ask_also(self, purpose: Purpose, request: Request) {
+        let id = client::send(request, None);
+        self.awaiting.update_value(|a| a.add(purpose, id));
+    }
+
+    /// Notes the final answer to request `id`: `None` if it answers a superseded click.
+    fn answered(self, id: u64) -> Option<Answered> {
+        self.awaiting.try_update_value(|a| a.answered(id)).flatten()
+    }
+
+    /// What request `id` is for, while it is still wanted.
+    fn purpose_of(self, id: u64) -> Option<Purpose> {
+        self.awaiting.with_value(|a| a.purpose_of(id))
+    }
+
+    /// Routes the worker's answer to request `id` (0: none) to its domain. Answers to a
+    /// superseded request are dropped here, in one place.
+    fn on_response(self, id: u64, response: Response, bytes: Option<Vec<u8>>) {
         match response {
             // A worker that replaces one after a Cancel has the model and images back, but not
             // the jobs queued on the old one: ask again for the evaluation.
@@ -155,39 +171,49 @@ impl Session {
             Response::ModelLoaded(summary) => self.on_model_loaded(summary),
             Response::Labels(labels) => self.on_labels(labels),
             Response::NeedsSize { name, message } => self.on_needs_size(name, message),
-            Response::Prediction(result) => self.on_prediction(result, bytes),
-            Response::Explanation(result) => self.on_explanation(result, bytes),
-            Response::Activations(result) => self.on_activations(result, bytes),
-            Response::Dream(result) => self.on_dream(result, bytes),
-            Response::Sanity(result) => self.on_sanity(result, bytes),
             Response::DatasetLoaded(summary) => self.on_dataset_loaded(summary),
-            Response::Images {
-                id,
-                paths,
-                lens,
-                purpose,
-            } => self.on_images(id, paths, lens, purpose, bytes.unwrap_or_default()),
             Response::Progress {
                 id,
                 task,
                 done,
                 total,
-            } => self.on_progress(id, task, done, total),
-            Response::Evaluated(result) => self.on_evaluated(result),
-            Response::Tsne(result) => self.on_tsne(result),
-            Response::MaxActivations(result) => self.on_max_activations(result),
-            Response::Cancelled { id } => self.on_cancelled(id),
+            } => {
+                if let Some(purpose) = self.purpose_of(id).filter(|p| p.shows_progress()) {
+                    self.on_progress(id, purpose, task, done, total)
+                }
+            }
             Response::Failed {
                 task,
                 during,
                 message,
             } => {
+                let ended = self.answered(id).map(|a| a.purpose);
                 self.busy.set(None);
-                if task.shows_progress() {
+                if ended.is_some_and(Purpose::shows_progress) || task.shows_progress() {
                     self.progress.set(None);
                 }
                 self.error
                     .set(Some(format!("Error while {during}: {message}")));
+            }
+            response => {
+                let Some(answered) = self.answered(id) else {
+                    return;
+                };
+                match response {
+                    Response::Prediction(result) => self.on_prediction(result, bytes),
+                    Response::Explanation(result) => self.on_explanation(answered, result, bytes),
+                    Response::Activations(result) => self.on_activations(result, bytes),
+                    Response::Dream(result) => self.on_dream(answered, result, bytes),
+                    Response::Sanity(result) => self.on_sanity(result, bytes),
+                    Response::Images { paths, lens, .. } => {
+                        self.on_images(answered, paths, lens, bytes.unwrap_or_default())
+                    }
+                    Response::Evaluated(result) => self.on_evaluated(result),
+                    Response::Tsne(result) => self.on_tsne(result),
+                    Response::MaxActivations(result) => self.on_max_activations(result),
+                    Response::Cancelled { id } => self.job_ended(id),
+                    _ => {}
+                }
             }
         }
     }
