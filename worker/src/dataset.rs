@@ -9,7 +9,9 @@ use explain_core::embed::tsne::TsneSettings;
 use crate::jobs::{ClassMapping, EvaluationJob, Job, MaxActivationsJob, Step, TsneJob};
 use crate::platform::now_ms;
 use crate::{Engine, Reply, failed, progress};
-use unpic_app::protocol::{DatasetSummary, FileSizes, ImagePurpose, Response, Shard, Task};
+use unpic_app::protocol::{
+    DatasetSummary, FileSizes, ImagePurpose, Response, Shard, Task, TsneMap,
+};
 
 impl Engine {
     pub(super) fn load_dataset(
@@ -134,15 +136,19 @@ impl Engine {
         }
     }
 
-    pub(super) fn start_tsne(
-        &mut self,
-        id: u64,
-        layer: String,
-        preprocess: Preprocess,
-        settings: TsneSettings,
-        every: usize,
-        classes: Option<Vec<usize>>,
-    ) -> Reply {
+    pub(super) fn start_tsne(&mut self, id: u64, preprocess: Preprocess, map: TsneMap) -> Reply {
+        let TsneMap {
+            layer,
+            perplexity,
+            seed,
+            every,
+            classes,
+        } = map;
+        let settings = TsneSettings {
+            perplexity,
+            seed,
+            ..TsneSettings::default()
+        };
         let during = "computing the t-SNE map";
         let (mapping, items) = match self.job_inputs(&preprocess) {
             Ok(x) => x,

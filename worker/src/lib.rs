@@ -27,7 +27,6 @@ pub use message_loop::start;
 use std::collections::VecDeque;
 
 use explain_core::data::ImageSource;
-use explain_core::embed::tsne::TsneSettings;
 use explain_core::onnx::FloatValue;
 use explain_core::{Classifier, Device};
 
@@ -202,20 +201,9 @@ impl Engine {
             } => vec![self.dream(id, layer, channel, preprocess, settings).await],
             Request::Tsne {
                 id,
-                layer,
                 preprocess,
-                perplexity,
-                seed,
-                every,
-                classes,
-            } => {
-                let settings = TsneSettings {
-                    perplexity,
-                    seed,
-                    ..TsneSettings::default()
-                };
-                vec![self.start_tsne(id, layer, preprocess, settings, every, classes)]
-            }
+                map,
+            } => vec![self.start_tsne(id, preprocess, map)],
         }
     }
 }

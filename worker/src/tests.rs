@@ -9,7 +9,7 @@ use explain_core::features::deep_dream::DeepDream;
 
 use crate::jobs::DATASET_BATCH;
 use crate::*;
-use unpic_app::protocol::{EvaluationResult, Response, Shard};
+use unpic_app::protocol::{EvaluationResult, Response, Shard, TsneMap};
 use unpic_app::protocol::{ExplainMethod, ExplainPart, bytes_f32};
 
 fn fixture(path: &str) -> Vec<u8> {
@@ -526,12 +526,14 @@ fn damaged_images_are_left_out_of_an_evaluation_and_named() {
 
     let tsne = Request::Tsne {
         id: 2,
-        layer: "fc1/relu".into(),
         preprocess: preprocess.clone(),
-        perplexity: 5.0,
-        seed: 1,
-        every: 1,
-        classes: None,
+        map: TsneMap {
+            layer: "fc1/relu".into(),
+            perplexity: 5.0,
+            seed: 1,
+            every: 1,
+            classes: None,
+        },
     };
     let mut replies = block_on(engine.handle(tsne, None));
     let map = loop {
@@ -622,12 +624,14 @@ fn a_tsne_map_of_the_demo_keeps_classes_together() {
     open_dataset(&mut engine, None, demo("fashion-mnist-sample.zip"));
     let request = |perplexity: f64| Request::Tsne {
         id: 9,
-        layer: "fc1/relu".into(),
         preprocess: preprocess.clone(),
-        perplexity,
-        seed: 0,
-        every: 4,
-        classes: Some((0..8).collect()),
+        map: TsneMap {
+            layer: "fc1/relu".into(),
+            perplexity,
+            seed: 0,
+            every: 4,
+            classes: Some((0..8).collect()),
+        },
     };
     let (bad, _) = block_on(engine.handle(request(200.0), None)).remove(0);
     let Response::Failed { message, .. } = bad else {

@@ -97,16 +97,11 @@ pub enum Request {
         paths: Vec<String>,
         purpose: ImagePurpose,
     },
-    /// A t-SNE map of a layer's activations over the dataset (every `every`-th image of the
-    /// included class folders; `classes: None` includes all).
+    /// A t-SNE map of a layer's activations over the dataset.
     Tsne {
         id: u64,
-        layer: String,
         preprocess: Preprocess,
-        perplexity: f64,
-        seed: u64,
-        every: usize,
-        classes: Option<Vec<usize>>,
+        map: TsneMap,
     },
     /// The current image's activations at a layer (every channel), with a value histogram.
     Activations {
@@ -160,6 +155,18 @@ pub enum Request {
         max_steps: usize,
         seed: u64,
     },
+}
+
+/// The t-SNE map the user asks for: the layer, which images (every `every`-th image of the
+/// included class folders; `classes: None` includes all) and the settings they chose (the rest
+/// at `TsneSettings`' defaults).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TsneMap {
+    pub layer: String,
+    pub perplexity: f64,
+    pub seed: u64,
+    pub every: usize,
+    pub classes: Option<Vec<usize>>,
 }
 
 /// Which share of an explanation a worker computes (`ui/pool.rs` splits occlusion and

@@ -26,9 +26,9 @@ pub fn AccuracyView() -> impl IntoView {
     view! {
         <section class="panel" id="accuracy-view">
             <h2>"Accuracy"</h2>
-            {move || match s.evaluation.get() {
+            {move || match s.dataset.evaluation.get() {
                 None => {
-                    let text = if s.progress.get().is_some() {
+                    let text = if s.status.progress.get().is_some() {
                         "Evaluating the images…"
                     } else {
                         "Open a model and a folder of images (Image data) to see how well it classifies them."
@@ -93,10 +93,10 @@ fn Exports(evaluation: Evaluation) -> impl IntoView {
     let e3 = evaluation;
     let session = move |_| {
         let text = crate::export::session_json(
-            s.model.get_untracked().as_ref(),
-            s.dataset.get_untracked().as_ref(),
-            s.preprocess.get_untracked().as_ref(),
-            s.evaluation.get_untracked().as_ref(),
+            s.model.summary.get_untracked().as_ref(),
+            s.dataset.summary.get_untracked().as_ref(),
+            s.model.preprocess.get_untracked().as_ref(),
+            s.dataset.evaluation.get_untracked().as_ref(),
         );
         files::download("unpic-session.json", text.as_bytes(), "application/json");
     };
@@ -169,7 +169,7 @@ fn Confusion(evaluation: Evaluation) -> impl IntoView {
         .map(|(p, c)| {
             let title = format!("show every image predicted as {c}");
             view! {
-                <th class="col-head" data-pred=p title=title on:click=move |_| s.selection.set(Some(Selection::PredictedAs(p)))>
+                <th class="col-head" data-pred=p title=title on:click=move |_| s.dataset.selection.set(Some(Selection::PredictedAs(p)))>
                     <span>{c.clone()}</span>
                 </th>
             }
@@ -196,7 +196,7 @@ fn Confusion(evaluation: Evaluation) -> impl IntoView {
                         <td
                             class="cell"
                             class:empty=count == 0
-                            class:selected=move || s.selection.get() == Some(Selection::Cell { truth: t, pred: p })
+                            class:selected=move || s.dataset.selection.get() == Some(Selection::Cell { truth: t, pred: p })
                             data-true=t
                             data-pred=p
                             data-count=count
@@ -206,7 +206,7 @@ fn Confusion(evaluation: Evaluation) -> impl IntoView {
                             style:color=ink
                             on:click=move |_| {
                                 if count > 0 {
-                                    s.selection.set(Some(Selection::Cell { truth: t, pred: p }));
+                                    s.dataset.selection.set(Some(Selection::Cell { truth: t, pred: p }));
                                 }
                             }
                         >
@@ -218,7 +218,7 @@ fn Confusion(evaluation: Evaluation) -> impl IntoView {
             let title = format!("show every image of true class {}", classes[t]);
             view! {
                 <tr>
-                    <th class="row-head" data-true=t title=title on:click=move |_| s.selection.set(Some(Selection::TrueClass(t)))>
+                    <th class="row-head" data-true=t title=title on:click=move |_| s.dataset.selection.set(Some(Selection::TrueClass(t)))>
                         {classes[t].clone()}
                     </th>
                     {cells}
@@ -244,7 +244,7 @@ fn CellImages(evaluation: Evaluation) -> impl IntoView {
     let focused = RwSignal::new(0usize);
     let files = {
         let evaluation = evaluation.clone();
-        Memo::new(move |_| match s.selection.get() {
+        Memo::new(move |_| match s.dataset.selection.get() {
             Some(selection) => evaluation
                 .files
                 .iter()
@@ -261,7 +261,7 @@ fn CellImages(evaluation: Evaluation) -> impl IntoView {
     });
     let open = move |path: String| {
         s.open_dataset_image(path);
-        s.view.set(View::Predict);
+        s.status.view.set(View::Predict);
     };
     let on_key = move |ev: KeyboardEvent| {
         let n = files.get_untracked().len();
@@ -282,7 +282,7 @@ fn CellImages(evaluation: Evaluation) -> impl IntoView {
         ev.prevent_default();
     };
     move || {
-        let selection = s.selection.get()?;
+        let selection = s.dataset.selection.get()?;
         let total = evaluation
             .files
             .iter()

@@ -35,7 +35,8 @@ fn open_folder(s: Session, files: Vec<(String, File)>) {
             .first()
             .map(|(p, _)| p.split('/').next().unwrap_or_default().to_string())
             .unwrap_or_else(|| "folder".into());
-        s.busy
+        s.status
+            .busy
             .set(Some(format!("Reading {} files of {name}…", files.len())));
         let mut list = Vec::with_capacity(files.len());
         let mut bytes = Vec::new();
@@ -46,8 +47,8 @@ fn open_folder(s: Session, files: Vec<(String, File)>) {
                     bytes.extend(b);
                 }
                 Err(e) => {
-                    s.busy.set(None);
-                    s.error.set(Some(e));
+                    s.status.busy.set(None);
+                    s.status.error.set(Some(e));
                     return;
                 }
             }
@@ -67,7 +68,7 @@ fn on_drop(s: Session, transfer: web_sys::DataTransfer) {
         spawn_local(async move {
             match read_file(&file).await {
                 Ok(bytes) => s.open_dataset(file.name(), None, bytes),
-                Err(e) => s.error.set(Some(e)),
+                Err(e) => s.status.error.set(Some(e)),
             }
         });
         return;
@@ -75,10 +76,10 @@ fn on_drop(s: Session, transfer: web_sys::DataTransfer) {
     spawn_local(async move {
         match walk_entries(entries).await {
             Ok(files) if !files.is_empty() => open_folder(s, files),
-            Ok(_) => s.error.set(Some(
+            Ok(_) => s.status.error.set(Some(
                 "Nothing to open was dropped: drop a folder with one subfolder per class, or a zip of one.".into(),
             )),
-            Err(e) => s.error.set(Some(format!("Error while opening the dropped folder: {e}"))),
+            Err(e) => s.status.error.set(Some(format!("Error while opening the dropped folder: {e}"))),
         }
     });
 }
@@ -95,7 +96,7 @@ pub fn DataView() -> impl IntoView {
     });
     // Ask for a few images of each class whenever a dataset opens.
     Effect::new(move |_| {
-        if let Some(d) = s.dataset.get() {
+        if let Some(d) = s.dataset.summary.get() {
             let mut taken = vec![0; d.classes.len()];
             let paths = d
                 .items
@@ -115,7 +116,7 @@ pub fn DataView() -> impl IntoView {
     let sample = RwSignal::new(Vec::<String>::new());
     let shuffle = move || {
         let k = class.get_untracked();
-        let paths = s.dataset.with_untracked(|d| {
+        let paths = s.dataset.summary.with_untracked(|d| {
             d.as_ref()
                 .map(|d| {
                     d.items
@@ -132,14 +133,19 @@ pub fn DataView() -> impl IntoView {
     };
     Effect::new(move |_| {
         let _ = (
-            s.dataset.with(|d| d.as_ref().map(|d| d.items.len())),
+            s.dataset
+                .summary
+                .with(|d| d.as_ref().map(|d| d.items.len())),
             class.get(),
             count.get(),
         );
         shuffle();
     });
     Effect::new(move |_| {
-        let _ = s.dataset.with(|d| d.as_ref().map(|d| d.name.clone()));
+        let _ = s
+            .dataset
+            .summary
+            .with(|d| d.as_ref().map(|d| d.name.clone()));
         class.set(0);
     });
     let set_count = move |ev| {
@@ -151,6 +157,7 @@ pub fn DataView() -> impl IntoView {
     let side = move || {
         let n = s
             .model
+            .summary
             .with(|m| m.as_ref().map_or(56, |m| m.input.width.max(m.input.height)))
             .max(1);
         n * 56usize.div_ceil(n).max(1)
@@ -166,7 +173,7 @@ pub fn DataView() -> impl IntoView {
                 view! {
                     <button class="thumb" data-path=path.clone() title=path on:click=move |_| {
                         s.open_dataset_image(target.clone());
-                        s.view.set(View::Predict);
+                        s.status.view.set(View::Predict);
                     }>
                         <img src=src alt="" style:width=format!("{px}px") style:height=format!("{px}px") />
                     </button>
@@ -219,7 +226,7 @@ pub fn DataView() -> impl IntoView {
                 <button id="open-demo" on:click=move |_| open_demo_in_background(s)>"Open the demo again"</button>
             </div>
             {move || {
-                s.dataset.get().map(|d| {
+                s.dataset.summary.get().map(|d| {
                     let most = d.counts.iter().copied().max().unwrap_or(1).max(1);
                     let rows = d
                         .classes
@@ -238,7 +245,7 @@ pub fn DataView() -> impl IntoView {
                                     view! {
                                         <button class="thumb" title=path.clone() on:click=move |_| {
                                             s.open_dataset_image(path.clone());
-                                            s.view.set(View::Predict);
+                                            s.status.view.set(View::Predict);
                                         }>
                                             <img src=src alt="" />
                                         </button>
@@ -268,11 +275,11 @@ pub fn DataView() -> impl IntoView {
                     }
                 })
             }}
-            <div class="controls random-row" class:hidden=move || s.dataset.with(Option::is_none)>
+            <div class="controls random-row" class:hidden=move || s.dataset.summary.with(Option::is_none)>
                 <h3>"Random images"</h3>
                 <label>"Class "
                     <select id="data-class" on:change=move |ev| if let Ok(k) = event_target_value(&ev).parse() { class.set(k) }>
-                        {move || s.dataset.with(|d| d.as_ref().map(|d| {
+                        {move || s.dataset.summary.with(|d| d.as_ref().map(|d| {
                             d.classes.iter().enumerate().map(|(k, c)| view! { <option value=k selected=move || class.get() == k>{c.clone()}</option> }).collect_view()
                         }))}
                     </select>

@@ -24,7 +24,7 @@ pub async fn open_demo(session: Session) -> Result<(), String> {
         serde_json::from_str(&files::fetch_text(&format!("{DEMO_DIR}demo.json")).await?)
             .map_err(|e| format!("the demo manifest is broken: {e}"))?;
     if let Some(p) = Preset::from_key(&manifest.preset) {
-        session.preset.set(p);
+        session.model.preset.set(p);
     }
     if let Some(labels) = &manifest.labels {
         session.open_labels(files::fetch_text(&format!("{DEMO_DIR}{labels}")).await?);
@@ -41,6 +41,7 @@ pub fn open_demo_in_background(session: Session) {
     leptos::task::spawn_local(async move {
         if let Err(e) = open_demo(session).await {
             session
+                .status
                 .error
                 .set(Some(format!("Error while opening the demo: {e}")));
         }

@@ -51,6 +51,7 @@ pub fn ExplainPanel() -> impl IntoView {
         level.set(l);
         if let Some(input) = s
             .model
+            .summary
             .with_untracked(|m| m.as_ref().map(|m| m.input.clone()))
         {
             let preset = Occlusion::preset(l, input.channels, input.height, input.width);
@@ -59,7 +60,10 @@ pub fn ExplainPanel() -> impl IntoView {
         }
     };
     Effect::new(move |_| {
-        let _ = s.model.with(|m| m.as_ref().map(|m| m.input.clone()));
+        let _ = s
+            .model
+            .summary
+            .with(|m| m.as_ref().map(|m| m.input.clone()));
         apply_level(level.get_untracked());
     });
     let layer = RwSignal::new(None::<String>);
@@ -70,11 +74,11 @@ pub fn ExplainPanel() -> impl IntoView {
     // The class to explain: `None` is the top prediction; a new image resets it.
     let target = RwSignal::new(None::<usize>);
     Effect::new(move |_| {
-        let _ = s.shown.with(|x| x.as_ref().map(|x| x.result.id));
+        let _ = s.image.shown.with(|x| x.as_ref().map(|x| x.result.id));
         target.set(None);
     });
     // A new model: start from its suggested Grad-CAM layer.
-    Effect::new(move |_| layer.set(s.model.get().and_then(|m| m.layers.gradcam_layer)));
+    Effect::new(move |_| layer.set(s.model.summary.get().and_then(|m| m.layers.gradcam_layer)));
     let run = move |_| {
         let methods = chosen
             .get_untracked()
@@ -111,7 +115,7 @@ pub fn ExplainPanel() -> impl IntoView {
                         .map(|m| {
                             let id = format!("explain-{}", m.key());
                             let for_id = id.clone();
-                            let hidden = move || !s.model.with(|model| model.as_ref().is_some_and(|model| m.applies_to(&model.layers)));
+                            let hidden = move || !s.model.summary.with(|model| model.as_ref().is_some_and(|model| m.applies_to(&model.layers)));
                             view! {
                                 <label class="toggle" for=for_id class:hidden=hidden>
                                     <input type="checkbox" id=id value=m.key()
@@ -151,7 +155,7 @@ pub fn ExplainPanel() -> impl IntoView {
                     <label>" Class "
                         <select id="explain-target" on:change=move |ev| target.set(event_target_value(&ev).parse().ok())>
                             <option value="" selected=move || target.get().is_none()>"the top prediction"</option>
-                            {move || s.model.with(|m| m.as_ref().map(|m| {
+                            {move || s.model.summary.with(|m| m.as_ref().map(|m| {
                                 m.labels.iter().enumerate().map(|(k, label)| view! {
                                     <option value=k selected=move || target.get() == Some(k)>{format!("{k}: {label}")}</option>
                                 }).collect_view()
@@ -164,7 +168,7 @@ pub fn ExplainPanel() -> impl IntoView {
                             <option value="probability">"softmax probability"</option>
                         </select>
                     </label>
-                    <label class:hidden=move || s.model.with(|m| m.as_ref().is_none_or(|m| m.input.channels < 2))>" Colour channels "
+                    <label class:hidden=move || s.model.summary.with(|m| m.as_ref().is_none_or(|m| m.input.channels < 2))>" Colour channels "
                     <select id="explain-channels" on:change=move |ev| sum_channels.set(event_target_value(&ev) == "sum")>
                         <option value="max" selected=true>"maximum"</option>
                         <option value="sum">"sum"</option>
@@ -189,7 +193,7 @@ pub fn ExplainPanel() -> impl IntoView {
                     </label>
                 </div>
                 <div id="explanations" class="explanations">
-                    <For each=move || s.explanations.get() key=|e| e.result.id let:e>
+                    <For each=move || s.image.explanations.get() key=|e| e.result.id let:e>
                         <ExplanationCard explanation=e colours=colours opacity=opacity />
                     </For>
                 </div>
@@ -213,7 +217,7 @@ fn ExplanationCard(
     let values = explanation.values.clone();
     let signed = e.method.signed();
     Effect::new(move |_| {
-        let (Some(shown), Some(c)) = (s.shown.get(), canvas.get()) else {
+        let (Some(shown), Some(c)) = (s.image.shown.get(), canvas.get()) else {
             return;
         };
         let map = if signed {
@@ -305,7 +309,7 @@ fn ExplanationCard(
 fn Agreement() -> impl IntoView {
     let s = use_session();
     move || {
-        let pairs = agreements(&s.explanations.get());
+        let pairs = agreements(&s.image.explanations.get());
         (!pairs.is_empty()).then(|| {
             let rows = pairs
                 .into_iter()

@@ -63,10 +63,10 @@ pub fn FeaturesView() -> impl IntoView {
     let iterations = RwSignal::new(defaults.iterations);
     let levels = RwSignal::new(defaults.levels);
     let blur = RwSignal::new(defaults.gradient_blur);
-    Effect::new(move |_| layer.set(s.model.get().and_then(|m| m.layers.gradcam_layer)));
+    Effect::new(move |_| layer.set(s.model.summary.get().and_then(|m| m.layers.gradcam_layer)));
     // The shown image's activations follow the image and the layer.
     Effect::new(move |_| {
-        let shown = s.shown.with(Option::is_some);
+        let shown = s.image.shown.with(Option::is_some);
         if let Some(l) = layer.get()
             && shown
         {
@@ -93,7 +93,7 @@ pub fn FeaturesView() -> impl IntoView {
         }
     };
     let tiles = move || {
-        let (acts, maps) = s.activations.get()?;
+        let (acts, maps) = s.features.activations.get()?;
         let area = acts.height * acts.width;
         let (lo, hi) = maps
             .iter()
@@ -117,9 +117,10 @@ pub fn FeaturesView() -> impl IntoView {
     };
     // One card per selected channel: its histogram, top images and dream.
     let cards = move || {
-        let (acts, maps) = s.activations.get()?;
+        let (acts, maps) = s.features.activations.get()?;
         let area = acts.height * acts.width;
         let top = s
+            .features
             .max_activations
             .get()
             .filter(|r| Some(r.layer.as_str()) == layer.get().as_deref());
@@ -133,7 +134,7 @@ pub fn FeaturesView() -> impl IntoView {
                 .collect();
             s.want_thumbnails(paths);
         }
-        let dreams = s.dreams.get();
+        let dreams = s.features.dreams.get();
         Some(
             selected
                 .get()
@@ -151,7 +152,7 @@ pub fn FeaturesView() -> impl IntoView {
                                 <button class="thumb" data-path=path.clone() title=format!("{path}: mean activation {score:.4}")
                                     on:click=move |_| {
                                         s.open_dataset_image(target.clone());
-                                        s.view.set(View::Predict);
+                                        s.status.view.set(View::Predict);
                                     }>
                                     <img src=src alt="" />
                                 </button>
@@ -220,9 +221,9 @@ pub fn FeaturesView() -> impl IntoView {
                 <label>"Layer "
                     <LayerSelect id="features-layer" layer=layer keep=|l| l.channel_axis.is_some() || l.shape.len() == 2 />
                 </label>
-                <span class="hint">{move || s.shown.with(|x| x.as_ref().map(|x| format!(" activations of {}", x.result.name)))}</span>
+                <span class="hint">{move || s.image.shown.with(|x| x.as_ref().map(|x| format!(" activations of {}", x.result.name)))}</span>
             </div>
-            {move || s.activations.get().map(|(a, _)| {
+            {move || s.features.activations.get().map(|(a, _)| {
                 let more = if a.channels > MAX_TILES { format!(", the first {MAX_TILES} shown") } else { String::new() };
                 view! {
                     <p id="features-caption" data-channels=a.channels>
@@ -233,7 +234,7 @@ pub fn FeaturesView() -> impl IntoView {
                 }
             })}
             <div id="tiles" class="tiles">{tiles}</div>
-            <div class="channel-panel" class:hidden=move || s.activations.with(Option::is_none)>
+            <div class="channel-panel" class:hidden=move || s.features.activations.with(Option::is_none)>
                 <h3 id="selected-channels">{move || {
                     let list: Vec<String> = selected.get().iter().map(|c| c.to_string()).collect();
                     format!("Selected channel(s): {}", list.join(", "))

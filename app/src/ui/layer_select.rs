@@ -17,7 +17,7 @@ pub fn LayerSelect(
     view! {
         <select id=id on:change=move |ev| layer.set(Some(event_target_value(&ev)))>
             {move || {
-                s.model.with(|m| {
+                s.model.summary.with(|m| {
                     let m = m.as_ref()?;
                     let suggested = m.layers.gradcam_layer.as_deref();
                     Some(

@@ -50,9 +50,9 @@ fn Tabs() -> impl IntoView {
                         <button
                             role="tab"
                             data-view=v.key()
-                            class:active=move || s.view.get() == v
-                            aria-selected=move || (s.view.get() == v).to_string()
-                            on:click=move |_| s.view.set(v)
+                            class:active=move || s.status.view.get() == v
+                            aria-selected=move || (s.status.view.get() == v).to_string()
+                            on:click=move |_| s.status.view.set(v)
                         >
                             {v.label()}
                         </button>
@@ -73,7 +73,7 @@ fn App() -> impl IntoView {
     if query("demo").as_deref() != Some("off") {
         demo::open_demo_in_background(session);
     }
-    let shown = move |v: View| move || session.view.get() != v;
+    let shown = move |v: View| move || session.status.view.get() != v;
     view! {
         <header>
             <h1>"UNPIC" <small>" understand the predictions of your image classifier"</small></h1>

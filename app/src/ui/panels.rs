@@ -26,7 +26,7 @@ fn open_image(s: Session, name: String, bytes: Vec<u8>) {
 fn open_labels(s: Session, name: String, bytes: Vec<u8>) {
     match String::from_utf8(bytes) {
         Ok(text) => s.open_labels(text),
-        Err(_) => s.error.set(Some(format!(
+        Err(_) => s.status.error.set(Some(format!(
             "Error while reading the labels: '{name}' is not a text file"
         ))),
     }
@@ -36,7 +36,7 @@ fn read_then(session: Session, file: File, then: OnFile) {
     spawn_local(async move {
         match read_file(&file).await {
             Ok(bytes) => then(session, file.name(), bytes),
-            Err(e) => session.error.set(Some(e)),
+            Err(e) => session.status.error.set(Some(e)),
         }
     });
 }
@@ -111,7 +111,7 @@ pub fn BackendSwitch() -> impl IntoView {
                     .into_iter()
                     .map(|(choice, key, label)| {
                         view! {
-                            <option value=key selected=move || s.choice.get() == choice>
+                            <option value=key selected=move || s.model.choice.get() == choice>
                                 {label}
                             </option>
                         }
@@ -119,14 +119,14 @@ pub fn BackendSwitch() -> impl IntoView {
                     .collect_view()}
             </select>
             <span id="backend-active" class="badge">
-                {move || s.backend.get().map_or("starting…", |b| b.label())}
+                {move || s.model.backend.get().map_or("starting…", |b| b.label())}
             </span>
             <span class="hint">
                 {move || {
-                    if s.webgpu_available.get() { "" } else { "(this browser offers no WebGPU)" }
+                    if s.model.webgpu_available.get() { "" } else { "(this browser offers no WebGPU)" }
                 }}
             </span>
-            {move || s.backend_note.get().map(|n| view! { <div class="note">{n}</div> })}
+            {move || s.model.backend_note.get().map(|n| view! { <div class="note">{n}</div> })}
         </div>
     }
 }
@@ -135,11 +135,11 @@ pub fn BackendSwitch() -> impl IntoView {
 pub fn ErrorBanner() -> impl IntoView {
     let s = use_session();
     move || {
-        s.error.get().map(|message| {
+        s.status.error.get().map(|message| {
             view! {
                 <div id="error" class="error" role="alert">
                     <span>{message}</span>
-                    <button class="dismiss" on:click=move |_| s.error.set(None)>
+                    <button class="dismiss" on:click=move |_| s.status.error.set(None)>
                         "Dismiss"
                     </button>
                 </div>
@@ -153,8 +153,8 @@ pub fn StatusLine() -> impl IntoView {
     let s = use_session();
     view! {
         <div id="status" class="status" aria-live="polite">
-            {move || s.busy.get().map(|b| view! { <span class="spinner"></span> <span>{b}</span> })}
-            {move || s.progress.get().map(|p| {
+            {move || s.status.busy.get().map(|b| view! { <span class="spinner"></span> <span>{b}</span> })}
+            {move || s.status.progress.get().map(|p| {
                 let fraction = p.done as f64 / p.total.max(1) as f64;
                 let elapsed = (js_sys::Date::now() - p.started_ms) / 1000.0;
                 // An estimate from under a second of work is noise: wait for one.
@@ -186,7 +186,7 @@ pub fn ModelPanel() -> impl IntoView {
             <DropZone id="labels-file" label="Class labels (optional: one per line)" accept=".txt,.json,.csv" on_file=open_labels />
             <SizeChoice />
             {move || {
-                s.model.get().map(|m| {
+                s.model.summary.get().map(|m| {
                     let shape = format!(
                         "{} channel(s), {}x{} ({:?}){}",
                         m.input.channels,
@@ -218,7 +218,7 @@ fn SizeChoice() -> impl IntoView {
     let width = RwSignal::new(224usize);
     let read = |event: leptos::ev::Event| event_target_value(&event).trim().parse::<usize>().ok();
     move || {
-        s.needs_size.get().map(|(name, message)| {
+        s.model.needs_size.get().map(|(name, message)| {
             view! {
                 <div id="size-choice" class="note">
                     <p>{format!("{name}: {message}")}</p>
@@ -244,15 +244,18 @@ pub fn PreprocessPanel() -> impl IntoView {
     let s = use_session();
     let field = move |which: &'static str| {
         move || {
-            s.preprocess.get().map_or(String::new(), |p| match which {
-                "scale" => format!("{}", p.scale),
-                "mean" => format_floats(&p.mean),
-                _ => format_floats(&p.std),
-            })
+            s.model
+                .preprocess
+                .get()
+                .map_or(String::new(), |p| match which {
+                    "scale" => format!("{}", p.scale),
+                    "mean" => format_floats(&p.mean),
+                    _ => format_floats(&p.std),
+                })
         }
     };
     let edit = move |which: &'static str, text: String| {
-        let Some(mut p) = s.preprocess.get_untracked() else {
+        let Some(mut p) = s.model.preprocess.get_untracked() else {
             return;
         };
         let parsed =
@@ -267,11 +270,12 @@ pub fn PreprocessPanel() -> impl IntoView {
                 match p.validate() {
                     Ok(()) => s.set_preprocess(p),
                     Err(e) => s
+                        .status
                         .error
                         .set(Some(format!("Error in the preprocessing: {e}"))),
                 }
             }
-            Err(e) => s.error.set(Some(e)),
+            Err(e) => s.status.error.set(Some(e)),
         }
     };
     view! {
@@ -291,7 +295,7 @@ pub fn PreprocessPanel() -> impl IntoView {
                         .into_iter()
                         .map(|p| {
                             view! {
-                                <option value=p.key() selected=move || s.preset.get() == p>
+                                <option value=p.key() selected=move || s.model.preset.get() == p>
                                     {p.label()}
                                 </option>
                             }
@@ -315,12 +319,12 @@ pub fn ImagePanel() -> impl IntoView {
         <section class="panel">
             <h2>"Image"</h2>
             <DropZone id="image-file" label="Open an image (or drop it here)" accept="image/*" on_file=open_image />
-            <div class="controls random-row" class:hidden=move || s.dataset.with(Option::is_none)>
+            <div class="controls random-row" class:hidden=move || s.dataset.summary.with(Option::is_none)>
                 <button id="random-image" on:click=move |_| s.open_random_image(class.get_untracked())>"Random image"</button>
                 " of "
                 <select id="random-class" on:change=move |ev| class.set(event_target_value(&ev).parse().ok())>
                     <option value="">"any class"</option>
-                    {move || s.dataset.with(|d| d.as_ref().map(|d| {
+                    {move || s.dataset.summary.with(|d| d.as_ref().map(|d| {
                         d.classes.iter().enumerate().map(|(k, c)| view! { <option value=k>{c.clone()}</option> }).collect_view()
                     }))}
                 </select>
@@ -346,7 +350,7 @@ pub fn PredictionPanel() -> impl IntoView {
     let s = use_session();
     let canvas = NodeRef::<leptos::html::Canvas>::new();
     Effect::new(move |_| {
-        if let (Some(shown), Some(c)) = (s.shown.get(), canvas.get()) {
+        if let (Some(shown), Some(c)) = (s.image.shown.get(), canvas.get()) {
             let c: &HtmlCanvasElement = &c;
             let _ = draw(c, &shown.rgba, shown.result.width, shown.result.height);
         }
@@ -354,8 +358,8 @@ pub fn PredictionPanel() -> impl IntoView {
     // The true class of an image from the dataset, once the dataset is evaluated.
     // (Read in place: the evaluation holds every file, and this runs for each bar.)
     let true_class = Memo::new(move |_| {
-        let path = s.image.with(|i| i.as_ref()?.dataset_path.clone())?;
-        s.evaluation.with(|r| {
+        let path = s.image.file.with(|i| i.as_ref()?.dataset_path.clone())?;
+        s.dataset.evaluation.with(|r| {
             let e = &r.as_ref()?.evaluation;
             let file = e.files.iter().find(|f| f.path == path)?;
             Some((file.label, e.classes.get(file.label)?.clone()))
@@ -369,14 +373,14 @@ pub fn PredictionPanel() -> impl IntoView {
                 <figure>
                     <canvas id="input-view" node_ref=canvas width="1" height="1"></canvas>
                     <figcaption id="image-name">
-                        {move || s.shown.get().map(|x| x.result.name).unwrap_or_else(|| "no image yet".into())}
+                        {move || s.image.shown.get().map(|x| x.result.name).unwrap_or_else(|| "no image yet".into())}
                     </figcaption>
                 </figure>
                 <div class="scores">
                     <h3>"Top 5"</h3>
                     <ol id="top5" class="bars">
                         {move || {
-                            s.shown
+                            s.image.shown
                                 .get()
                                 .map(|x| {
                                     x.result
@@ -406,7 +410,7 @@ pub fn PredictionPanel() -> impl IntoView {
                     </ol>
                     <p id="timing" class="hint">
                         {move || {
-                            s.shown.get().map(|x| {
+                            s.image.shown.get().map(|x| {
                                 format!(
                                     "forward pass {:.1} ms on {}",
                                     x.result.forward_ms,
@@ -416,7 +420,7 @@ pub fn PredictionPanel() -> impl IntoView {
                         }}
                     </p>
                     {move || true_class().map(|(k, label)| {
-                        let predicted = s.shown.get().and_then(|x| x.result.prediction.top.first().map(|c| c.class));
+                        let predicted = s.image.shown.get().and_then(|x| x.result.prediction.top.first().map(|c| c.class));
                         let verdict = if predicted == Some(k) { "right" } else { "wrong" };
                         view! {
                             <p id="true-class" data-class=k class=verdict>
@@ -426,7 +430,7 @@ pub fn PredictionPanel() -> impl IntoView {
                     })}
                     <ul id="notes" class="notes">
                         {move || {
-                            s.shown
+                            s.image.shown
                                 .get()
                                 .map(|x| x.result.notes.into_iter().map(|n| view! { <li>{n}</li> }).collect_view())
                         }}
@@ -443,9 +447,9 @@ pub fn PredictionPanel() -> impl IntoView {
 fn ScoreTable(truth: Signal<Option<usize>>) -> impl IntoView {
     let s = use_session();
     move || {
-        let shown = s.shown.get()?;
+        let shown = s.image.shown.get()?;
         let p = shown.result.prediction;
-        let labels = s.model.get().map(|m| m.labels).unwrap_or_default();
+        let labels = s.model.summary.get().map(|m| m.labels).unwrap_or_default();
         let mut order: Vec<usize> = (0..p.probabilities.len()).collect();
         order.sort_by(|&a, &b| {
             p.probabilities[b]

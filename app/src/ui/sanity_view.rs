@@ -75,7 +75,7 @@ pub fn SanityPanel(
     let options = ExplainMethod::ALL
         .into_iter()
         .map(|m| {
-            let hidden = move || !s.model.with(|model| model.as_ref().is_some_and(|model| m.applies_to(&model.layers)));
+            let hidden = move || !s.model.summary.with(|model| model.as_ref().is_some_and(|model| m.applies_to(&model.layers)));
             view! { <option value=m.key() hidden=hidden selected=move || method.get().key() == m.key()>{m.label()}</option> }
         })
         .collect_view();
@@ -104,7 +104,7 @@ pub fn SanityPanel(
                 </label>
                 <button id="sanity-run" on:click=run>"Check"</button>
             </div>
-            {move || s.sanity.get().map(|(result, planes)| view! { <SanityResultView result=result planes=planes /> })}
+            {move || s.image.sanity.get().map(|(result, planes)| view! { <SanityResultView result=result planes=planes /> })}
         </details>
     }
 }

@@ -10,7 +10,7 @@ use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, MouseEvent};
 use super::files;
 use super::layer_select::LayerSelect;
 use super::state::{View, use_session};
-use crate::protocol::TsneResult;
+use crate::protocol::{TsneMap, TsneResult};
 
 /// Side of the plot, in CSS pixels.
 const SIZE: f64 = 560.0;
@@ -109,17 +109,24 @@ pub fn TsneView() -> impl IntoView {
     let excluded = RwSignal::new(Vec::<usize>::new());
     let hover = RwSignal::new(None::<usize>);
     let canvas = NodeRef::<leptos::html::Canvas>::new();
-    Effect::new(move |_| layer.set(s.model.get().as_ref().and_then(default_layer)));
+    Effect::new(move |_| layer.set(s.model.summary.get().as_ref().and_then(default_layer)));
     Effect::new(move |_| {
-        if let Some(d) = s.dataset.get() {
+        if let Some(d) = s.dataset.summary.get() {
             every.set(d.items.len().div_ceil(DEFAULT_POINTS).max(1));
             excluded.set(Vec::new());
         }
     });
-    let positions = Memo::new(move |_| s.tsne.get().map(|m| layout(&m.points)).unwrap_or_default());
+    let positions = Memo::new(move |_| {
+        s.embedding
+            .tsne
+            .get()
+            .map(|m| layout(&m.points))
+            .unwrap_or_default()
+    });
     // Which points the Accuracy view's selection holds.
     let ringed = Memo::new(move |_| {
-        let (Some(map), Some(selection)) = (s.tsne.get(), s.selection.get()) else {
+        let (Some(map), Some(selection)) = (s.embedding.tsne.get(), s.dataset.selection.get())
+        else {
             return Vec::new();
         };
         (0..map.points.len())
@@ -135,13 +142,13 @@ pub fn TsneView() -> impl IntoView {
             .collect::<Vec<_>>()
     });
     Effect::new(move |_| {
-        if let (Some(map), Some(c)) = (s.tsne.get(), canvas.get()) {
+        if let (Some(map), Some(c)) = (s.embedding.tsne.get(), canvas.get()) {
             let c: &HtmlCanvasElement = &c;
             let _ = draw(c, &map, &positions.get(), &ringed.get());
         }
     });
     Effect::new(move |_| {
-        if let (Some(i), Some(map)) = (hover.get(), s.tsne.get_untracked())
+        if let (Some(i), Some(map)) = (hover.get(), s.embedding.tsne.get_untracked())
             && let Some(path) = map.paths.get(i)
         {
             s.want_thumbnails(vec![path.clone()]);
@@ -160,22 +167,24 @@ pub fn TsneView() -> impl IntoView {
     };
     let run = move |_| {
         let Some(l) = layer.get_untracked() else {
-            s.error.set(Some("This model has no layer to map.".into()));
+            s.status
+                .error
+                .set(Some("This model has no layer to map.".into()));
             return;
         };
         let off = excluded.get_untracked();
-        let classes = s.dataset.get_untracked().map(|d| {
+        let classes = s.dataset.summary.get_untracked().map(|d| {
             (0..d.classes.len())
                 .filter(|k| !off.contains(k))
                 .collect::<Vec<_>>()
         });
-        s.run_tsne(
-            l,
-            perplexity.get_untracked(),
-            seed.get_untracked(),
-            every.get_untracked(),
+        s.run_tsne(TsneMap {
+            layer: l,
+            perplexity: perplexity.get_untracked(),
+            seed: seed.get_untracked(),
+            every: every.get_untracked(),
             classes,
-        );
+        });
     };
     // Includes classes 0, n, 2n, ... (unticks the others).
     let every_class = move |ev| {
@@ -184,6 +193,7 @@ pub fn TsneView() -> impl IntoView {
         };
         let total = s
             .dataset
+            .summary
             .with_untracked(|d| d.as_ref().map_or(0, |d| d.classes.len()));
         excluded.set((0..total).filter(|k| k % n.max(1) != 0).collect());
     };
@@ -202,7 +212,7 @@ pub fn TsneView() -> impl IntoView {
         }
     };
     let export_csv = move |_| {
-        if let Some(map) = s.tsne.get_untracked() {
+        if let Some(map) = s.embedding.tsne.get_untracked() {
             files::download(
                 "tsne.csv",
                 crate::export::tsne_csv(&map).as_bytes(),
@@ -225,12 +235,12 @@ pub fn TsneView() -> impl IntoView {
                     on:change=set_every /></label>
                 <label>"Every N-th class " <input id="tsne-every-class" type="number" min="1" step="1" value="1" on:change=every_class /></label>
                 <button id="tsne-run" on:click=run>"Make the map"</button>
-                {move || s.model.with(|m| m.as_ref().and_then(penultimate_layer)).map(|p| view! {
+                {move || s.model.summary.with(|m| m.as_ref().and_then(penultimate_layer)).map(|p| view! {
                     <p class="hint">{format!("Tip: the penultimate layer ({p}) often separates the classes more clearly than the scores.")}</p>
                 })}
             </div>
             <div id="tsne-classes" class="class-toggles">
-                {move || s.dataset.get().map(|d| {
+                {move || s.dataset.summary.get().map(|d| {
                     d.classes.iter().enumerate().map(|(k, c)| {
                         let id = format!("tsne-class-{k}");
                         let for_id = id.clone();
@@ -248,17 +258,17 @@ pub fn TsneView() -> impl IntoView {
                     }).collect_view()
                 })}
             </div>
-            {move || s.tsne.get().map(|map| {
+            {move || s.embedding.tsne.get().map(|map| {
                 let wrong = map.truth.iter().zip(&map.predicted).filter(|(t, p)| t != p).count();
                 let marked = ringed.get().iter().filter(|r| **r).count();
-                let selection = s.selection.get().map(|sel| format!("; ringed: {} ({marked})", sel.describe(&map.classes)));
+                let selection = s.dataset.selection.get().map(|sel| format!("; ringed: {} ({marked})", sel.describe(&map.classes)));
                 view! {
                     <p id="tsne-caption" data-points=map.points.len()>
                         {format!("{} images at {}, {} misclassified (crosses); KL {:.3}, {:.1} s{}", map.points.len(), map.layer, wrong, map.kl, map.elapsed_ms / 1000.0, selection.unwrap_or_default())}
                     </p>
                 }
             })}
-            <div class="tsne-body" class:hidden=move || s.tsne.with(Option::is_none)>
+            <div class="tsne-body" class:hidden=move || s.embedding.tsne.with(Option::is_none)>
                 <canvas
                     id="tsne-plot"
                     node_ref=canvas
@@ -268,9 +278,9 @@ pub fn TsneView() -> impl IntoView {
                     on:mousemove=move |ev| hover.set(nearest(&ev))
                     on:mouseleave=move |_| hover.set(None)
                     on:click=move |ev| {
-                        if let (Some(i), Some(map)) = (nearest(&ev), s.tsne.get_untracked()) && let Some(path) = map.paths.get(i) {
+                        if let (Some(i), Some(map)) = (nearest(&ev), s.embedding.tsne.get_untracked()) && let Some(path) = map.paths.get(i) {
                             s.open_dataset_image(path.clone());
-                            s.view.set(View::Predict);
+                            s.status.view.set(View::Predict);
                         }
                     }
                 ></canvas>
@@ -278,7 +288,7 @@ pub fn TsneView() -> impl IntoView {
                     <div id="tsne-hover">
                         {move || {
                             let i = hover.get()?;
-                            let map = s.tsne.get()?;
+                            let map = s.embedding.tsne.get()?;
                             let path = map.paths.get(i)?.clone();
                             let src = s.thumbnail(path.clone());
                             let name = |k: usize| map.classes.get(k).cloned().unwrap_or_default();

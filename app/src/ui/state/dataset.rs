@@ -8,10 +8,7 @@ use leptos::prelude::*;
 use super::{JobProgress, Session, random_pick};
 use crate::awaiting::{Answered, Purpose};
 use crate::page_model::split_files;
-use crate::protocol::{
-    DatasetSummary, EvaluationResult, FileSizes, ImagePurpose, MaxActivationsResult, Request,
-    TsneResult,
-};
+use crate::protocol::{DatasetSummary, EvaluationResult, FileSizes, ImagePurpose, Request};
 use crate::ui::client;
 
 /// Thumbnails added to the page per task of its event loop.
@@ -21,14 +18,14 @@ impl Session {
     /// Opens a set of labelled images: a zip of class folders (`files: None`), or a picked
     /// folder's files, their bytes one after another.
     pub fn open_dataset(self, name: String, files: Option<FileSizes>, bytes: Vec<u8>) {
-        self.error.set(None);
-        self.busy.set(Some(format!("Opening {name}…")));
-        self.dataset.set(None);
-        self.evaluation.set(None);
-        self.tsne.set(None);
-        self.max_activations.set(None);
-        self.selection.set(None);
-        self.thumbnails.update(HashMap::clear);
+        self.status.error.set(None);
+        self.status.busy.set(Some(format!("Opening {name}…")));
+        self.dataset.summary.set(None);
+        self.dataset.evaluation.set(None);
+        self.embedding.tsne.set(None);
+        self.features.max_activations.set(None);
+        self.dataset.selection.set(None);
+        self.dataset.thumbnails.update(HashMap::clear);
         // Images read for an earlier dataset are not shown as this one's (paths may repeat).
         self.awaiting
             .update_value(|a| a.forget(Purpose::Thumbnails));
@@ -50,7 +47,7 @@ impl Session {
 
     /// Opens a random image of the dataset (of folder class `class`, if given).
     pub fn open_random_image(self, class: Option<usize>) {
-        let Some(paths) = self.dataset.with(|d| {
+        let Some(paths) = self.dataset.summary.with(|d| {
             d.as_ref().map(|d| {
                 d.items
                     .iter()
@@ -59,7 +56,8 @@ impl Session {
                     .collect::<Vec<_>>()
             })
         }) else {
-            self.error
+            self.status
+                .error
                 .set(Some("Open a folder of images first.".into()));
             return;
         };
@@ -73,14 +71,15 @@ impl Session {
     /// rebuilds a gallery (which would decode every image again).
     pub fn thumbnail(self, path: String) -> impl Fn() -> String + Send + Sync + 'static {
         move || {
-            self.thumbnails
+            self.dataset
+                .thumbnails
                 .with(|t| t.get(&path).cloned().unwrap_or_default())
         }
     }
 
     /// Asks for the images of `paths` not yet in [`Session::thumbnails`].
     pub fn want_thumbnails(self, paths: Vec<String>) {
-        let missing: Vec<String> = self.thumbnails.with_untracked(|have| {
+        let missing: Vec<String> = self.dataset.thumbnails.with_untracked(|have| {
             paths
                 .into_iter()
                 .filter(|p| !have.contains_key(p))
@@ -101,13 +100,13 @@ impl Session {
     /// Classifies the whole dataset (replacing a running evaluation).
     pub fn evaluate(self) {
         let (Some(_), Some(preprocess), Some(dataset)) = (
-            self.model.get_untracked(),
-            self.preprocess.get_untracked(),
-            self.dataset.get_untracked(),
+            self.model.summary.get_untracked(),
+            self.model.preprocess.get_untracked(),
+            self.dataset.summary.get_untracked(),
         ) else {
             return;
         };
-        self.evaluation.set(None);
+        self.dataset.evaluation.set(None);
         // The worker replaces an evaluation under way with the new one.
         let id = self.ask(
             Purpose::Evaluation,
@@ -118,7 +117,7 @@ impl Session {
             },
             None,
         );
-        self.progress.set(Some(JobProgress {
+        self.status.progress.set(Some(JobProgress {
             id,
             task: "Evaluating the images".into(),
             done: 0,
@@ -126,95 +125,6 @@ impl Session {
             started_ms: js_sys::Date::now(),
             one_go: false,
         }));
-    }
-
-    /// Finds the dataset images that excite each channel of `layer` most (a background job).
-    pub fn find_max_activations(self, layer: String) {
-        let (Some(preprocess), Some(dataset)) = (
-            self.preprocess.get_untracked(),
-            self.dataset.get_untracked(),
-        ) else {
-            self.error
-                .set(Some("Open a model and a folder of images first.".into()));
-            return;
-        };
-        self.max_activations.set(None);
-        let id = self.ask(
-            Purpose::MaxActivations,
-            Request::MaxActivations {
-                id: 0,
-                layer,
-                preprocess,
-                k: 9,
-            },
-            None,
-        );
-        self.progress.set(Some(JobProgress {
-            id,
-            task: "Finding the most activating images".into(),
-            done: 0,
-            total: dataset.items.len(),
-            started_ms: js_sys::Date::now(),
-            one_go: false,
-        }));
-    }
-
-    /// Asks for a t-SNE map of `layer` over the dataset.
-    pub fn run_tsne(
-        self,
-        layer: String,
-        perplexity: f64,
-        seed: u64,
-        every: usize,
-        classes: Option<Vec<usize>>,
-    ) {
-        let (Some(preprocess), Some(dataset)) = (
-            self.preprocess.get_untracked(),
-            self.dataset.get_untracked(),
-        ) else {
-            self.error.set(Some(
-                "Open a model and a folder of images first, then make the t-SNE map.".into(),
-            ));
-            return;
-        };
-        self.error.set(None);
-        let id = self.ask(
-            Purpose::Tsne,
-            Request::Tsne {
-                id: 0,
-                layer,
-                preprocess,
-                perplexity,
-                seed,
-                every,
-                classes,
-            },
-            None,
-        );
-        if self.progress.get_untracked().is_none() {
-            self.progress.set(Some(JobProgress {
-                id,
-                task: "t-SNE".into(),
-                done: 0,
-                total: dataset.items.len(),
-                started_ms: js_sys::Date::now(),
-                one_go: false,
-            }));
-        }
-    }
-
-    /// Stops the running job.
-    pub fn cancel(self) {
-        if self.progress.get_untracked().is_some_and(|p| p.one_go) {
-            // An explanation or a dream runs in one go: only a new worker stops it.
-            self.progress.set(None);
-            self.busy.set(None);
-            self.awaiting.update_value(|a| a.forget_one_go());
-            // The new worker's `Started` resumes what the page still waits for.
-            client::restart();
-        } else {
-            client::send(Request::Cancel, None);
-        }
     }
 
     pub(super) fn on_images(
@@ -240,7 +150,7 @@ impl Session {
                         if current != Some(round) {
                             return;
                         }
-                        self.thumbnails.update(|t| {
+                        self.dataset.thumbnails.update(|t| {
                             for (path, bytes) in chunk {
                                 t.insert(path.clone(), crate::data_url::image_data_url(bytes));
                             }
@@ -261,10 +171,10 @@ impl Session {
     // The worker's answers.
 
     pub(super) fn on_dataset_loaded(self, summary: DatasetSummary) {
-        self.busy.set(None);
+        self.status.busy.set(None);
         let first = summary.items.first().map(|i| i.path.clone());
-        self.dataset.set(Some(summary));
-        if self.image.get_untracked().is_none()
+        self.dataset.summary.set(Some(summary));
+        if self.image.file.get_untracked().is_none()
             && let Some(first) = first
         {
             self.open_dataset_image(first);
@@ -272,47 +182,8 @@ impl Session {
         self.evaluate();
     }
 
-    pub(super) fn on_progress(
-        self,
-        id: u64,
-        purpose: Purpose,
-        task: String,
-        done: usize,
-        total: usize,
-    ) {
-        let now = js_sys::Date::now();
-        self.progress.update(|p| {
-            *p = Some(JobProgress::advanced(
-                p.as_ref(),
-                id,
-                task,
-                done,
-                total,
-                now,
-                purpose.one_go(),
-            ))
-        });
-    }
-
-    pub(super) fn on_max_activations(self, result: MaxActivationsResult) {
-        self.job_ended(result.id);
-        self.max_activations.set(Some(result));
-    }
-
-    pub(super) fn on_tsne(self, result: TsneResult) {
-        self.job_ended(result.id);
-        self.tsne.set(Some(result));
-    }
-
     pub(super) fn on_evaluated(self, result: EvaluationResult) {
         self.job_ended(result.id);
-        self.evaluation.set(Some(result));
-    }
-
-    /// Job `id` finished or stopped: its progress goes (another job's stays).
-    pub(super) fn job_ended(self, id: u64) {
-        if self.progress.get_untracked().is_some_and(|p| p.id == id) {
-            self.progress.set(None);
-        }
+        self.dataset.evaluation.set(Some(result));
     }
 }

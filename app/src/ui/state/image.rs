@@ -1,14 +1,13 @@
 //! The current image: opening and classifying it, and its explanations, activations and dreams.
 
-use explain_core::features::DeepDream;
 use leptos::prelude::*;
 
-use super::{ImageFile, JobProgress, Session, Shown, ShownExplanation};
+use super::{ImageFile, Session, Shown, ShownExplanation};
 use crate::awaiting::{Answered, Purpose};
 use crate::page_model::insert_explanation;
 use crate::protocol::{
-    ActivationsResult, DreamResult, ExplainMethod, ExplainPart, ExplanationResult,
-    PredictionResult, Request, SanityResult, bytes_f32,
+    ExplainMethod, ExplainPart, ExplanationResult, PredictionResult, Request, SanityResult,
+    bytes_f32,
 };
 
 impl Session {
@@ -22,8 +21,8 @@ impl Session {
         bytes: Vec<u8>,
         dataset_path: Option<String>,
     ) {
-        self.error.set(None);
-        self.image.set(Some(ImageFile {
+        self.status.error.set(None);
+        self.image.file.set(Some(ImageFile {
             name,
             bytes,
             dataset_path,
@@ -34,13 +33,15 @@ impl Session {
     /// Classifies the current image with the current model and preprocessing, if all are set.
     pub fn predict(self) {
         let (Some(_), Some(preprocess), Some(image)) = (
-            self.model.get_untracked(),
-            self.preprocess.get_untracked(),
-            self.image.get_untracked(),
+            self.model.summary.get_untracked(),
+            self.model.preprocess.get_untracked(),
+            self.image.file.get_untracked(),
         ) else {
             return;
         };
-        self.busy.set(Some(format!("Classifying {}…", image.name)));
+        self.status
+            .busy
+            .set(Some(format!("Classifying {}…", image.name)));
         self.ask(
             Purpose::Image,
             Request::Predict {
@@ -62,21 +63,23 @@ impl Session {
         probability: bool,
         sum_channels: bool,
     ) {
-        if self.shown.get_untracked().is_none() {
-            self.error.set(Some(
+        if self.image.shown.get_untracked().is_none() {
+            self.status.error.set(Some(
                 "Open a model and an image first, then explain it.".into(),
             ));
             return;
         }
         if methods.is_empty() {
-            self.error
+            self.status
+                .error
                 .set(Some("Tick at least one method to explain with.".into()));
             return;
         }
-        self.explanations.set(Vec::new());
-        self.error.set(None);
+        self.image.explanations.set(Vec::new());
+        self.status.error.set(None);
         let names: Vec<&str> = methods.iter().map(|m| m.label()).collect();
-        self.busy
+        self.status
+            .busy
             .set(Some(format!("Computing {}…", names.join(", "))));
         let requests = methods
             .into_iter()
@@ -104,14 +107,14 @@ impl Session {
         probability: bool,
         max_steps: usize,
     ) {
-        if self.shown.get_untracked().is_none() {
-            self.error.set(Some(
+        if self.image.shown.get_untracked().is_none() {
+            self.status.error.set(Some(
                 "Open a model and an image first, then check a map.".into(),
             ));
             return;
         }
-        self.sanity.set(None);
-        self.error.set(None);
+        self.image.sanity.set(None);
+        self.status.error.set(None);
         self.ask(
             Purpose::Sanity,
             Request::SanityCheck {
@@ -127,64 +130,19 @@ impl Session {
         );
     }
 
-    /// Asks for the shown image's activations at `layer`.
-    pub fn show_activations(self, layer: String) {
-        if self.shown.get_untracked().is_none() {
-            return;
-        }
-        self.ask(
-            Purpose::Activations,
-            Request::Activations { id: 0, layer },
-            None,
-        );
-    }
-
-    /// Dreams an input for each of `channels` of `layer` (the whole layer if empty), one after
-    /// another.
-    pub fn dream_of(self, layer: String, channels: Vec<usize>, settings: DeepDream) {
-        let Some(preprocess) = self.preprocess.get_untracked() else {
-            return;
-        };
-        let targets: Vec<Option<usize>> = if channels.is_empty() {
-            vec![None]
-        } else {
-            channels.into_iter().map(Some).collect()
-        };
-        self.dreams.set(Vec::new());
-        let requests = targets
-            .into_iter()
-            .map(|channel| Request::DeepDream {
-                id: 0,
-                layer: layer.clone(),
-                channel,
-                preprocess: preprocess.clone(),
-                settings,
-            })
-            .collect();
-        let first = self.ask_all(Purpose::Dreams, requests);
-        self.progress.set(Some(JobProgress {
-            id: first,
-            task: "Deep dream".into(),
-            done: 0,
-            total: settings.iterations * settings.levels,
-            started_ms: js_sys::Date::now(),
-            one_go: true,
-        }));
-    }
-
     // The worker's answers (only those still awaited reach here: `mod.rs`).
 
     pub(super) fn on_prediction(self, result: PredictionResult, bytes: Option<Vec<u8>>) {
-        self.busy.set(None);
-        self.shown.set(Some(Shown {
+        self.status.busy.set(None);
+        self.image.shown.set(Some(Shown {
             result,
             rgba: bytes.unwrap_or_default(),
         }));
         // A new image: old maps no longer apply.
         self.awaiting
             .update_value(|a| a.forget(Purpose::Explanations));
-        self.explanations.set(Vec::new());
-        self.sanity.set(None);
+        self.image.explanations.set(Vec::new());
+        self.image.sanity.set(None);
     }
 
     pub(super) fn on_explanation(
@@ -194,30 +152,18 @@ impl Session {
         bytes: Option<Vec<u8>>,
     ) {
         let explanation = ShownExplanation::from_answer(result, bytes.unwrap_or_default());
-        self.explanations
+        self.image
+            .explanations
             .update(|list| insert_explanation(list, explanation));
         // The status line clears when the last map of the click is in.
         if answered.round_complete {
-            self.busy.set(None);
+            self.status.busy.set(None);
         }
     }
 
     pub(super) fn on_sanity(self, result: SanityResult, bytes: Option<Vec<u8>>) {
         self.job_ended(result.id);
         let planes = bytes_f32(&bytes.unwrap_or_default());
-        self.sanity.set(Some((result, planes)));
-    }
-
-    pub(super) fn on_activations(self, result: ActivationsResult, bytes: Option<Vec<u8>>) {
-        let maps = bytes_f32(&bytes.unwrap_or_default());
-        self.activations.set(Some((result, maps)));
-    }
-
-    pub(super) fn on_dream(self, answered: Answered, result: DreamResult, bytes: Option<Vec<u8>>) {
-        if answered.round_complete && self.progress.get_untracked().is_some_and(|p| p.one_go) {
-            self.progress.set(None);
-        }
-        self.dreams
-            .update(|d| d.push((result, bytes.unwrap_or_default())));
+        self.image.sanity.set(Some((result, planes)));
     }
 }

@@ -1,12 +1,18 @@
 //! The page's shared state (one `Session` in context) and the actions that change it. Views read
-//! signals and call actions; only actions talk to the worker. The actions and the handling of
-//! the worker's answers live by what they are about: `model` (backend, model, labels,
-//! preprocessing), `image` (the current image, its explanations, activations and dreams) and
-//! `dataset` (the dataset, its galleries and the jobs over it); this file routes each answer.
+//! signals and call actions; only actions talk to the worker. The state is cut by domain, each
+//! a struct of signals with its actions and answer handlers in its own file: `model` (backend,
+//! model, labels, preprocessing), `image` (the current image, its explanations and sanity
+//! checks), `dataset` (the dataset, its evaluation and galleries), `features` (activations,
+//! most activating images, deep dreams), `embedding` (the t-SNE map) and `status` (the job's
+//! progress, cancelling). This file routes each answer, once `awaiting.rs` says it is wanted;
+//! the handlers apply it with `page_model.rs`'s pure functions.
 
 mod dataset;
+mod embedding;
+mod features;
 mod image;
 mod model;
+mod status;
 
 use std::collections::HashMap;
 
@@ -23,76 +29,125 @@ use crate::protocol::{
 
 pub use crate::page_model::{ImageFile, JobProgress, Selection, Shown, ShownExplanation, View};
 
-/// The page's state: what the views show, as signals, and the requests whose answers are still
-/// awaited (`awaiting.rs`: an answer to an earlier click is dropped there).
+/// The page's state, one struct per domain, each holding what its views show as signals; the
+/// actions and answer handlers of a domain live in its file. `awaiting` holds the requests
+/// whose answers are still wanted (`awaiting.rs`: an answer to an earlier click is dropped there).
 #[derive(Clone, Copy)]
 pub struct Session {
+    pub model: ModelState,
+    pub image: ImageState,
+    pub dataset: DatasetState,
+    pub features: FeaturesState,
+    pub embedding: EmbeddingState,
+    pub status: StatusState,
+    awaiting: StoredValue<Awaiting>,
+}
+
+/// The backend, the model, and how images are prepared for it (`model.rs`).
+#[derive(Clone, Copy)]
+pub struct ModelState {
     pub choice: RwSignal<BackendChoice>,
     pub backend: RwSignal<Option<Backend>>,
     pub webgpu_available: RwSignal<bool>,
     pub backend_note: RwSignal<Option<String>>,
-    pub model: RwSignal<Option<ModelSummary>>,
+    pub summary: RwSignal<Option<ModelSummary>>,
     pub preset: RwSignal<Preset>,
     pub preprocess: RwSignal<Option<Preprocess>>,
-    pub image: RwSignal<Option<ImageFile>>,
+    /// A model that takes any image size waits for the user's size: (file name, why).
+    pub needs_size: RwSignal<Option<(String, String)>>,
+}
+
+/// The current image, its prediction and its explanations (`image.rs`).
+#[derive(Clone, Copy)]
+pub struct ImageState {
+    pub file: RwSignal<Option<ImageFile>>,
     pub shown: RwSignal<Option<Shown>>,
     /// The explanations of the shown image, in the order they were asked for.
     pub explanations: RwSignal<Vec<ShownExplanation>>,
-    /// What the engine is doing now, for the status line.
-    pub busy: RwSignal<Option<String>>,
-    pub error: RwSignal<Option<String>>,
-    /// A model that takes any image size waits for the user's size: (file name, why).
-    pub needs_size: RwSignal<Option<(String, String)>>,
-    /// The requests whose answers the page waits for, by purpose.
-    awaiting: StoredValue<Awaiting>,
-    pub view: RwSignal<View>,
-    pub dataset: RwSignal<Option<DatasetSummary>>,
-    /// The predictions over the dataset with the current model and preprocessing.
-    pub evaluation: RwSignal<Option<EvaluationResult>>,
-    pub progress: RwSignal<Option<JobProgress>>,
-    /// The last t-SNE map.
-    pub tsne: RwSignal<Option<TsneResult>>,
-    /// The shown image's activations at the Features view's layer, and their maps.
-    pub activations: RwSignal<Option<(ActivationsResult, Vec<f32>)>>,
-    /// The top dataset images of every channel of a layer.
-    pub max_activations: RwSignal<Option<MaxActivationsResult>>,
-    /// The deep dreams of the last click (one per channel) and their RGBA pixels.
-    pub dreams: RwSignal<Vec<(DreamResult, Vec<u8>)>>,
     /// The last sanity check of a map and its maps (the original's first, values in [0, 1]).
     pub sanity: RwSignal<Option<(SanityResult, Vec<f32>)>>,
+}
+
+/// The open dataset, its evaluation and its galleries (`dataset.rs`).
+#[derive(Clone, Copy)]
+pub struct DatasetState {
+    pub summary: RwSignal<Option<DatasetSummary>>,
+    /// The predictions over the dataset with the current model and preprocessing.
+    pub evaluation: RwSignal<Option<EvaluationResult>>,
     /// Dataset path -> `data:` URL of the image, filled as galleries ask for them.
     pub thumbnails: RwSignal<HashMap<String, String>>,
     /// The images the Accuracy view's gallery shows.
     pub selection: RwSignal<Option<Selection>>,
 }
 
+/// What a layer's channels respond to (`features.rs`).
+#[derive(Clone, Copy)]
+pub struct FeaturesState {
+    /// The shown image's activations at the Features view's layer, and their maps.
+    pub activations: RwSignal<Option<(ActivationsResult, Vec<f32>)>>,
+    /// The top dataset images of every channel of a layer.
+    pub max_activations: RwSignal<Option<MaxActivationsResult>>,
+    /// The deep dreams of the last click (one per channel) and their RGBA pixels.
+    pub dreams: RwSignal<Vec<(DreamResult, Vec<u8>)>>,
+}
+
+/// The map of the dataset's embedding (`embedding.rs`).
+#[derive(Clone, Copy)]
+pub struct EmbeddingState {
+    /// The last t-SNE map.
+    pub tsne: RwSignal<Option<TsneResult>>,
+}
+
+/// What the engine is doing, what went wrong, and which view shows (`status.rs`).
+#[derive(Clone, Copy)]
+pub struct StatusState {
+    /// What the engine is doing now, for the status line.
+    pub busy: RwSignal<Option<String>>,
+    pub error: RwSignal<Option<String>>,
+    /// The running job's progress.
+    pub progress: RwSignal<Option<JobProgress>>,
+    pub view: RwSignal<View>,
+}
+
 pub fn provide_session(choice: BackendChoice) -> Session {
     let session = Session {
-        choice: RwSignal::new(choice),
-        backend: RwSignal::new(None),
-        webgpu_available: RwSignal::new(false),
-        backend_note: RwSignal::new(None),
-        model: RwSignal::new(None),
-        preset: RwSignal::new(Preset::Unit),
-        preprocess: RwSignal::new(None),
-        image: RwSignal::new(None),
-        shown: RwSignal::new(None),
-        explanations: RwSignal::new(Vec::new()),
-        busy: RwSignal::new(None),
-        error: RwSignal::new(None),
-        needs_size: RwSignal::new(None),
+        model: ModelState {
+            choice: RwSignal::new(choice),
+            backend: RwSignal::new(None),
+            webgpu_available: RwSignal::new(false),
+            backend_note: RwSignal::new(None),
+            summary: RwSignal::new(None),
+            preset: RwSignal::new(Preset::Unit),
+            preprocess: RwSignal::new(None),
+            needs_size: RwSignal::new(None),
+        },
+        image: ImageState {
+            file: RwSignal::new(None),
+            shown: RwSignal::new(None),
+            explanations: RwSignal::new(Vec::new()),
+            sanity: RwSignal::new(None),
+        },
+        dataset: DatasetState {
+            summary: RwSignal::new(None),
+            evaluation: RwSignal::new(None),
+            thumbnails: RwSignal::new(HashMap::new()),
+            selection: RwSignal::new(None),
+        },
+        features: FeaturesState {
+            activations: RwSignal::new(None),
+            max_activations: RwSignal::new(None),
+            dreams: RwSignal::new(Vec::new()),
+        },
+        embedding: EmbeddingState {
+            tsne: RwSignal::new(None),
+        },
+        status: StatusState {
+            busy: RwSignal::new(None),
+            error: RwSignal::new(None),
+            progress: RwSignal::new(None),
+            view: RwSignal::new(View::Accuracy),
+        },
         awaiting: StoredValue::new(Awaiting::default()),
-        view: RwSignal::new(View::Accuracy),
-        dataset: RwSignal::new(None),
-        evaluation: RwSignal::new(None),
-        progress: RwSignal::new(None),
-        tsne: RwSignal::new(None),
-        activations: RwSignal::new(None),
-        max_activations: RwSignal::new(None),
-        dreams: RwSignal::new(Vec::new()),
-        sanity: RwSignal::new(None),
-        thumbnails: RwSignal::new(HashMap::new()),
-        selection: RwSignal::new(None),
     };
     provide_context(session);
     session
@@ -108,11 +163,11 @@ impl Session {
         let result =
             client::start(move |id, response, bytes| self.on_response(id, response, bytes));
         if let Err(e) = result {
-            self.error.set(Some(e));
+            self.status.error.set(Some(e));
             return;
         }
-        self.busy.set(Some("Starting the engine…".into()));
-        client::send(Request::SetBackend(self.choice.get_untracked()), None);
+        self.status.busy.set(Some("Starting the engine…".into()));
+        client::send(Request::SetBackend(self.model.choice.get_untracked()), None);
     }
 
     /// Sends `request` for `purpose`, superseding the purpose's earlier requests; returns the
@@ -157,7 +212,7 @@ impl Session {
             // A worker that replaces one after a Cancel has the model and images back, but not
             // the jobs queued on the old one: ask again for the evaluation.
             Response::Started => {
-                if self.evaluation.with_untracked(Option::is_none) {
+                if self.dataset.evaluation.with_untracked(Option::is_none) {
                     self.evaluate();
                 }
             }
@@ -188,11 +243,12 @@ impl Session {
                 message,
             } => {
                 let ended = self.answered(id).map(|a| a.purpose);
-                self.busy.set(None);
+                self.status.busy.set(None);
                 if ended.is_some_and(Purpose::shows_progress) || task.shows_progress() {
-                    self.progress.set(None);
+                    self.status.progress.set(None);
                 }
-                self.error
+                self.status
+                    .error
                     .set(Some(format!("Error while {during}: {message}")));
             }
             response => {

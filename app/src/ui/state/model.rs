@@ -11,32 +11,33 @@ use crate::ui::client;
 
 impl Session {
     pub fn set_backend(self, choice: BackendChoice) {
-        self.choice.set(choice);
-        self.busy.set(Some("Switching backend…".into()));
+        self.model.choice.set(choice);
+        self.status.busy.set(Some("Switching backend…".into()));
         client::send(Request::SetBackend(choice), None);
     }
 
     pub fn open_model(self, name: String, bytes: Vec<u8>) {
-        self.error.set(None);
-        self.busy.set(Some(format!("Opening {name}…")));
-        self.needs_size.set(None);
+        self.status.error.set(None);
+        self.status.busy.set(Some(format!("Opening {name}…")));
+        self.model.needs_size.set(None);
         client::send(Request::LoadModel { name, size: None }, Some(bytes));
     }
 
     /// Opens the model that asked for a size again, at `size` (height, width).
     pub fn open_model_at(self, size: [usize; 2]) {
-        let Some((name, _)) = self.needs_size.get_untracked() else {
+        let Some((name, _)) = self.model.needs_size.get_untracked() else {
             return;
         };
         let Some(bytes) = client::sized_model(&name) else {
-            self.error.set(Some(format!(
+            self.status.error.set(Some(format!(
                 "Open '{name}' again: its file is no longer held"
             )));
             return;
         };
-        self.error.set(None);
-        self.needs_size.set(None);
-        self.busy
+        self.status.error.set(None);
+        self.model.needs_size.set(None);
+        self.status
+            .busy
             .set(Some(format!("Opening {name} at {}x{}…", size[0], size[1])));
         client::send(
             Request::LoadModel {
@@ -48,21 +49,21 @@ impl Session {
     }
 
     pub fn open_labels(self, text: String) {
-        self.error.set(None);
+        self.status.error.set(None);
         client::send(Request::SetLabels { text }, None);
     }
 
     pub fn set_preset(self, preset: Preset) {
-        self.preset.set(preset);
-        if let Some(model) = self.model.get_untracked() {
-            self.preprocess.set(Some(preset.apply(&model.input)));
+        self.model.preset.set(preset);
+        if let Some(model) = self.model.summary.get_untracked() {
+            self.model.preprocess.set(Some(preset.apply(&model.input)));
             self.predict();
             self.evaluate();
         }
     }
 
     pub fn set_preprocess(self, preprocess: Preprocess) {
-        self.preprocess.set(Some(preprocess));
+        self.model.preprocess.set(Some(preprocess));
         self.predict();
         self.evaluate();
     }
@@ -70,32 +71,34 @@ impl Session {
     // The worker's answers.
 
     pub(super) fn on_backend(self, active: Backend, webgpu_available: bool, note: Option<String>) {
-        self.backend.set(Some(active));
-        self.webgpu_available.set(webgpu_available);
-        self.backend_note.set(note);
-        if self.model.get_untracked().is_none() {
-            self.busy.set(None);
+        self.model.backend.set(Some(active));
+        self.model.webgpu_available.set(webgpu_available);
+        self.model.backend_note.set(note);
+        if self.model.summary.get_untracked().is_none() {
+            self.status.busy.set(None);
         }
     }
 
     pub(super) fn on_model_loaded(self, summary: ModelSummary) {
         let same_input = self
             .model
+            .summary
             .get_untracked()
             .is_some_and(|m| m.input == summary.input);
         // Keep the user's preprocessing when the input is unchanged (a backend switch).
-        if !same_input || self.preprocess.get_untracked().is_none() {
-            self.preprocess
-                .set(Some(self.preset.get_untracked().apply(&summary.input)));
+        if !same_input || self.model.preprocess.get_untracked().is_none() {
+            self.model.preprocess.set(Some(
+                self.model.preset.get_untracked().apply(&summary.input),
+            ));
         }
-        self.model.set(Some(summary));
-        self.busy.set(None);
+        self.model.summary.set(Some(summary));
+        self.status.busy.set(None);
         self.predict();
         self.evaluate();
     }
 
     pub(super) fn on_labels(self, labels: Vec<String>) {
-        self.model.update(|m| {
+        self.model.summary.update(|m| {
             if let Some(m) = m
                 && m.labels.len() == labels.len()
             {
@@ -107,7 +110,7 @@ impl Session {
     }
 
     pub(super) fn on_needs_size(self, name: String, message: String) {
-        self.busy.set(None);
-        self.needs_size.set(Some((name, message)));
+        self.status.busy.set(None);
+        self.model.needs_size.set(Some((name, message)));
     }
 }
