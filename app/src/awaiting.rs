@@ -25,10 +25,12 @@ pub enum Purpose {
     MaxActivations,
     /// Thumbnails for the galleries: every request stays wanted until the dataset changes.
     Thumbnails,
+    /// Every common preprocessing scored on a sample of the dataset.
+    PreprocessingCheck,
 }
 
 impl Purpose {
-    const ALL: [Purpose; 9] = [
+    const ALL: [Purpose; 10] = [
         Purpose::Image,
         Purpose::Explanations,
         Purpose::Sanity,
@@ -38,6 +40,7 @@ impl Purpose {
         Purpose::Tsne,
         Purpose::MaxActivations,
         Purpose::Thumbnails,
+        Purpose::PreprocessingCheck,
     ];
 
     /// Whether the worker computes it in one go, so only a new worker stops it.
@@ -45,12 +48,23 @@ impl Purpose {
         matches!(self, Purpose::Explanations | Purpose::Dreams)
     }
 
-    /// Whether the page shows its progress (a job over the dataset, or one-go work with steps).
+    /// Whether the page shows its progress (a job over the dataset, or one-go work with steps;
+    /// not the preprocessing check, which runs unasked).
     pub fn shows_progress(self) -> bool {
         !matches!(
             self,
-            Purpose::Image | Purpose::Activations | Purpose::Thumbnails
+            Purpose::Image
+                | Purpose::Activations
+                | Purpose::Thumbnails
+                | Purpose::PreprocessingCheck
         )
+    }
+
+    /// Whether its failure is the user's to hear of: the preprocessing check runs unasked
+    /// beside the evaluation, which reports the same problems (unreadable images, classes that
+    /// do not match).
+    pub fn reports_failure(self) -> bool {
+        self != Purpose::PreprocessingCheck
     }
 }
 

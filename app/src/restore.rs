@@ -93,6 +93,7 @@ impl Restore {
                     | Request::Tsne { .. }
                     | Request::MaxActivations { .. }
                     | Request::SanityCheck { .. }
+                    | Request::CheckPreprocessing { .. }
             ),
             message: changes_state(request).then(|| (request.clone(), bytes.map(<[u8]>::to_vec))),
         });

@@ -46,6 +46,8 @@ pub enum Job {
     MaxActivations(Box<MaxActivationsJob>),
     /// Needs only the current image, not the dataset (`sanity.rs`).
     Sanity(Box<crate::sanity::SanityJob>),
+    /// `preprocessing.rs`.
+    PreprocessingCheck(Box<crate::preprocessing::PreprocessingCheckJob>),
 }
 
 impl Job {
@@ -55,6 +57,7 @@ impl Job {
             Job::Tsne(j) => j.id,
             Job::MaxActivations(j) => j.id,
             Job::Sanity(j) => j.id,
+            Job::PreprocessingCheck(j) => j.id,
         }
     }
 
@@ -70,6 +73,7 @@ impl Job {
             Job::Tsne(_) => Task::Tsne,
             Job::MaxActivations(_) => Task::MaxActivations,
             Job::Sanity(_) => Task::Sanity,
+            Job::PreprocessingCheck(_) => Task::PreprocessingCheck,
         }
     }
 
@@ -80,6 +84,7 @@ impl Job {
             Job::Tsne(_) => "computing the t-SNE map",
             Job::MaxActivations(_) => "finding the most activating images",
             Job::Sanity(_) => "checking the map on scrambled models",
+            Job::PreprocessingCheck(_) => "checking the preprocessing",
         }
     }
 
@@ -90,6 +95,7 @@ impl Job {
             Job::Tsne(j) => format!("Collecting the activations of {}", j.layer),
             Job::MaxActivations(j) => format!("Finding the images that excite {}", j.layer.name),
             Job::Sanity(j) => j.task(),
+            Job::PreprocessingCheck(_) => crate::preprocessing::PreprocessingCheckJob::TASK.into(),
         }
     }
 
@@ -99,6 +105,7 @@ impl Job {
             Job::Tsne(j) => j.items.len(),
             Job::MaxActivations(j) => j.items.len(),
             Job::Sanity(j) => j.total(),
+            Job::PreprocessingCheck(j) => j.total(),
         }
     }
 
@@ -116,6 +123,7 @@ impl Job {
             (Job::Evaluation(j), Some(source)) => j.step(classifier, source, backend, now_ms).await,
             (Job::Tsne(j), Some(source)) => j.step(classifier, source, now_ms).await,
             (Job::MaxActivations(j), Some(source)) => j.step(classifier, source).await,
+            (Job::PreprocessingCheck(j), Some(source)) => j.step(classifier, source).await,
             (_, None) => Err(explain_core::Error::Settings(
                 "the images were closed; open them again".into(),
             )),

@@ -6,6 +6,7 @@
 //! The engine's parts, one file each: `session` (backend, model, labels), `image` (prediction,
 //! activations and deep dream of one image), `explain` (explanation maps, whole or in shares),
 //! `dataset` (opening a dataset; evaluation, t-SNE and max-activation jobs, stepped by `jobs`),
+//! `preprocessing` (the preprocessing checker's job), `sanity` (the sanity check's job),
 //! `platform` (what differs between the browser and native tests); `message_loop` is the
 //! worker's entry point in the browser.
 
@@ -16,6 +17,7 @@ pub mod jobs;
 #[cfg(target_arch = "wasm32")]
 mod message_loop;
 mod platform;
+mod preprocessing;
 mod sanity;
 mod session;
 #[cfg(test)]
@@ -160,6 +162,9 @@ impl Engine {
             } => vec![self.start_evaluation(id, preprocess, shard)],
             Request::ReadImages { id, paths, purpose } => {
                 vec![self.read_images(id, paths, purpose)]
+            }
+            Request::CheckPreprocessing { id, sample } => {
+                vec![self.start_preprocessing_check(id, sample)]
             }
             Request::Cancel => self.cancel(),
             Request::SanityCheck {

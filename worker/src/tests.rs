@@ -823,3 +823,52 @@ fn predicting_without_a_model_says_what_to_do() {
     };
     assert!(message.contains("open a model first"));
 }
+
+/// The preprocessing check as the page starts it: a job whose steps are the decoding of the
+/// sample and one candidate each, whose scores equal onnxruntime's on the same 200 images
+/// (tests/fixtures/preprocessing, made by make_preprocessing.py) within one image.
+#[test]
+fn the_preprocessing_check_scores_every_preset_as_onnxruntime_does() {
+    let (mut engine, _) = demo_engine();
+    let request = Request::CheckPreprocessing { id: 4, sample: 200 };
+    let Response::Failed { message, .. } =
+        block_on(engine.handle(request.clone(), None)).remove(0).0
+    else {
+        panic!("a check without images must fail")
+    };
+    assert!(message.contains("open"), "{message}");
+    open_dataset(&mut engine, None, demo("fashion-mnist-sample.zip"));
+    let mut replies = block_on(engine.handle(request, None));
+    let mut steps = Vec::new();
+    let result = loop {
+        match replies.pop().map(|r| r.0) {
+            Some(Response::Progress {
+                id, done, total, ..
+            }) => {
+                assert_eq!(id, 4);
+                steps.push((done, total));
+            }
+            Some(Response::PreprocessingChecked(result)) => break result,
+            other => panic!("{other:?}"),
+        }
+        replies = block_on(engine.step()).into_iter().collect();
+    };
+    // Decoding, then the four presets of a grey model (no BGR order to try).
+    assert_eq!(steps.last(), Some(&(4, 5)), "{steps:?}");
+    assert_eq!((result.id, result.sample, result.classes), (4, 200, 10));
+    let reference: serde_json::Value =
+        serde_json::from_slice(&fixture("preprocessing/preprocessing.json")).expect("reference");
+    let names: Vec<&str> = result.scores.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["unit", "imagenet", "raw", "symmetric"]);
+    for score in &result.scores {
+        let expected = reference["presets"][&score.name]
+            .as_f64()
+            .expect("a number");
+        assert!(
+            (score.accuracy - expected).abs() <= 0.005 + 1e-9,
+            "{}: {} vs onnxruntime {expected}",
+            score.name,
+            score.accuracy
+        );
+    }
+}

@@ -16,7 +16,8 @@ mod results;
 pub use methods::ExplainMethod;
 pub use results::{
     ActivationsResult, DatasetSummary, DreamResult, EvaluationResult, ExplanationResult,
-    MaxActivationsResult, ModelSummary, PredictionResult, SanityResult, TsneResult,
+    MaxActivationsResult, ModelSummary, PredictionResult, PreprocessingCheckResult, SanityResult,
+    TsneResult,
 };
 
 /// Which compute backend the user asked for.
@@ -124,6 +125,13 @@ pub enum Request {
         preprocess: Preprocess,
         /// Iterations, pyramid levels and gradient blur (the rest at the core's defaults).
         settings: DeepDream,
+    },
+    /// Scores every common preprocessing (each preset, and BGR order for colour models) on
+    /// `sample` images spread over the labelled dataset (a background job): does another
+    /// convention score clearly better than the user's?
+    CheckPreprocessing {
+        id: u64,
+        sample: usize,
     },
     /// Stops the running job at its next batch (handled as soon as it arrives, not queued).
     Cancel,
@@ -263,6 +271,7 @@ pub enum Response {
     Sanity(SanityResult),
     /// Bytes: the image, RGBA.
     Dream(DreamResult),
+    PreprocessingChecked(PreprocessingCheckResult),
     /// Bytes: the files one after another, `lens` long each.
     Images {
         id: u64,
@@ -309,6 +318,8 @@ pub enum Task {
     Dream,
     /// A sanity check of a map.
     Sanity,
+    /// Scoring every common preprocessing on a sample.
+    PreprocessingCheck,
     /// The worker itself: a message that could not be read, an engine that stopped.
     Engine,
 }
@@ -342,7 +353,8 @@ impl Request {
             | Request::MaxActivations { id, .. }
             | Request::DeepDream { id, .. }
             | Request::Explain { id, .. }
-            | Request::SanityCheck { id, .. } => *id = new,
+            | Request::SanityCheck { id, .. }
+            | Request::CheckPreprocessing { id, .. } => *id = new,
             Request::SetBackend(_)
             | Request::LoadModel { .. }
             | Request::SetLabels { .. }
@@ -366,6 +378,7 @@ impl Response {
             Response::MaxActivations(r) => Some(r.id),
             Response::Sanity(r) => Some(r.id),
             Response::Dream(r) => Some(r.id),
+            Response::PreprocessingChecked(r) => Some(r.id),
             Response::MapPart { id }
             | Response::Progress { id, .. }
             | Response::Images { id, .. }
@@ -398,6 +411,7 @@ impl Request {
             Request::DeepDream { .. } => Task::Dream,
             Request::Explain { .. } => Task::Explanation,
             Request::SanityCheck { .. } => Task::Sanity,
+            Request::CheckPreprocessing { .. } => Task::PreprocessingCheck,
             Request::Cancel => return None,
         })
     }
@@ -422,6 +436,7 @@ impl Request {
             Request::SanityCheck { method, .. } => {
                 format!("checking {} on scrambled models", method.label())
             }
+            Request::CheckPreprocessing { .. } => "checking the preprocessing".into(),
             Request::Cancel => "cancelling".into(),
         }
     }

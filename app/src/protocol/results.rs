@@ -177,3 +177,16 @@ pub struct PredictionResult {
     pub forward_ms: f64,
     pub backend: Backend,
 }
+
+/// Every common preprocessing's accuracy on a sample of the labelled dataset (the page turns
+/// them into advice for the preset in use with `preprocess_check::advise`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreprocessingCheckResult {
+    pub id: u64,
+    /// How many images were scored (the damaged ones of the sample left out).
+    pub sample: usize,
+    /// Each candidate's accuracy, in `Candidate::all` order.
+    pub scores: Vec<explain_core::data::preprocess_check::CandidateScore>,
+    /// The number of classes of the model (chance is one over it).
+    pub classes: usize,
+}

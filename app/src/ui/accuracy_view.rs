@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use web_sys::KeyboardEvent;
 
 use super::files;
+use super::preprocessing_advice::PreprocessingAdvice;
 use super::state::{Selection, View, use_session};
 
 /// Images of a confusion cell shown at once.
@@ -26,6 +27,7 @@ pub fn AccuracyView() -> impl IntoView {
     view! {
         <section class="panel" id="accuracy-view">
             <h2>"Accuracy"</h2>
+            <PreprocessingAdvice />
             {move || match s.dataset.evaluation.get() {
                 None => {
                     let text = if s.status.progress.get().is_some() {

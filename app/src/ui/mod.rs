@@ -11,6 +11,7 @@ mod help_view;
 mod layer_select;
 mod panels;
 mod pool;
+mod preprocessing_advice;
 mod sanity_view;
 mod state;
 mod tsne_view;

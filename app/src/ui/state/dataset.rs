@@ -21,6 +21,7 @@ impl Session {
         self.status.error.set(None);
         self.status.busy.set(Some(format!("Opening {name}…")));
         self.dataset.summary.set(None);
+        self.model.preprocessing_check.set(None);
         self.dataset.evaluation.set(None);
         self.embedding.tsne.set(None);
         self.features.max_activations.set(None);
@@ -180,6 +181,7 @@ impl Session {
             self.open_dataset_image(first);
         }
         self.evaluate();
+        self.check_preprocessing();
     }
 
     pub(super) fn on_evaluated(self, result: EvaluationResult) {

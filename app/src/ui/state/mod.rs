@@ -24,7 +24,8 @@ use crate::awaiting::{Answered, Awaiting, Purpose};
 use crate::presets::Preset;
 use crate::protocol::{
     ActivationsResult, Backend, BackendChoice, DatasetSummary, DreamResult, EvaluationResult,
-    MaxActivationsResult, ModelSummary, Request, Response, SanityResult, TsneResult,
+    MaxActivationsResult, ModelSummary, PreprocessingCheckResult, Request, Response, SanityResult,
+    TsneResult,
 };
 
 pub use crate::page_model::{ImageFile, JobProgress, Selection, Shown, ShownExplanation, View};
@@ -55,6 +56,8 @@ pub struct ModelState {
     pub preprocess: RwSignal<Option<Preprocess>>,
     /// A model that takes any image size waits for the user's size: (file name, why).
     pub needs_size: RwSignal<Option<(String, String)>>,
+    /// Every common preprocessing's accuracy on a sample of the open dataset.
+    pub preprocessing_check: RwSignal<Option<PreprocessingCheckResult>>,
 }
 
 /// The current image, its prediction and its explanations (`image.rs`).
@@ -120,6 +123,7 @@ pub fn provide_session(choice: BackendChoice) -> Session {
             preset: RwSignal::new(Preset::Unit),
             preprocess: RwSignal::new(None),
             needs_size: RwSignal::new(None),
+            preprocessing_check: RwSignal::new(None),
         },
         image: ImageState {
             file: RwSignal::new(None),
@@ -243,6 +247,10 @@ impl Session {
                 message,
             } => {
                 let ended = self.answered(id).map(|a| a.purpose);
+                if !ended.is_none_or(Purpose::reports_failure) {
+                    web_sys::console::warn_1(&format!("{during}: {message}").into());
+                    return;
+                }
                 self.status.busy.set(None);
                 if ended.is_some_and(Purpose::shows_progress) || task.shows_progress() {
                     self.status.progress.set(None);
@@ -267,6 +275,9 @@ impl Session {
                     Response::Evaluated(result) => self.on_evaluated(result),
                     Response::Tsne(result) => self.on_tsne(result),
                     Response::MaxActivations(result) => self.on_max_activations(result),
+                    Response::PreprocessingChecked(result) => {
+                        self.model.preprocessing_check.set(Some(result))
+                    }
                     Response::Cancelled { id } => self.job_ended(id),
                     _ => {}
                 }

@@ -5,9 +5,13 @@ use explain_core::data::Preprocess;
 use leptos::prelude::*;
 
 use super::Session;
+use crate::awaiting::Purpose;
 use crate::presets::Preset;
 use crate::protocol::{Backend, BackendChoice, ModelSummary, Request};
 use crate::ui::client;
+
+/// Images the preprocessing checker scores, spread over the dataset.
+const PREPROCESSING_SAMPLE: usize = 200;
 
 impl Session {
     pub fn set_backend(self, choice: BackendChoice) {
@@ -68,6 +72,28 @@ impl Session {
         self.evaluate();
     }
 
+    /// Scores every common preprocessing on a sample of the open labelled images, so the page
+    /// can say when another one fits the model clearly better (a background job, queued after
+    /// the evaluation; its advice follows the preset in use, `ui/preprocessing_advice.rs`).
+    pub(super) fn check_preprocessing(self) {
+        self.model.preprocessing_check.set(None);
+        let ready = self.model.summary.with_untracked(Option::is_some)
+            && self.dataset.summary.with_untracked(Option::is_some);
+        if !ready {
+            self.awaiting
+                .update_value(|a| a.forget(Purpose::PreprocessingCheck));
+            return;
+        }
+        self.ask(
+            Purpose::PreprocessingCheck,
+            Request::CheckPreprocessing {
+                id: 0,
+                sample: PREPROCESSING_SAMPLE,
+            },
+            None,
+        );
+    }
+
     // The worker's answers.
 
     pub(super) fn on_backend(self, active: Backend, webgpu_available: bool, note: Option<String>) {
@@ -95,6 +121,7 @@ impl Session {
         self.status.busy.set(None);
         self.predict();
         self.evaluate();
+        self.check_preprocessing();
     }
 
     pub(super) fn on_labels(self, labels: Vec<String>) {
@@ -107,6 +134,7 @@ impl Session {
         });
         self.predict();
         self.evaluate();
+        self.check_preprocessing();
     }
 
     pub(super) fn on_needs_size(self, name: String, message: String) {
