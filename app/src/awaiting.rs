@@ -27,10 +27,12 @@ pub enum Purpose {
     Thumbnails,
     /// Every common preprocessing scored on a sample of the dataset.
     PreprocessingCheck,
+    /// Pairs of near-duplicate images of the dataset.
+    NearDuplicates,
 }
 
 impl Purpose {
-    const ALL: [Purpose; 10] = [
+    const ALL: [Purpose; 11] = [
         Purpose::Image,
         Purpose::Explanations,
         Purpose::Sanity,
@@ -41,6 +43,7 @@ impl Purpose {
         Purpose::MaxActivations,
         Purpose::Thumbnails,
         Purpose::PreprocessingCheck,
+        Purpose::NearDuplicates,
     ];
 
     /// Whether the worker computes it in one go, so only a new worker stops it.

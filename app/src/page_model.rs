@@ -2,6 +2,8 @@
 //! which view is shown, a gallery's selection, a job's progress, the current image with its
 //! prediction and maps; and the pure functions that apply the worker's answers to them.
 
+use explain_core::metrics::FileResult;
+
 use crate::protocol::{ExplanationResult, PredictionResult};
 
 /// The views of the page, one shown at a time.
@@ -57,15 +59,39 @@ pub enum Selection {
     PredictedAs(usize),
     /// Everything of this true class (a row).
     TrueClass(usize),
+    /// The images put in another class than their folder's with a probability of at least
+    /// [`CONFIDENTLY_WRONG`], most confident first: a hint of mislabelled images.
+    ConfidentlyWrong,
 }
 
+/// The probability from which a wrong prediction counts as confident.
+pub const CONFIDENTLY_WRONG: f32 = 0.5;
+
 impl Selection {
-    pub fn contains(self, file: &explain_core::metrics::FileResult) -> bool {
+    pub fn contains(self, file: &FileResult) -> bool {
         match self {
             Selection::Cell { truth, pred } => file.label == truth && file.pred == pred,
             Selection::PredictedAs(pred) => file.pred == pred,
             Selection::TrueClass(truth) => file.label == truth,
+            Selection::ConfidentlyWrong => {
+                file.label != file.pred && file.score >= CONFIDENTLY_WRONG
+            }
         }
+    }
+
+    /// The evaluated images in the selection, in the order shown: set order, or most
+    /// confident first for the confidently wrong (explain-core's ranking, as the CLI's).
+    pub fn files(self, evaluation: &explain_core::metrics::Evaluation) -> Vec<&FileResult> {
+        let mut files: Vec<&FileResult> = evaluation
+            .files
+            .iter()
+            .filter(|f| self.contains(f))
+            .collect();
+        if self == Selection::ConfidentlyWrong {
+            // Stable: ties keep set order.
+            files.sort_by(|a, b| b.score.total_cmp(&a.score));
+        }
+        files
     }
 
     pub fn describe(self, classes: &[String]) -> String {
@@ -76,6 +102,10 @@ impl Selection {
             }
             Selection::PredictedAs(pred) => format!("Predicted as {}", name(pred)),
             Selection::TrueClass(truth) => format!("True class {}", name(truth)),
+            Selection::ConfidentlyWrong => format!(
+                "Confidently wrong (another class at {:.0} % or more), most confident first",
+                100.0 * CONFIDENTLY_WRONG
+            ),
         }
     }
 }
@@ -242,7 +272,6 @@ pub fn polyline_points(values: &[f32], width: f64, height: f64, lo: f64, hi: f64
 #[cfg(test)]
 mod tests {
     use super::*;
-    use explain_core::metrics::FileResult;
 
     #[test]
     fn every_view_has_its_own_key() {
@@ -320,6 +349,48 @@ mod tests {
             agreements(&[shown(GradCam, vec![0.0, 0.2, 0.6, 1.0]), small]),
             vec![]
         );
+    }
+
+    #[test]
+    fn confidently_wrong_images_are_ranked_as_explain_core_ranks_them() {
+        use explain_core::metrics::Evaluation;
+        use explain_core::metrics::label_issues::confidently_wrong;
+        let file = |path: &str, label, pred, score| FileResult {
+            path: path.into(),
+            label,
+            pred,
+            score,
+        };
+        let evaluation = Evaluation {
+            files: vec![
+                file("a", 0, 1, 0.6),
+                file("b", 1, 1, 0.99),
+                file("c", 1, 0, 0.95),
+                file("d", 0, 1, 0.4),
+                file("e", 1, 0, 0.6),
+                file("f", 0, 1, CONFIDENTLY_WRONG),
+            ],
+            ..Evaluation::new(vec!["x".into(), "y".into()])
+        };
+        let shown: Vec<&str> = Selection::ConfidentlyWrong
+            .files(&evaluation)
+            .iter()
+            .map(|f| f.path.as_str())
+            .collect();
+        // Right (b) and unsure (d) are left out; ties keep set order.
+        assert_eq!(shown, ["c", "a", "e", "f"]);
+        let reference: Vec<String> = confidently_wrong(&evaluation, CONFIDENTLY_WRONG)
+            .into_iter()
+            .map(|w| w.path)
+            .collect();
+        assert_eq!(shown, reference);
+        // Other selections keep set order.
+        let row: Vec<&str> = Selection::TrueClass(1)
+            .files(&evaluation)
+            .iter()
+            .map(|f| f.path.as_str())
+            .collect();
+        assert_eq!(row, ["b", "c", "e"]);
     }
 
     #[test]

@@ -94,6 +94,7 @@ impl Restore {
                     | Request::MaxActivations { .. }
                     | Request::SanityCheck { .. }
                     | Request::CheckPreprocessing { .. }
+                    | Request::FindNearDuplicates { .. }
             ),
             message: changes_state(request).then(|| (request.clone(), bytes.map(<[u8]>::to_vec))),
         });

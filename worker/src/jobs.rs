@@ -48,6 +48,8 @@ pub enum Job {
     Sanity(Box<crate::sanity::SanityJob>),
     /// `preprocessing.rs`.
     PreprocessingCheck(Box<crate::preprocessing::PreprocessingCheckJob>),
+    /// `label_issues.rs`.
+    NearDuplicates(Box<crate::label_issues::NearDuplicatesJob>),
 }
 
 impl Job {
@@ -58,6 +60,7 @@ impl Job {
             Job::MaxActivations(j) => j.id,
             Job::Sanity(j) => j.id,
             Job::PreprocessingCheck(j) => j.id,
+            Job::NearDuplicates(j) => j.id,
         }
     }
 
@@ -74,6 +77,7 @@ impl Job {
             Job::MaxActivations(_) => Task::MaxActivations,
             Job::Sanity(_) => Task::Sanity,
             Job::PreprocessingCheck(_) => Task::PreprocessingCheck,
+            Job::NearDuplicates(_) => Task::NearDuplicates,
         }
     }
 
@@ -85,6 +89,7 @@ impl Job {
             Job::MaxActivations(_) => "finding the most activating images",
             Job::Sanity(_) => "checking the map on scrambled models",
             Job::PreprocessingCheck(_) => "checking the preprocessing",
+            Job::NearDuplicates(_) => "looking for near-duplicate images",
         }
     }
 
@@ -96,6 +101,7 @@ impl Job {
             Job::MaxActivations(j) => format!("Finding the images that excite {}", j.layer.name),
             Job::Sanity(j) => j.task(),
             Job::PreprocessingCheck(_) => crate::preprocessing::PreprocessingCheckJob::TASK.into(),
+            Job::NearDuplicates(j) => j.task(),
         }
     }
 
@@ -106,6 +112,7 @@ impl Job {
             Job::MaxActivations(j) => j.items.len(),
             Job::Sanity(j) => j.total(),
             Job::PreprocessingCheck(j) => j.total(),
+            Job::NearDuplicates(j) => j.total(),
         }
     }
 
@@ -124,6 +131,7 @@ impl Job {
             (Job::Tsne(j), Some(source)) => j.step(classifier, source, now_ms).await,
             (Job::MaxActivations(j), Some(source)) => j.step(classifier, source).await,
             (Job::PreprocessingCheck(j), Some(source)) => j.step(classifier, source).await,
+            (Job::NearDuplicates(j), Some(source)) => j.step(classifier, source).await,
             (_, None) => Err(explain_core::Error::Settings(
                 "the images were closed; open them again".into(),
             )),

@@ -6,7 +6,8 @@
 //! The engine's parts, one file each: `session` (backend, model, labels), `image` (prediction,
 //! activations and deep dream of one image), `explain` (explanation maps, whole or in shares),
 //! `dataset` (opening a dataset; evaluation, t-SNE and max-activation jobs, stepped by `jobs`),
-//! `preprocessing` (the preprocessing checker's job), `sanity` (the sanity check's job),
+//! `preprocessing` (the preprocessing checker's job), `label_issues` (the near-duplicate
+//! search's job), `sanity` (the sanity check's job),
 //! `platform` (what differs between the browser and native tests); `message_loop` is the
 //! worker's entry point in the browser.
 
@@ -14,6 +15,7 @@ mod dataset;
 mod explain;
 mod image;
 pub mod jobs;
+mod label_issues;
 #[cfg(target_arch = "wasm32")]
 mod message_loop;
 mod platform;
@@ -166,6 +168,11 @@ impl Engine {
             Request::CheckPreprocessing { id, sample } => {
                 vec![self.start_preprocessing_check(id, sample)]
             }
+            Request::FindNearDuplicates {
+                id,
+                preprocess,
+                similarity,
+            } => vec![self.start_near_duplicates(id, preprocess, similarity)],
             Request::Cancel => self.cancel(),
             Request::SanityCheck {
                 id,

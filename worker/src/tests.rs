@@ -872,3 +872,59 @@ fn the_preprocessing_check_scores_every_preset_as_onnxruntime_does() {
         );
     }
 }
+
+/// The near-duplicate search as the page starts it, on the set with planted copies
+/// (tests/fixtures/label_issues, made by make_label_issues.py with onnxruntime and numpy): the
+/// pairs found are the reference's, in its order, with its similarities.
+#[test]
+fn near_duplicates_are_found_as_numpy_finds_them() {
+    let (mut engine, summary) = demo_engine();
+    let preprocess = unpic_app::presets::Preset::Unit.apply(&summary.input);
+    open_dataset(&mut engine, None, fixture("label_issues/planted.zip"));
+    let request = Request::FindNearDuplicates {
+        id: 6,
+        preprocess,
+        similarity: 0.99,
+    };
+    let mut replies = block_on(engine.handle(request, None));
+    let result = loop {
+        match replies.pop().map(|r| r.0) {
+            Some(Response::Progress { id, .. }) => assert_eq!(id, 6),
+            Some(Response::NearDuplicates(result)) => break result,
+            other => panic!("{other:?}"),
+        }
+        replies = block_on(engine.step()).into_iter().collect();
+    };
+    let reference: serde_json::Value =
+        serde_json::from_slice(&fixture("label_issues/reference.json")).expect("reference");
+    assert_eq!(result.layer, reference["layer"]);
+    let expected = reference["near_duplicates"].as_array().expect("pairs");
+    assert_eq!(result.pairs.len(), expected.len(), "{:?}", result.pairs);
+    for (got, want) in result.pairs.iter().zip(expected) {
+        // The page's paths are relative to the zip's top folder.
+        let path = |v: &serde_json::Value| {
+            let p = v.as_str().unwrap_or_default();
+            p.strip_prefix("planted/").unwrap_or(p).to_string()
+        };
+        assert_eq!(
+            (got.a.clone(), got.b.clone()),
+            (path(&want[0]), path(&want[1]))
+        );
+        let similarity = want[2].as_f64().unwrap_or_default();
+        assert!(
+            (f64::from(got.similarity) - similarity).abs() < 1e-4,
+            "{got:?} vs {want}"
+        );
+    }
+    // A threshold that is not a cosine is refused with what is wrong.
+    let bad = Request::FindNearDuplicates {
+        id: 7,
+        preprocess: unpic_app::presets::Preset::Unit.apply(&summary.input),
+        similarity: f32::NAN,
+    };
+    let (reply, _) = block_on(engine.handle(bad, None)).remove(0);
+    assert!(
+        matches!(&reply, Response::Failed { message, .. } if message.contains("cosine")),
+        "{reply:?}"
+    );
+}

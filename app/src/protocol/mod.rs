@@ -16,8 +16,8 @@ mod results;
 pub use methods::ExplainMethod;
 pub use results::{
     ActivationsResult, DatasetSummary, DreamResult, EvaluationResult, ExplanationResult,
-    MaxActivationsResult, ModelSummary, PredictionResult, PreprocessingCheckResult, SanityResult,
-    TsneResult,
+    MaxActivationsResult, ModelSummary, NearDuplicatesResult, PredictionResult,
+    PreprocessingCheckResult, SanityResult, TsneResult,
 };
 
 /// Which compute backend the user asked for.
@@ -132,6 +132,13 @@ pub enum Request {
     CheckPreprocessing {
         id: u64,
         sample: usize,
+    },
+    /// Pairs of dataset images whose penultimate features have a cosine similarity of at least
+    /// `similarity` (a background job): the same picture twice, perhaps under two labels.
+    FindNearDuplicates {
+        id: u64,
+        preprocess: Preprocess,
+        similarity: f32,
     },
     /// Stops the running job at its next batch (handled as soon as it arrives, not queued).
     Cancel,
@@ -272,6 +279,7 @@ pub enum Response {
     /// Bytes: the image, RGBA.
     Dream(DreamResult),
     PreprocessingChecked(PreprocessingCheckResult),
+    NearDuplicates(NearDuplicatesResult),
     /// Bytes: the files one after another, `lens` long each.
     Images {
         id: u64,
@@ -320,6 +328,8 @@ pub enum Task {
     Sanity,
     /// Scoring every common preprocessing on a sample.
     PreprocessingCheck,
+    /// Comparing the dataset's images for near-duplicates.
+    NearDuplicates,
     /// The worker itself: a message that could not be read, an engine that stopped.
     Engine,
 }
@@ -335,6 +345,7 @@ impl Task {
                 | Task::MaxActivations
                 | Task::Dream
                 | Task::Sanity
+                | Task::NearDuplicates
                 | Task::Engine
         )
     }
@@ -354,7 +365,8 @@ impl Request {
             | Request::DeepDream { id, .. }
             | Request::Explain { id, .. }
             | Request::SanityCheck { id, .. }
-            | Request::CheckPreprocessing { id, .. } => *id = new,
+            | Request::CheckPreprocessing { id, .. }
+            | Request::FindNearDuplicates { id, .. } => *id = new,
             Request::SetBackend(_)
             | Request::LoadModel { .. }
             | Request::SetLabels { .. }
@@ -379,6 +391,7 @@ impl Response {
             Response::Sanity(r) => Some(r.id),
             Response::Dream(r) => Some(r.id),
             Response::PreprocessingChecked(r) => Some(r.id),
+            Response::NearDuplicates(r) => Some(r.id),
             Response::MapPart { id }
             | Response::Progress { id, .. }
             | Response::Images { id, .. }
@@ -412,6 +425,7 @@ impl Request {
             Request::Explain { .. } => Task::Explanation,
             Request::SanityCheck { .. } => Task::Sanity,
             Request::CheckPreprocessing { .. } => Task::PreprocessingCheck,
+            Request::FindNearDuplicates { .. } => Task::NearDuplicates,
             Request::Cancel => return None,
         })
     }
@@ -437,6 +451,7 @@ impl Request {
                 format!("checking {} on scrambled models", method.label())
             }
             Request::CheckPreprocessing { .. } => "checking the preprocessing".into(),
+            Request::FindNearDuplicates { .. } => "looking for near-duplicate images".into(),
             Request::Cancel => "cancelling".into(),
         }
     }

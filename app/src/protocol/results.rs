@@ -190,3 +190,12 @@ pub struct PreprocessingCheckResult {
     /// The number of classes of the model (chance is one over it).
     pub classes: usize,
 }
+
+/// Pairs of near-duplicate images, most similar first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NearDuplicatesResult {
+    pub id: u64,
+    /// The layer whose features were compared.
+    pub layer: String,
+    pub pairs: Vec<explain_core::metrics::label_issues::NearDuplicate>,
+}

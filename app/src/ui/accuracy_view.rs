@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use web_sys::KeyboardEvent;
 
 use super::files;
+use super::label_issues_view::LabelIssues;
 use super::preprocessing_advice::PreprocessingAdvice;
 use super::state::{Selection, View, use_session};
 
@@ -77,6 +78,7 @@ pub fn AccuracyView() -> impl IntoView {
                             <Confusion evaluation=e.clone() />
                         </div>
                         <Exports evaluation=e.clone() />
+                        <LabelIssues />
                         <CellImages evaluation=e />
                     }
                     .into_any()
@@ -247,10 +249,9 @@ fn CellImages(evaluation: Evaluation) -> impl IntoView {
     let files = {
         let evaluation = evaluation.clone();
         Memo::new(move |_| match s.dataset.selection.get() {
-            Some(selection) => evaluation
-                .files
-                .iter()
-                .filter(|f| selection.contains(f))
+            Some(selection) => selection
+                .files(&evaluation)
+                .into_iter()
                 .take(CELL_IMAGES)
                 .cloned()
                 .collect::<Vec<_>>(),
@@ -285,11 +286,7 @@ fn CellImages(evaluation: Evaluation) -> impl IntoView {
     };
     move || {
         let selection = s.dataset.selection.get()?;
-        let total = evaluation
-            .files
-            .iter()
-            .filter(|f| selection.contains(f))
-            .count();
+        let total = selection.files(&evaluation).len();
         let title = format!(
             "{}: {total} image(s){}",
             selection.describe(&evaluation.classes),

@@ -8,6 +8,7 @@ mod explain_view;
 mod features_view;
 mod files;
 mod help_view;
+mod label_issues_view;
 mod layer_select;
 mod panels;
 mod pool;

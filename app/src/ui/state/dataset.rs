@@ -8,7 +8,9 @@ use leptos::prelude::*;
 use super::{JobProgress, Session, random_pick};
 use crate::awaiting::{Answered, Purpose};
 use crate::page_model::split_files;
-use crate::protocol::{DatasetSummary, EvaluationResult, FileSizes, ImagePurpose, Request};
+use crate::protocol::{
+    DatasetSummary, EvaluationResult, FileSizes, ImagePurpose, NearDuplicatesResult, Request,
+};
 use crate::ui::client;
 
 /// Thumbnails added to the page per task of its event loop.
@@ -21,6 +23,7 @@ impl Session {
         self.status.error.set(None);
         self.status.busy.set(Some(format!("Opening {name}…")));
         self.dataset.summary.set(None);
+        self.dataset.near_duplicates.set(None);
         self.model.preprocessing_check.set(None);
         self.dataset.evaluation.set(None);
         self.embedding.tsne.set(None);
@@ -108,6 +111,8 @@ impl Session {
             return;
         };
         self.dataset.evaluation.set(None);
+        // Found with another model or preprocessing.
+        self.dataset.near_duplicates.set(None);
         // The worker replaces an evaluation under way with the new one.
         let id = self.ask(
             Purpose::Evaluation,
@@ -182,6 +187,44 @@ impl Session {
         }
         self.evaluate();
         self.check_preprocessing();
+    }
+
+    /// Looks for pairs of images whose penultimate features have a cosine similarity of at
+    /// least `similarity` (a background job with progress).
+    pub fn find_near_duplicates(self, similarity: f32) {
+        let (Some(preprocess), Some(dataset)) = (
+            self.model.preprocess.get_untracked(),
+            self.dataset.summary.get_untracked(),
+        ) else {
+            self.status
+                .error
+                .set(Some("Open a model and a folder of images first.".into()));
+            return;
+        };
+        self.dataset.near_duplicates.set(None);
+        self.status.error.set(None);
+        let id = self.ask(
+            Purpose::NearDuplicates,
+            Request::FindNearDuplicates {
+                id: 0,
+                preprocess,
+                similarity,
+            },
+            None,
+        );
+        self.status.progress.set(Some(JobProgress {
+            id,
+            task: "Comparing the images".into(),
+            done: 0,
+            total: dataset.items.len(),
+            started_ms: js_sys::Date::now(),
+            one_go: false,
+        }));
+    }
+
+    pub(super) fn on_near_duplicates(self, result: NearDuplicatesResult) {
+        self.job_ended(result.id);
+        self.dataset.near_duplicates.set(Some(result));
     }
 
     pub(super) fn on_evaluated(self, result: EvaluationResult) {

@@ -24,8 +24,8 @@ use crate::awaiting::{Answered, Awaiting, Purpose};
 use crate::presets::Preset;
 use crate::protocol::{
     ActivationsResult, Backend, BackendChoice, DatasetSummary, DreamResult, EvaluationResult,
-    MaxActivationsResult, ModelSummary, PreprocessingCheckResult, Request, Response, SanityResult,
-    TsneResult,
+    MaxActivationsResult, ModelSummary, NearDuplicatesResult, PreprocessingCheckResult, Request,
+    Response, SanityResult, TsneResult,
 };
 
 pub use crate::page_model::{ImageFile, JobProgress, Selection, Shown, ShownExplanation, View};
@@ -81,6 +81,8 @@ pub struct DatasetState {
     pub thumbnails: RwSignal<HashMap<String, String>>,
     /// The images the Accuracy view's gallery shows.
     pub selection: RwSignal<Option<Selection>>,
+    /// Pairs of near-duplicate images, once looked for.
+    pub near_duplicates: RwSignal<Option<NearDuplicatesResult>>,
 }
 
 /// What a layer's channels respond to (`features.rs`).
@@ -136,6 +138,7 @@ pub fn provide_session(choice: BackendChoice) -> Session {
             evaluation: RwSignal::new(None),
             thumbnails: RwSignal::new(HashMap::new()),
             selection: RwSignal::new(None),
+            near_duplicates: RwSignal::new(None),
         },
         features: FeaturesState {
             activations: RwSignal::new(None),
@@ -275,6 +278,7 @@ impl Session {
                     Response::Evaluated(result) => self.on_evaluated(result),
                     Response::Tsne(result) => self.on_tsne(result),
                     Response::MaxActivations(result) => self.on_max_activations(result),
+                    Response::NearDuplicates(result) => self.on_near_duplicates(result),
                     Response::PreprocessingChecked(result) => {
                         self.model.preprocessing_check.set(Some(result))
                     }
