@@ -44,7 +44,7 @@ test('confidently wrong images and near-duplicates are found as the reference fi
     assert.ok(Math.abs(s - reference.near_duplicates[i][2]) < 1e-4, `pair ${i}: ${s} vs ${reference.near_duplicates[i][2]}`);
   }
   await page.waitForFunction(() => [...document.querySelectorAll('#near-duplicates img')].every((i) => i.complete && i.naturalWidth > 0), null, { timeout: 30_000 });
-  await screenshot(page, 'label-issues');
+  await screenshot(page, 'label-issues.png');
 
   // An image of a pair opens in Predict & explain.
   await page.click(`#near-duplicates li.pair button[data-path="${pairs[0][1]}"]`);

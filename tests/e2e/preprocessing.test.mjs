@@ -31,12 +31,12 @@ test('a wrong preset is caught on a sample and fixed with one click', { timeout:
     assert.ok(Math.abs(got[name] - accuracy) <= 0.005 + 1e-9, `${name}: ${got[name]} vs onnxruntime ${accuracy}`);
   }
   // A wrong preset: the warning names the one the model was trained with.
-  await page.select('#preset', 'imagenet');
+  await page.selectOption('#preset', 'imagenet');
   await page.waitForSelector('#preprocessing-advice', { timeout: 30_000 });
   const advice = await page.$eval('#preprocessing-advice', (d) => ({ suggested: d.dataset.suggested, text: d.textContent }));
   assert.equal(advice.suggested, 'unit');
   assert.match(advice.text, /'unit' scores \d+\.\d % on the sample against \d+\.\d % with the current 'imagenet'/);
-  await screenshot(page, 'preprocessing-advice');
+  await screenshot(page, 'preprocessing-advice.png');
   // One click applies it; the warning goes and the accuracy is the demo's again.
   await page.click('#use-suggested-preset');
   await page.waitForSelector('#preprocessing-ok', { timeout: 30_000 });

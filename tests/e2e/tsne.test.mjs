@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  ROOT, withApp, openApp, waitForPrediction, screenshot, unpicEval,
+  ROOT, FIXTURES, withApp, openApp, waitForPrediction, screenshot, unpicEval,
 } from './harness.mjs';
 
 const DEMO = join(ROOT, 'public/demo');
@@ -76,5 +76,30 @@ test('a t-SNE map of the demo keeps classes together, marks errors and opens ima
   await page.mouse.click(at.x, at.y);
   const name = hovered.split(/true /)[0].trim().split('/').pop();
   await waitForPrediction(page, name);
+  await page.close();
+});
+
+test('a PCA map of the demo equals numpy\'s, at once', { timeout: 600_000 }, async () => {
+  const reference = JSON.parse(await readFile(join(FIXTURES, 'pca/reference.json'), 'utf8'));
+  const page = await openApp(app.browser, app.url, '?backend=cpu');
+  await page.waitForSelector('#accuracy-total', { timeout: 300_000 });
+  await page.click('[data-view=tsne]');
+  await page.selectOption('#tsne-layer', 'fc1/relu');
+  await page.selectOption('#map-method', 'pca');
+  assert.ok(await page.$eval('#tsne-perplexity', (i) => i.closest('label').classList.contains('hidden')), 'no perplexity for PCA');
+  await page.fill('#tsne-every', '1');
+  await page.dispatchEvent('#tsne-every', 'change');
+  await page.click('#tsne-run');
+  await page.waitForSelector('#tsne-caption[data-method="PCA"]', { timeout: 120_000 });
+  assert.equal(Number(await page.getAttribute('#tsne-caption', 'data-points')), 2000);
+  assert.doesNotMatch(await page.textContent('#tsne-caption'), /KL/);
+  const [csvFile] = await Promise.all([page.waitForEvent('download'), page.click('#tsne-csv')]);
+  const rows = (await readFile(await csvFile.path(), 'utf8')).trim().split('\n').slice(1).map((line) => line.split(','));
+  const spread = Math.max(...Object.values(reference.points).map(([x]) => Math.abs(x)));
+  assert.equal(rows.length, 2000);
+  for (const [path, x, y] of rows) {
+    const [rx, ry] = reference.points[path];
+    assert.ok(Math.abs(Number(x) - rx) <= 1e-3 * spread && Math.abs(Number(y) - ry) <= 1e-3 * spread, `${path}: (${x}, ${y}) vs numpy (${rx}, ${ry})`);
+  }
   await page.close();
 });

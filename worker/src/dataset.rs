@@ -138,6 +138,7 @@ impl Engine {
 
     pub(super) fn start_tsne(&mut self, id: u64, preprocess: Preprocess, map: TsneMap) -> Reply {
         let TsneMap {
+            method,
             layer,
             perplexity,
             seed,
@@ -191,7 +192,7 @@ impl Engine {
             preprocess,
             items,
             mapping,
-            settings,
+            (method, settings),
             now_ms(),
         ))))
     }

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use explain_core::data::{ImageSource, Item, Preprocess, prepare_batch};
+use explain_core::embed::pca::principal_components;
 use explain_core::embed::tsne::{TsneRun, TsneSettings};
 use explain_core::features::max_activations::{TopImages, channel_means};
 use explain_core::metrics::{Evaluation, evaluation::argmax};
@@ -12,7 +13,7 @@ use explain_core::model::check_scores;
 use explain_core::{Classifier, Result};
 
 use unpic_app::protocol::{
-    Backend, EvaluationResult, MaxActivationsResult, Response, Task, TsneResult,
+    Backend, EvaluationResult, MapMethod, MaxActivationsResult, Response, Task, TsneResult,
 };
 
 /// Images per forward pass when streaming a dataset.
@@ -222,6 +223,7 @@ pub struct TsneJob {
     pub items: Vec<Item>,
     pub classes: ClassMapping,
     pub settings: TsneSettings,
+    pub method: MapMethod,
     features: Vec<f32>,
     dim: usize,
     predicted: Vec<usize>,
@@ -239,7 +241,7 @@ impl TsneJob {
         preprocess: Preprocess,
         items: Vec<Item>,
         classes: ClassMapping,
-        settings: TsneSettings,
+        (method, settings): (MapMethod, TsneSettings),
         now_ms: f64,
     ) -> Self {
         Self {
@@ -249,6 +251,7 @@ impl TsneJob {
             items,
             classes,
             settings,
+            method,
             features: Vec::new(),
             dim: 0,
             predicted: Vec::new(),
@@ -291,6 +294,11 @@ impl TsneJob {
                 total: self.items.len(),
             });
         }
+        if self.method == MapMethod::Pca {
+            let points = principal_components(&self.features, self.mapped.len(), self.dim)?;
+            self.features = Vec::new();
+            return Ok(self.done(&points, None, now_ms));
+        }
         let run = match &mut self.run {
             Some(run) => run,
             None => {
@@ -312,15 +320,17 @@ impl TsneJob {
             return Err(explain_core::Error::Settings("t-SNE ended twice".into()));
         };
         let embedding = run.finish();
-        Ok(Step::Done(
+        Ok(self.done(&embedding.points, Some(embedding.kl), now_ms))
+    }
+
+    /// The map's answer from its points.
+    fn done(&mut self, points: &[[f64; 2]], kl: Option<f64>, now_ms: f64) -> Step {
+        Step::Done(
             Box::new(Response::Tsne(TsneResult {
                 id: self.id,
+                method: self.method,
                 layer: self.layer.clone(),
-                points: embedding
-                    .points
-                    .iter()
-                    .map(|p| [p[0] as f32, p[1] as f32])
-                    .collect(),
+                points: points.iter().map(|p| [p[0] as f32, p[1] as f32]).collect(),
                 paths: self.mapped.iter().map(|i| i.path.clone()).collect(),
                 truth: self
                     .mapped
@@ -329,11 +339,11 @@ impl TsneJob {
                     .collect(),
                 predicted: std::mem::take(&mut self.predicted),
                 classes: self.classes.names.clone(),
-                kl: embedding.kl,
+                kl,
                 elapsed_ms: now_ms - self.started_ms,
             })),
             None,
-        ))
+        )
     }
 }
 

@@ -22,7 +22,9 @@ fn post(scope: &DedicatedWorkerGlobalScope, id: u64, (response, bytes): Reply) {
 /// Installs the message handler and tells the page the engine is ready. Requests are answered
 /// one at a time, in order; between them, a background job (a dataset evaluation) advances one
 /// batch at a time, so a click on an image is answered while a large set is evaluated. A Cancel
-/// is acted on as it arrives.
+/// stops the jobs at once: as it arrives no job takes another step, and the requests sent before
+/// it are read first, so a job asked for just before it (still waiting behind a running job) is
+/// stopped too, and one asked for after it is not.
 pub fn start() {
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     let cancel = Rc::new(Cell::new(false));
@@ -33,9 +35,8 @@ pub fn start() {
             let decoded = decode::<Request>(&event.data());
             if matches!(decoded, Ok((_, Request::Cancel, _))) {
                 cancel.set(true);
-            } else {
-                let _ = sender.unbounded_send(decoded);
             }
+            let _ = sender.unbounded_send(decoded);
         })
     };
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
@@ -52,12 +53,8 @@ pub fn start() {
             post(&notify_scope, notify_id.get(), reply)
         }));
         loop {
-            if cancel.replace(false) {
-                for reply in engine.cancel() {
-                    post(&loop_scope, 0, reply);
-                }
-            }
-            let next = if engine.has_job() {
+            // While a Cancel is on its way through the queue, no job steps.
+            let next = if engine.has_job() && !cancel.get() {
                 match requests.try_recv() {
                     Ok(decoded) => Some(decoded),
                     Err(mpsc::TryRecvError::Closed) => break,
@@ -71,6 +68,9 @@ pub fn start() {
             };
             let (id, replies) = match next {
                 Some(Ok((id, request, bytes))) => {
+                    if matches!(request, Request::Cancel) {
+                        cancel.set(false);
+                    }
                     current.set(id);
                     let replies = engine.handle(request, bytes).await;
                     current.set(0);

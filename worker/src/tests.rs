@@ -9,7 +9,7 @@ use explain_core::features::deep_dream::DeepDream;
 
 use crate::jobs::DATASET_BATCH;
 use crate::*;
-use unpic_app::protocol::{EvaluationResult, Response, Shard, TsneMap};
+use unpic_app::protocol::{EvaluationResult, MapMethod, Response, Shard, TsneMap};
 use unpic_app::protocol::{ExplainMethod, ExplainPart, bytes_f32};
 
 fn fixture(path: &str) -> Vec<u8> {
@@ -528,6 +528,7 @@ fn damaged_images_are_left_out_of_an_evaluation_and_named() {
         id: 2,
         preprocess: preprocess.clone(),
         map: TsneMap {
+            method: MapMethod::Tsne,
             layer: "fc1/relu".into(),
             perplexity: 5.0,
             seed: 1,
@@ -626,6 +627,7 @@ fn a_tsne_map_of_the_demo_keeps_classes_together() {
         id: 9,
         preprocess: preprocess.clone(),
         map: TsneMap {
+            method: MapMethod::Tsne,
             layer: "fc1/relu".into(),
             perplexity,
             seed: 0,
@@ -927,4 +929,60 @@ fn near_duplicates_are_found_as_numpy_finds_them() {
         matches!(&reply, Response::Failed { message, .. } if message.contains("cosine")),
         "{reply:?}"
     );
+}
+
+/// The PCA map as the page asks for it: the demo's 2,000 images at the penultimate layer on
+/// their first two principal components, equal to numpy's SVD with scikit-learn's signs
+/// (tests/fixtures/pca, made by make_pca.py with onnxruntime) within 1e-3 of the spread.
+#[test]
+fn a_pca_map_of_the_demo_equals_numpys() {
+    let (mut engine, summary) = demo_engine();
+    let preprocess = unpic_app::presets::Preset::Unit.apply(&summary.input);
+    open_dataset(&mut engine, None, demo("fashion-mnist-sample.zip"));
+    let request = Request::Tsne {
+        id: 3,
+        preprocess,
+        map: TsneMap {
+            method: MapMethod::Pca,
+            layer: "fc1/relu".into(),
+            perplexity: 30.0,
+            seed: 0,
+            every: 1,
+            classes: None,
+        },
+    };
+    let mut replies = block_on(engine.handle(request, None));
+    let map = loop {
+        match replies.pop().map(|r| r.0) {
+            Some(Response::Progress { task, .. }) => {
+                assert!(
+                    !task.contains("t-SNE"),
+                    "PCA runs no t-SNE iterations: {task}"
+                )
+            }
+            Some(Response::Tsne(map)) => break map,
+            other => panic!("{other:?}"),
+        }
+        replies = block_on(engine.step()).into_iter().collect();
+    };
+    assert_eq!((map.method, map.kl), (MapMethod::Pca, None));
+    let reference: serde_json::Value =
+        serde_json::from_slice(&fixture("pca/reference.json")).expect("reference");
+    let points = reference["points"].as_object().expect("points");
+    assert_eq!(map.points.len(), points.len());
+    let spread = points
+        .values()
+        .filter_map(|p| p[0].as_f64())
+        .fold(0.0f64, |m, v| m.max(v.abs()));
+    for (path, got) in map.paths.iter().zip(&map.points) {
+        let want = &points[path.as_str()];
+        for k in 0..2 {
+            let w = want[k].as_f64().unwrap_or(f64::NAN);
+            assert!(
+                (f64::from(got[k]) - w).abs() <= 1e-3 * spread,
+                "{path}[{k}]: {} vs numpy {w}",
+                got[k]
+            );
+        }
+    }
 }

@@ -177,11 +177,33 @@ pub enum Request {
 /// at `TsneSettings`' defaults).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TsneMap {
+    /// t-SNE, or PCA (instant; the perplexity and seed then do not apply).
+    #[serde(default)]
+    pub method: MapMethod,
     pub layer: String,
     pub perplexity: f64,
     pub seed: u64,
     pub every: usize,
     pub classes: Option<Vec<usize>>,
+}
+
+/// How the features are laid out in two dimensions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MapMethod {
+    /// Neighbourhoods kept (van der Maaten & Hinton 2008).
+    #[default]
+    Tsne,
+    /// The two directions of largest variance: instant, linear, global distances kept.
+    Pca,
+}
+
+impl MapMethod {
+    pub fn label(self) -> &'static str {
+        match self {
+            MapMethod::Tsne => "t-SNE",
+            MapMethod::Pca => "PCA",
+        }
+    }
 }
 
 /// Which share of an explanation a worker computes (`ui/pool.rs` splits occlusion and

@@ -53,6 +53,7 @@ impl EvaluationResult {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TsneResult {
     pub id: u64,
+    pub method: super::MapMethod,
     pub layer: String,
     pub points: Vec<[f32; 2]>,
     pub paths: Vec<String>,
@@ -60,8 +61,8 @@ pub struct TsneResult {
     pub predicted: Vec<usize>,
     /// One name per model class.
     pub classes: Vec<String>,
-    /// The final KL divergence (lower: the map keeps neighbourhoods better).
-    pub kl: f64,
+    /// t-SNE's final KL divergence (lower: the map keeps neighbourhoods better).
+    pub kl: Option<f64>,
     pub elapsed_ms: f64,
 }
 

@@ -10,7 +10,7 @@ use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, MouseEvent};
 use super::files;
 use super::layer_select::LayerSelect;
 use super::state::{View, use_session};
-use crate::protocol::{TsneMap, TsneResult};
+use crate::protocol::{MapMethod, TsneMap, TsneResult};
 
 /// Side of the plot, in CSS pixels.
 const SIZE: f64 = 560.0;
@@ -103,6 +103,7 @@ fn penultimate_layer(model: &crate::protocol::ModelSummary) -> Option<String> {
 pub fn TsneView() -> impl IntoView {
     let s = use_session();
     let layer = RwSignal::new(None::<String>);
+    let method = RwSignal::new(MapMethod::Tsne);
     let perplexity = RwSignal::new(30.0f64);
     let seed = RwSignal::new(0u64);
     let every = RwSignal::new(1usize);
@@ -179,6 +180,7 @@ pub fn TsneView() -> impl IntoView {
                 .collect::<Vec<_>>()
         });
         s.run_tsne(TsneMap {
+            method: method.get_untracked(),
             layer: l,
             perplexity: perplexity.get_untracked(),
             seed: seed.get_untracked(),
@@ -222,14 +224,22 @@ pub fn TsneView() -> impl IntoView {
     };
     view! {
         <section class="panel" id="tsne-view">
-            <h2>"t-SNE map"</h2>
+            <h2>"Embedding map"</h2>
             <div class="controls tsne-controls">
+                <label>"Method "
+                    <select id="map-method" on:change=move |ev| {
+                        method.set(if event_target_value(&ev) == "pca" { MapMethod::Pca } else { MapMethod::Tsne })
+                    }>
+                        <option value="tsne" selected=move || method.get() == MapMethod::Tsne>"t-SNE (neighbourhoods)"</option>
+                        <option value="pca" selected=move || method.get() == MapMethod::Pca>"PCA (instant, linear)"</option>
+                    </select>
+                </label>
                 <label>"Layer "
                     <LayerSelect id="tsne-layer" layer=layer keep=|_| true />
                 </label>
-                <label>"Perplexity " <input id="tsne-perplexity" type="number" min="2" step="1" prop:value=move || perplexity.get().to_string()
+                <label class:hidden=move || method.get() == MapMethod::Pca>"Perplexity " <input id="tsne-perplexity" type="number" min="2" step="1" prop:value=move || perplexity.get().to_string()
                     on:change=move |ev| if let Ok(v) = event_target_value(&ev).parse() { perplexity.set(v) } /></label>
-                <label>"Seed " <input id="tsne-seed" type="number" min="0" step="1" prop:value=move || seed.get().to_string()
+                <label class:hidden=move || method.get() == MapMethod::Pca>"Seed " <input id="tsne-seed" type="number" min="0" step="1" prop:value=move || seed.get().to_string()
                     on:change=move |ev| if let Ok(v) = event_target_value(&ev).parse() { seed.set(v) } /></label>
                 <label>"Every N-th image " <input id="tsne-every" type="number" min="1" step="1" prop:value=move || every.get().to_string()
                     on:change=set_every /></label>
@@ -262,9 +272,10 @@ pub fn TsneView() -> impl IntoView {
                 let wrong = map.truth.iter().zip(&map.predicted).filter(|(t, p)| t != p).count();
                 let marked = ringed.get().iter().filter(|r| **r).count();
                 let selection = s.dataset.selection.get().map(|sel| format!("; ringed: {} ({marked})", sel.describe(&map.classes)));
+                let kl = map.kl.map(|kl| format!("; KL {kl:.3}")).unwrap_or_default();
                 view! {
-                    <p id="tsne-caption" data-points=map.points.len()>
-                        {format!("{} images at {}, {} misclassified (crosses); KL {:.3}, {:.1} s{}", map.points.len(), map.layer, wrong, map.kl, map.elapsed_ms / 1000.0, selection.unwrap_or_default())}
+                    <p id="tsne-caption" data-points=map.points.len() data-method=map.method.label()>
+                        {format!("{} of {} images at {}, {} misclassified (crosses){kl}, {:.1} s{}", map.method.label(), map.points.len(), map.layer, wrong, map.elapsed_ms / 1000.0, selection.unwrap_or_default())}
                     </p>
                 }
             })}

@@ -197,51 +197,11 @@ impl Rng {
     }
 }
 
-/// The first two principal components of the rows, scaled so the first has std 1e-4.
+/// The first two principal components of the rows (`pca.rs`; the power iteration starts from
+/// seeded normals), scaled so the first has std 1e-4 (openTSNE's and scikit-learn's start).
 fn pca_init(x: &[f64], n: usize, d: usize, seed: u64) -> Vec<[f64; 2]> {
-    let mut centred = x.to_vec();
-    for c in 0..d {
-        let mean = (0..n).map(|i| x[i * d + c]).sum::<f64>() / n as f64;
-        for i in 0..n {
-            centred[i * d + c] -= mean;
-        }
-    }
-    // Power iteration on the covariance for two components (deflating the first).
-    let mut cov = vec![0.0; d * d];
-    for i in 0..n {
-        for a in 0..d {
-            let xa = centred[i * d + a];
-            for b in 0..d {
-                cov[a * d + b] += xa * centred[i * d + b];
-            }
-        }
-    }
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let mut components: Vec<Vec<f64>> = Vec::new();
-    for _ in 0..2 {
-        let mut v: Vec<f64> = (0..d).map(|_| rng.normal()).collect();
-        for _ in 0..200 {
-            let mut w = vec![0.0; d];
-            for a in 0..d {
-                w[a] = (0..d).map(|b| cov[a * d + b] * v[b]).sum();
-            }
-            for u in &components {
-                let dot: f64 = w.iter().zip(u).map(|(a, b)| a * b).sum();
-                for (wa, ua) in w.iter_mut().zip(u) {
-                    *wa -= dot * ua;
-                }
-            }
-            let norm = w.iter().map(|a| a * a).sum::<f64>().sqrt().max(1e-300);
-            v = w.iter().map(|a| a / norm).collect();
-        }
-        components.push(v);
-    }
-    let mut y: Vec<[f64; 2]> = (0..n)
-        .map(|i| {
-            let row = &centred[i * d..(i + 1) * d];
-            [0, 1].map(|k| row.iter().zip(&components[k]).map(|(a, b)| a * b).sum())
-        })
-        .collect();
+    let mut y = super::pca::project(x, n, d, &mut || rng.normal());
     let std = (y.iter().map(|p| p[0] * p[0]).sum::<f64>() / n as f64)
         .sqrt()
         .max(1e-300);
