@@ -48,6 +48,6 @@ test('confidently wrong images and near-duplicates are found as the reference fi
 
   // An image of a pair opens in Predict & explain.
   await page.click(`#near-duplicates li.pair button[data-path="${pairs[0][1]}"]`);
-  await page.waitForFunction((name) => document.querySelector('#image-name')?.textContent?.includes(name), { timeout: 60_000 }, pairs[0][1].split('/').pop());
+  await page.waitForFunction((name) => document.querySelector('#image-name')?.textContent?.includes(name), pairs[0][1].split('/').pop(), { timeout: 60_000 });
   await page.close();
 });
