@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use leptos::prelude::*;
 
-use super::{JobProgress, Session, random_pick};
+use super::{Session, random_pick};
 use crate::awaiting::{Answered, Purpose};
 use crate::page_model::split_files;
 use crate::protocol::{
@@ -114,23 +114,16 @@ impl Session {
         // Found with another model or preprocessing.
         self.dataset.near_duplicates.set(None);
         // The worker replaces an evaluation under way with the new one.
-        let id = self.ask(
+        self.start_job(
             Purpose::Evaluation,
             Request::Evaluate {
                 id: 0,
                 preprocess,
                 shard: None,
             },
-            None,
+            "Evaluating the images",
+            dataset.items.len(),
         );
-        self.status.progress.set(Some(JobProgress {
-            id,
-            task: "Evaluating the images".into(),
-            done: 0,
-            total: dataset.items.len(),
-            started_ms: js_sys::Date::now(),
-            one_go: false,
-        }));
     }
 
     pub(super) fn on_images(
@@ -192,34 +185,21 @@ impl Session {
     /// Looks for pairs of images whose penultimate features have a cosine similarity of at
     /// least `similarity` (a background job with progress).
     pub fn find_near_duplicates(self, similarity: f32) {
-        let (Some(preprocess), Some(dataset)) = (
-            self.model.preprocess.get_untracked(),
-            self.dataset.summary.get_untracked(),
-        ) else {
-            self.status
-                .error
-                .set(Some("Open a model and a folder of images first.".into()));
+        let Some((preprocess, dataset)) = self.job_inputs() else {
             return;
         };
         self.dataset.near_duplicates.set(None);
         self.status.error.set(None);
-        let id = self.ask(
+        self.start_job(
             Purpose::NearDuplicates,
             Request::FindNearDuplicates {
                 id: 0,
                 preprocess,
                 similarity,
             },
-            None,
+            "Comparing the images",
+            dataset.items.len(),
         );
-        self.status.progress.set(Some(JobProgress {
-            id,
-            task: "Comparing the images".into(),
-            done: 0,
-            total: dataset.items.len(),
-            started_ms: js_sys::Date::now(),
-            one_go: false,
-        }));
     }
 
     pub(super) fn on_near_duplicates(self, result: NearDuplicatesResult) {

@@ -56,17 +56,11 @@ impl Session {
 
     /// Finds the dataset images that excite each channel of `layer` most (a background job).
     pub fn find_max_activations(self, layer: String) {
-        let (Some(preprocess), Some(dataset)) = (
-            self.model.preprocess.get_untracked(),
-            self.dataset.summary.get_untracked(),
-        ) else {
-            self.status
-                .error
-                .set(Some("Open a model and a folder of images first.".into()));
+        let Some((preprocess, dataset)) = self.job_inputs() else {
             return;
         };
         self.features.max_activations.set(None);
-        let id = self.ask(
+        self.start_job(
             Purpose::MaxActivations,
             Request::MaxActivations {
                 id: 0,
@@ -74,16 +68,9 @@ impl Session {
                 preprocess,
                 k: 9,
             },
-            None,
+            "Finding the most activating images",
+            dataset.items.len(),
         );
-        self.status.progress.set(Some(JobProgress {
-            id,
-            task: "Finding the most activating images".into(),
-            done: 0,
-            total: dataset.items.len(),
-            started_ms: js_sys::Date::now(),
-            one_go: false,
-        }));
     }
 
     // The worker's answers (only those still awaited reach here: `mod.rs`).

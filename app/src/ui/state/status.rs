@@ -1,10 +1,11 @@
 //! The status of the engine's work: the running job's progress, and cancelling it.
 
+use explain_core::data::Preprocess;
 use leptos::prelude::*;
 
 use super::{JobProgress, Session};
 use crate::awaiting::Purpose;
-use crate::protocol::Request;
+use crate::protocol::{DatasetSummary, Request};
 use crate::ui::client;
 
 impl Session {
@@ -25,6 +26,43 @@ impl Session {
         } else {
             client::send(Request::Cancel, None);
         }
+    }
+
+    /// The preprocessing and the images a job over the dataset needs; else the user is told
+    /// what to open first.
+    pub(super) fn job_inputs(self) -> Option<(Preprocess, DatasetSummary)> {
+        let inputs = self
+            .model
+            .preprocess
+            .get_untracked()
+            .zip(self.dataset.summary.get_untracked());
+        if inputs.is_none() {
+            self.status
+                .error
+                .set(Some("Open a model and a folder of images first.".into()));
+        }
+        inputs
+    }
+
+    /// Asks for a job over the dataset for `purpose` and shows its progress from the start
+    /// (`total` steps); returns its id.
+    pub(super) fn start_job(
+        self,
+        purpose: Purpose,
+        request: Request,
+        task: &str,
+        total: usize,
+    ) -> u64 {
+        let id = self.ask(purpose, request, None);
+        self.status.progress.set(Some(JobProgress {
+            id,
+            task: task.into(),
+            done: 0,
+            total,
+            started_ms: js_sys::Date::now(),
+            one_go: false,
+        }));
+        id
     }
 
     // The worker's answers.
