@@ -8,9 +8,8 @@ use anyhow::{Result, bail};
 use clap::Args;
 use explain_core::data::prepare_batch;
 use explain_core::data::preprocess_check::{
-    Candidate, CandidateScore, advise, raw_pixels, sample_positions,
+    Candidate, CandidateScore, advise, raw_pixels, right_answers, sample_positions,
 };
-use explain_core::metrics::evaluation::argmax;
 use explain_core::model::check_scores;
 
 use crate::eval::open_source;
@@ -79,11 +78,7 @@ pub fn run(args: CheckPreprocessingArgs) -> Result<()> {
                 .logits(classifier.batch(chunk.to_vec(), truth.len())?)?
                 .to_vec()?;
             check_scores(&logits, k, |i| format!("image {i}"))?;
-            right += logits
-                .chunks(k)
-                .zip(truth)
-                .filter(|(row, truth)| argmax(row) == **truth)
-                .count();
+            right += right_answers(&logits, truth, k);
         }
         scores.push(CandidateScore {
             name: candidate.name(),

@@ -21,6 +21,50 @@ pub const DATASET_BATCH: usize = 64;
 /// t-SNE iterations per step.
 const TSNE_SLICE: usize = 25;
 
+/// One batch of the dataset through the model with `layer` tapped.
+pub struct TappedBatch {
+    /// The images that could be read: positions in the batch's chunk.
+    pub kept: Vec<usize>,
+    /// Their scores, one row per kept image.
+    pub logits: Vec<f32>,
+    /// Their activations at the layer, one row per kept image.
+    pub features: Vec<f32>,
+}
+
+impl TappedBatch {
+    /// Reads and prepares `chunk`, runs it, and reads the scores and the tap back (images that
+    /// cannot be read are left out; `None` when none could).
+    pub async fn of(
+        classifier: &Classifier,
+        source: &mut dyn ImageSource,
+        chunk: &[Item],
+        preprocess: &Preprocess,
+        layer: &str,
+    ) -> Result<Option<TappedBatch>> {
+        let batch = prepare_batch(source, chunk, preprocess)?;
+        if batch.kept.is_empty() {
+            return Ok(None);
+        }
+        let x = classifier.batch(batch.data, batch.kept.len())?;
+        let forward = classifier.forward(x, &[layer])?;
+        let logits = forward.logits.to_vec_async().await?;
+        let features = match forward.taps.first() {
+            Some(t) => t.to_vec_async().await?,
+            None => Vec::new(),
+        };
+        Ok(Some(TappedBatch {
+            kept: batch.kept,
+            logits,
+            features,
+        }))
+    }
+
+    /// The length of one image's features.
+    pub fn dim(&self) -> usize {
+        self.features.len() / self.kept.len().max(1)
+    }
+}
+
 /// How the dataset's class folders map to the model's classes, and what to call them.
 pub struct ClassMapping {
     /// Model class of each class folder.
@@ -271,19 +315,13 @@ impl TsneJob {
         if self.next < self.items.len() {
             let end = (self.next + DATASET_BATCH).min(self.items.len());
             let chunk = &self.items[self.next..end];
-            let batch = prepare_batch(source, chunk, &self.preprocess)?;
-            if !batch.kept.is_empty() {
-                let x = classifier.batch(batch.data, batch.kept.len())?;
-                let forward = classifier.forward(x, &[self.layer.as_str()])?;
-                let logits = forward.logits.to_vec_async().await?;
-                let acts = match forward.taps.first() {
-                    Some(t) => t.to_vec_async().await?,
-                    None => Vec::new(),
-                };
-                self.dim = acts.len() / batch.kept.len();
-                self.features.extend(acts);
+            let tapped =
+                TappedBatch::of(classifier, source, chunk, &self.preprocess, &self.layer).await?;
+            if let Some(batch) = tapped {
+                self.dim = batch.dim();
+                self.features.extend(batch.features);
                 self.predicted
-                    .extend(logits.chunks(classifier.num_classes()).map(argmax));
+                    .extend(batch.logits.chunks(classifier.num_classes()).map(argmax));
                 self.mapped
                     .extend(batch.kept.iter().map(|&i| chunk[i].clone()));
             }

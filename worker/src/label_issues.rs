@@ -4,11 +4,11 @@
 //! (The other label hint, confidently wrong images, needs only the evaluation: the page finds
 //! them itself.)
 
-use explain_core::data::{ImageSource, Item, Preprocess, prepare_batch};
+use explain_core::data::{ImageSource, Item, Preprocess};
 use explain_core::metrics::label_issues::DuplicateFinder;
 use explain_core::{Classifier, Result};
 
-use crate::jobs::{DATASET_BATCH, Job, Step};
+use crate::jobs::{DATASET_BATCH, Job, Step, TappedBatch};
 use crate::{Engine, Reply, failed};
 use unpic_app::protocol::{NearDuplicatesResult, Response, Task};
 
@@ -46,16 +46,14 @@ impl NearDuplicatesJob {
         };
         let end = (self.next + DATASET_BATCH).min(self.items.len());
         let chunk = &self.items[self.next..end];
-        let batch = prepare_batch(source, chunk, &self.preprocess)?;
-        if !batch.kept.is_empty() {
-            let x = classifier.batch(batch.data, batch.kept.len())?;
-            let forward = classifier.forward(x, &[self.layer.as_str()])?;
-            let features = match forward.taps.first() {
-                Some(t) => t.to_vec_async().await?,
-                None => Vec::new(),
-            };
-            let dim = features.len() / batch.kept.len();
-            for (&i, f) in batch.kept.iter().zip(features.chunks(dim.max(1))) {
+        let tapped =
+            TappedBatch::of(classifier, source, chunk, &self.preprocess, &self.layer).await?;
+        if let Some(batch) = tapped {
+            for (&i, f) in batch
+                .kept
+                .iter()
+                .zip(batch.features.chunks(batch.dim().max(1)))
+            {
                 finder.push(&chunk[i].path, f)?;
             }
         }

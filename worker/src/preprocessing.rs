@@ -4,10 +4,9 @@
 //! stops it.
 
 use explain_core::data::preprocess_check::{
-    Candidate, CandidateScore, raw_pixels, sample_positions,
+    Candidate, CandidateScore, raw_pixels, right_answers, sample_positions,
 };
 use explain_core::data::{ImageSource, Item, prepare_batch};
-use explain_core::metrics::evaluation::argmax;
 use explain_core::model::check_scores;
 use explain_core::{Classifier, Result};
 
@@ -64,11 +63,7 @@ impl PreprocessingCheckJob {
             let x = classifier.batch(chunk.to_vec(), truth.len())?;
             let logits = classifier.logits(x)?.to_vec_async().await?;
             check_scores(&logits, k, |i| format!("sampled image {i}"))?;
-            right += logits
-                .chunks(k)
-                .zip(truth)
-                .filter(|(row, t)| argmax(row) == **t)
-                .count();
+            right += right_answers(&logits, truth, k);
         }
         self.scores.push(CandidateScore {
             name: candidate.name(),

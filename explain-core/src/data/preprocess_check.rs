@@ -94,6 +94,16 @@ pub fn sample_positions(items: usize, sample: usize) -> Vec<usize> {
     (0..sample).map(|i| i * items / sample).collect()
 }
 
+/// How many rows of `logits` (`k` scores each, one row per image) put their image in its true
+/// class `truth[i]`: one batch's share of a candidate's score.
+pub fn right_answers(logits: &[f32], truth: &[usize], k: usize) -> usize {
+    logits
+        .chunks(k.max(1))
+        .zip(truth)
+        .filter(|(row, truth)| crate::metrics::evaluation::argmax(row) == **truth)
+        .count()
+}
+
 /// One candidate's accuracy on the sample.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CandidateScore {
@@ -177,6 +187,16 @@ mod tests {
             layout: Layout::Nchw,
             any_size: false,
         }
+    }
+
+    #[test]
+    fn right_answers_count_the_rows_whose_top_score_is_the_truth() {
+        let logits = [
+            0.1, 0.9, 0.0, /* */ 2.0, 1.0, 0.0, /* */ 0.0, 0.0, 5.0,
+        ];
+        assert_eq!(right_answers(&logits, &[1, 1, 2], 3), 2);
+        // A truth list shorter than the rows counts only the rows it covers.
+        assert_eq!(right_answers(&logits, &[1], 3), 1);
     }
 
     #[test]
