@@ -95,6 +95,7 @@ impl Restore {
                     | Request::SanityCheck { .. }
                     | Request::CheckPreprocessing { .. }
                     | Request::FindNearDuplicates { .. }
+                    | Request::ExplainImages { .. }
             ),
             message: changes_state(request).then(|| (request.clone(), bytes.map(<[u8]>::to_vec))),
         });

@@ -329,13 +329,16 @@ pub fn method_of(args: &MethodArgs, spec: &explain_core::InputSpec) -> Result<Ex
 }
 
 /// The map in `[C, H, W]` order at the image's size (an error for a map at a layer's size).
-pub fn image_sized(
+/// What to do about a map at a layer's size where one at the image's size is needed.
+pub const MAP_AT_LAYER_SIZE: &str =
+    "use --convention pytorch-grad-cam for a map at the image's size";
+
+fn image_sized(
     classifier: &explain_core::Classifier,
     values: &[f32],
     dims: &[usize],
 ) -> Result<(Vec<f32>, usize)> {
-    map_chw(classifier.input(), values, dims)
-        .context("use --convention pytorch-grad-cam for a map at the image's size")
+    map_chw(classifier.input(), values, dims).context(MAP_AT_LAYER_SIZE)
 }
 
 /// The map reduced to `[H, W]`, normalised, coloured and blended over the image.

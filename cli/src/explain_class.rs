@@ -8,16 +8,17 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use explain_core::Score;
 use explain_core::data::prepare_batch;
-use explain_core::explain::class_average::MapAverage;
+use explain_core::explain::class_average::ClassMaps;
 use explain_core::explain::{Progress, Target};
 use explain_core::metrics::evaluation::argmax;
-use explain_core::metrics::faithfulness::{area_under_curve, deletion_and_insertion, ranking};
+use explain_core::metrics::faithfulness::{area_under_curve, score_map};
 use explain_core::model::check_scores;
 use explain_core::npy::write_f32;
 use explain_core::onnx::FloatValue;
+use explain_core::render::normalise;
 
 use crate::eval::open_source;
-use crate::explain::{MethodArgs, ScoreArg, image_sized, method_of};
+use crate::explain::{MAP_AT_LAYER_SIZE, MethodArgs, ScoreArg, method_of};
 use crate::input_args::load_classifier;
 use crate::preprocess_args::PreprocessArgs;
 use crate::progress::Bar;
@@ -98,8 +99,7 @@ pub fn run(args: ExplainClassArgs) -> Result<()> {
         .filter(|item| args.class.is_none_or(|c| model_class[item.label] == c))
         .cloned()
         .collect();
-    let mut average = MapAverage::default();
-    let (mut deletion, mut insertion) = (0.0, 0.0);
+    let mut maps = ClassMaps::default();
     let mut paths = Vec::new();
     let mut bar = Bar::new("explain-class", candidates.len());
     for chunk in candidates.chunks(64) {
@@ -131,12 +131,20 @@ pub fn run(args: ExplainClassArgs) -> Result<()> {
             let map = method.run(&classifier, &image, target, progress)?;
             let dims = map.dims();
             let values = map.to_vec()?;
-            let (chw, channels) = image_sized(&classifier, &values, &dims)?;
-            let order = ranking(&chw, channels, method.signed());
-            let (del, ins) = deletion_and_insertion(&classifier, &image, target, &order)?;
-            deletion += area_under_curve(&FloatValue::from_tensor(del).to_vec()?);
-            insertion += area_under_curve(&FloatValue::from_tensor(ins).to_vec()?);
-            average.push(&values, &dims)?;
+            let (shown, del, ins) =
+                score_map(&classifier, &image, target, &values, &dims, method.signed())
+                    .context(MAP_AT_LAYER_SIZE)?;
+            let areas = (
+                area_under_curve(&FloatValue::from_tensor(del).to_vec()?),
+                area_under_curve(&FloatValue::from_tensor(ins).to_vec()?),
+            );
+            maps.push(
+                &values,
+                &dims,
+                &normalise(&shown, method.signed()),
+                target.class,
+                areas,
+            )?;
             paths.push(chunk[i].path.clone());
         }
         bar.advance(chunk.len());
@@ -145,9 +153,12 @@ pub fn run(args: ExplainClassArgs) -> Result<()> {
     if paths.is_empty() {
         bail!("no image of the set is {}", selection(&args));
     }
-    std::fs::write(&args.out, write_f32(&average.mean(), average.dims())?)
+    std::fs::write(&args.out, write_f32(&maps.raw.mean(), maps.raw.dims())?)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
-    let n = paths.len() as f64;
+    let areas = maps
+        .faithfulness()
+        .pop()
+        .context("no image was explained")?;
     eprintln!(
         "{:?} of class {} averaged over {} images ({}) -> {}",
         args.how.method,
@@ -163,9 +174,9 @@ pub fn run(args: ExplainClassArgs) -> Result<()> {
             "target": target.class,
             "images": paths.len(),
             "paths": paths,
-            "deletion_auc": deletion / n,
-            "insertion_auc": insertion / n,
-            "dims": average.dims(),
+            "deletion_auc": areas.deletion_auc,
+            "insertion_auc": areas.insertion_auc,
+            "dims": maps.raw.dims(),
             "out": args.out.display().to_string(),
         });
         println!("{json}");

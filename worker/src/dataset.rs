@@ -254,6 +254,7 @@ impl Engine {
             .map(|s| s as &mut dyn ImageSource);
         match job.step(classifier, source, self.backend, now_ms()).await {
             Ok(Step::Progress { task, done, total }) => Some(progress(id, &task, done, total)),
+            Ok(Step::Partial(response, bytes)) => Some((*response, bytes)),
             Ok(Step::Done(response, bytes)) => {
                 self.jobs.pop_front();
                 Some((*response, bytes))

@@ -81,6 +81,8 @@ pub enum Step {
         done: usize,
         total: usize,
     },
+    /// A part of the result (the job goes on), and the bytes that travel with it.
+    Partial(Box<Response>, Option<Vec<u8>>),
     /// The result, and the bytes that travel with it.
     Done(Box<Response>, Option<Vec<u8>>),
 }
@@ -95,6 +97,8 @@ pub enum Job {
     PreprocessingCheck(Box<crate::preprocessing::PreprocessingCheckJob>),
     /// `label_issues.rs`.
     NearDuplicates(Box<crate::label_issues::NearDuplicatesJob>),
+    /// `class_maps.rs`.
+    ClassMaps(Box<crate::class_maps::ClassMapsJob>),
 }
 
 impl Job {
@@ -106,6 +110,7 @@ impl Job {
             Job::Sanity(j) => j.id,
             Job::PreprocessingCheck(j) => j.id,
             Job::NearDuplicates(j) => j.id,
+            Job::ClassMaps(j) => j.id,
         }
     }
 
@@ -123,6 +128,7 @@ impl Job {
             Job::Sanity(_) => Task::Sanity,
             Job::PreprocessingCheck(_) => Task::PreprocessingCheck,
             Job::NearDuplicates(_) => Task::NearDuplicates,
+            Job::ClassMaps(_) => Task::ClassMaps,
         }
     }
 
@@ -135,6 +141,7 @@ impl Job {
             Job::Sanity(_) => "checking the map on scrambled models",
             Job::PreprocessingCheck(_) => "checking the preprocessing",
             Job::NearDuplicates(_) => "looking for near-duplicate images",
+            Job::ClassMaps(_) => "explaining the images",
         }
     }
 
@@ -147,6 +154,7 @@ impl Job {
             Job::Sanity(j) => j.task(),
             Job::PreprocessingCheck(_) => crate::preprocessing::PreprocessingCheckJob::TASK.into(),
             Job::NearDuplicates(j) => j.task(),
+            Job::ClassMaps(j) => j.task(),
         }
     }
 
@@ -158,6 +166,7 @@ impl Job {
             Job::Sanity(j) => j.total(),
             Job::PreprocessingCheck(j) => j.total(),
             Job::NearDuplicates(j) => j.total(),
+            Job::ClassMaps(j) => j.total(),
         }
     }
 
@@ -177,6 +186,7 @@ impl Job {
             (Job::MaxActivations(j), Some(source)) => j.step(classifier, source).await,
             (Job::PreprocessingCheck(j), Some(source)) => j.step(classifier, source).await,
             (Job::NearDuplicates(j), Some(source)) => j.step(classifier, source).await,
+            (Job::ClassMaps(j), Some(source)) => j.step(classifier, source).await,
             (_, None) => Err(explain_core::Error::Settings(
                 "the images were closed; open them again".into(),
             )),

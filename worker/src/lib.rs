@@ -11,6 +11,7 @@
 //! `platform` (what differs between the browser and native tests); `message_loop` is the
 //! worker's entry point in the browser.
 
+mod class_maps;
 mod dataset;
 mod explain;
 mod image;
@@ -173,6 +174,13 @@ impl Engine {
                 preprocess,
                 similarity,
             } => vec![self.start_near_duplicates(id, preprocess, similarity)],
+            Request::ExplainImages {
+                id,
+                preprocess,
+                method,
+                layer,
+                images,
+            } => vec![self.start_class_maps(id, preprocess, method, layer, images)],
             Request::Cancel => self.cancel(),
             Request::SanityCheck {
                 id,

@@ -986,3 +986,88 @@ fn a_pca_map_of_the_demo_equals_numpys() {
         }
     }
 }
+
+/// A confusion cell explained as the page asks for it (T-shirts taken for shirts, Saliency of
+/// "Shirt"): every image's map arrives in order, then the mean map, equal to the independent
+/// reference (tests/fixtures/class_maps, made by make_class_maps.py: onnxruntime picks the
+/// images, onnx2torch + autograd explain each, numpy averages).
+#[test]
+fn a_confusion_cells_mean_map_equals_the_independent_reference() {
+    let (mut engine, summary) = demo_engine();
+    let preprocess = unpic_app::presets::Preset::Unit.apply(&summary.input);
+    open_dataset(&mut engine, None, demo("fashion-mnist-sample.zip"));
+    let reference: serde_json::Value =
+        serde_json::from_slice(&fixture("class_maps/class_maps.json")).expect("reference");
+    // The page's paths are relative to the zip's top folder.
+    let paths: Vec<String> = reference["cell_0_as_6"]["paths"]
+        .as_array()
+        .expect("paths")
+        .iter()
+        .map(|p| {
+            let p = p.as_str().unwrap_or_default();
+            p.split_once('/').map_or(p, |(_, rest)| rest).to_string()
+        })
+        .collect();
+    let request = Request::ExplainImages {
+        id: 9,
+        preprocess,
+        method: unpic_app::protocol::ExplainMethod::Saliency,
+        layer: None,
+        images: paths.iter().map(|p| (p.clone(), 6)).collect(),
+    };
+    let mut replies = block_on(engine.handle(request, None));
+    let mut seen = Vec::new();
+    let (result, bytes) = loop {
+        match replies.pop() {
+            Some((Response::Progress { id, .. }, _)) => assert_eq!(id, 9),
+            Some((Response::ImageMap(map), bytes)) => {
+                assert_eq!((map.id, map.index, map.target), (9, seen.len(), 6));
+                let (w, h) = (map.width, map.height);
+                assert_eq!(bytes.expect("bytes").len(), w * h * 4 + w * h * 4);
+                assert!((0.0..=1.0).contains(&map.deletion_auc), "{map:?}");
+                seen.push(map.path);
+            }
+            Some((Response::ClassMaps(result), bytes)) => break (result, bytes.expect("bytes")),
+            other => panic!("{other:?}"),
+        }
+        replies = block_on(engine.step()).into_iter().collect();
+    };
+    assert_eq!(seen, paths, "every map, in the order asked");
+    assert_eq!(result.images, paths.len());
+    assert_eq!(result.faithfulness.len(), 1);
+    assert_eq!(
+        (result.faithfulness[0].class, result.faithfulness[0].images),
+        (6, paths.len())
+    );
+    let mean = explain_core::npy::read_f32(&bytes[result.values_len..], "mean").expect("npy");
+    let want = explain_core::npy::read_f32(&fixture("class_maps/cell_0_as_6.mean.npy"), "want")
+        .expect("npy");
+    assert_eq!(mean.shape, want.shape);
+    let scale = want.data.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let diff = mean
+        .data
+        .iter()
+        .zip(&want.data)
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(
+        diff <= 1e-4 * scale,
+        "mean map differs by {diff} (max {scale})"
+    );
+    // The mean as shown: one value per pixel in [0, 1].
+    let shown = unpic_app::protocol::bytes_f32(&bytes[..result.values_len]);
+    assert_eq!(shown.len(), result.width * result.height);
+    assert!(shown.iter().all(|v| (0.0..=1.0).contains(v)));
+    // A path that is not in the set is refused by name.
+    let bad = Request::ExplainImages {
+        id: 10,
+        preprocess: unpic_app::presets::Preset::Unit.apply(&summary.input),
+        method: unpic_app::protocol::ExplainMethod::Saliency,
+        layer: None,
+        images: vec![("nowhere/x.png".into(), 1)],
+    };
+    let (reply, _) = block_on(engine.handle(bad, None)).remove(0);
+    assert!(
+        matches!(&reply, Response::Failed { message, .. } if message.contains("nowhere/x.png")),
+        "{reply:?}"
+    );
+}

@@ -15,9 +15,9 @@ mod results;
 
 pub use methods::ExplainMethod;
 pub use results::{
-    ActivationsResult, DatasetSummary, DreamResult, EvaluationResult, ExplanationResult,
-    MaxActivationsResult, ModelSummary, NearDuplicatesResult, PredictionResult,
-    PreprocessingCheckResult, SanityResult, TsneResult,
+    ActivationsResult, ClassMapsResult, DatasetSummary, DreamResult, EvaluationResult,
+    ExplanationResult, ImageMapResult, MaxActivationsResult, ModelSummary, NearDuplicatesResult,
+    PredictionResult, PreprocessingCheckResult, SanityResult, TsneResult,
 };
 
 /// Which compute backend the user asked for.
@@ -139,6 +139,17 @@ pub enum Request {
         id: u64,
         preprocess: Preprocess,
         similarity: f32,
+    },
+    /// Explains each of `images` (a dataset path and the class to explain) with one method, an
+    /// image per step (a background job): each map as it is made ([`Response::ImageMap`]),
+    /// then their mean map and mean deletion and insertion areas ([`Response::ClassMaps`]).
+    ExplainImages {
+        id: u64,
+        preprocess: Preprocess,
+        method: ExplainMethod,
+        /// The layer for Grad-CAM (`None`: the suggested one).
+        layer: Option<String>,
+        images: Vec<(String, usize)>,
     },
     /// Stops the running job at its next batch (handled as soon as it arrives, not queued).
     Cancel,
@@ -302,6 +313,12 @@ pub enum Response {
     Dream(DreamResult),
     PreprocessingChecked(PreprocessingCheckResult),
     NearDuplicates(NearDuplicatesResult),
+    /// One image's map of an [`Request::ExplainImages`] job (more follow). Bytes: the image at
+    /// network resolution (RGBA), then its map (float32 in [0, 1], one value per pixel).
+    ImageMap(ImageMapResult),
+    /// The end of an [`Request::ExplainImages`] job. Bytes: the mean of the maps as shown
+    /// (float32, one value per pixel), then the mean raw map as `.npy`.
+    ClassMaps(ClassMapsResult),
     /// Bytes: the files one after another, `lens` long each.
     Images {
         id: u64,
@@ -352,6 +369,8 @@ pub enum Task {
     PreprocessingCheck,
     /// Comparing the dataset's images for near-duplicates.
     NearDuplicates,
+    /// Explaining many images of the dataset (a class, a confusion cell).
+    ClassMaps,
     /// The worker itself: a message that could not be read, an engine that stopped.
     Engine,
 }
@@ -368,6 +387,7 @@ impl Task {
                 | Task::Dream
                 | Task::Sanity
                 | Task::NearDuplicates
+                | Task::ClassMaps
                 | Task::Engine
         )
     }
@@ -388,7 +408,8 @@ impl Request {
             | Request::Explain { id, .. }
             | Request::SanityCheck { id, .. }
             | Request::CheckPreprocessing { id, .. }
-            | Request::FindNearDuplicates { id, .. } => *id = new,
+            | Request::FindNearDuplicates { id, .. }
+            | Request::ExplainImages { id, .. } => *id = new,
             Request::SetBackend(_)
             | Request::LoadModel { .. }
             | Request::SetLabels { .. }
@@ -414,6 +435,8 @@ impl Response {
             Response::Dream(r) => Some(r.id),
             Response::PreprocessingChecked(r) => Some(r.id),
             Response::NearDuplicates(r) => Some(r.id),
+            Response::ImageMap(r) => Some(r.id),
+            Response::ClassMaps(r) => Some(r.id),
             Response::MapPart { id }
             | Response::Progress { id, .. }
             | Response::Images { id, .. }
@@ -448,6 +471,7 @@ impl Request {
             Request::SanityCheck { .. } => Task::Sanity,
             Request::CheckPreprocessing { .. } => Task::PreprocessingCheck,
             Request::FindNearDuplicates { .. } => Task::NearDuplicates,
+            Request::ExplainImages { .. } => Task::ClassMaps,
             Request::Cancel => return None,
         })
     }
@@ -474,6 +498,9 @@ impl Request {
             }
             Request::CheckPreprocessing { .. } => "checking the preprocessing".into(),
             Request::FindNearDuplicates { .. } => "looking for near-duplicate images".into(),
+            Request::ExplainImages { method, images, .. } => {
+                format!("computing {} of {} images", method.label(), images.len())
+            }
             Request::Cancel => "cancelling".into(),
         }
     }

@@ -200,3 +200,41 @@ pub struct NearDuplicatesResult {
     pub layer: String,
     pub pairs: Vec<explain_core::metrics::label_issues::NearDuplicate>,
 }
+
+/// One image's map in a job over many images.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageMapResult {
+    pub id: u64,
+    /// The image's place in the request (maps arrive in that order).
+    pub index: usize,
+    pub path: String,
+    /// The class explained.
+    pub target: usize,
+    pub width: usize,
+    pub height: usize,
+    pub deletion_auc: f64,
+    pub insertion_auc: f64,
+    /// Images explained so far, and asked for.
+    pub done: usize,
+    pub total: usize,
+}
+
+/// The maps of many images summed up: the mean map (bytes) and the mean deletion and insertion
+/// areas of each class explained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassMapsResult {
+    pub id: u64,
+    pub method: ExplainMethod,
+    pub layer: Option<String>,
+    pub width: usize,
+    pub height: usize,
+    /// Images explained (and averaged).
+    pub images: usize,
+    /// Shape of the raw mean map (the model's layout).
+    pub dims: Vec<usize>,
+    /// Length in bytes of the shown mean map, before the `.npy`.
+    pub values_len: usize,
+    pub faithfulness: Vec<explain_core::explain::class_average::ClassFaithfulness>,
+    /// The images that could not be read, and why.
+    pub skipped: Vec<String>,
+}

@@ -137,6 +137,23 @@ pub fn ranking(map_chw: &[f32], channels: usize, signed: bool) -> Vec<f32> {
     crate::render::reduce_channels(map_chw, channels.max(1), reduce)
 }
 
+/// A map's pixel ranking (channels reduced as [`ranking`] does: one value per pixel) and its
+/// deletion and insertion curves: one map scored, as `unpic explain-class` and the app's class
+/// galleries do. `values` in the model's layout (`dims`), at the image's size.
+pub fn score_map(
+    classifier: &Classifier,
+    image: &FloatValue,
+    target: Target,
+    values: &[f32],
+    dims: &[usize],
+    signed: bool,
+) -> Result<(Vec<f32>, Tensor<1>, Tensor<1>)> {
+    let (chw, channels) = crate::explain::map_chw(classifier.input(), values, dims)?;
+    let order = ranking(&chw, channels, signed);
+    let (deletion, insertion) = deletion_and_insertion(classifier, image, target, &order)?;
+    Ok((order, deletion, insertion))
+}
+
 /// Deletion and insertion curves (20 steps each, baseline 0) of one ranking, on the device:
 /// what the app shows beside each map and `unpic explain --faithfulness` prints.
 pub fn deletion_and_insertion(
