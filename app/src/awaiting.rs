@@ -29,10 +29,12 @@ pub enum Purpose {
     PreprocessingCheck,
     /// Pairs of near-duplicate images of the dataset.
     NearDuplicates,
+    /// The maps of many dataset images (a confusion cell, a class) and their mean.
+    ClassMaps,
 }
 
 impl Purpose {
-    const ALL: [Purpose; 11] = [
+    const ALL: [Purpose; 12] = [
         Purpose::Image,
         Purpose::Explanations,
         Purpose::Sanity,
@@ -44,6 +46,7 @@ impl Purpose {
         Purpose::Thumbnails,
         Purpose::PreprocessingCheck,
         Purpose::NearDuplicates,
+        Purpose::ClassMaps,
     ];
 
     /// Whether the worker computes it in one go, so only a new worker stops it.

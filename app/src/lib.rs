@@ -5,6 +5,7 @@
 //! functions.
 
 pub mod awaiting;
+pub mod class_maps;
 pub mod data_url;
 #[cfg(target_arch = "wasm32")]
 pub mod event_loop;

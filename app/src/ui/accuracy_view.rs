@@ -7,6 +7,7 @@ use explain_core::metrics::Evaluation;
 use leptos::prelude::*;
 use web_sys::KeyboardEvent;
 
+use super::class_maps_view::ClassMapsPanel;
 use super::files;
 use super::label_issues_view::LabelIssues;
 use super::preprocessing_advice::PreprocessingAdvice;
@@ -80,6 +81,7 @@ pub fn AccuracyView() -> impl IntoView {
                         <Exports evaluation=e.clone() />
                         <LabelIssues />
                         <CellImages evaluation=e />
+                        <ClassMapsPanel />
                     }
                     .into_any()
                 }

@@ -1,6 +1,7 @@
 //! The page: Leptos components over one [`state::Session`].
 
 mod accuracy_view;
+mod class_maps_view;
 mod client;
 mod data_view;
 mod demo;

@@ -7,9 +7,11 @@ use leptos::prelude::*;
 
 use super::{Session, random_pick};
 use crate::awaiting::{Answered, Purpose};
+use crate::class_maps::{ShownClassMaps, ShownImageMap};
 use crate::page_model::split_files;
 use crate::protocol::{
-    DatasetSummary, EvaluationResult, FileSizes, ImagePurpose, NearDuplicatesResult, Request,
+    ClassMapsResult, DatasetSummary, EvaluationResult, ExplainMethod, FileSizes, ImageMapResult,
+    ImagePurpose, NearDuplicatesResult, Request,
 };
 use crate::ui::client;
 
@@ -24,6 +26,7 @@ impl Session {
         self.status.busy.set(Some(format!("Opening {name}…")));
         self.dataset.summary.set(None);
         self.dataset.near_duplicates.set(None);
+        self.dataset.class_maps.set(None);
         self.model.preprocessing_check.set(None);
         self.dataset.evaluation.set(None);
         self.embedding.tsne.set(None);
@@ -113,6 +116,7 @@ impl Session {
         self.dataset.evaluation.set(None);
         // Found with another model or preprocessing.
         self.dataset.near_duplicates.set(None);
+        self.dataset.class_maps.set(None);
         // The worker replaces an evaluation under way with the new one.
         self.start_job(
             Purpose::Evaluation,
@@ -200,6 +204,68 @@ impl Session {
             "Comparing the images",
             dataset.items.len(),
         );
+    }
+
+    /// Explains the images of the Accuracy view's selection with `method` (at most
+    /// `class_maps::MAX_EXPLAINED`, in the order shown), a background job with progress.
+    pub fn explain_selection(self, method: ExplainMethod, layer: Option<String>) {
+        let Some((preprocess, _)) = self.job_inputs() else {
+            return;
+        };
+        let (Some(selection), Some(evaluation)) = (
+            self.dataset.selection.get_untracked(),
+            self.dataset.evaluation.get_untracked(),
+        ) else {
+            return;
+        };
+        let images = selection.images_to_explain(&evaluation.evaluation);
+        if images.is_empty() {
+            return;
+        }
+        let title = selection.describe(&evaluation.evaluation.classes);
+        let asked = images.len();
+        self.status.error.set(None);
+        let id = self.start_job(
+            Purpose::ClassMaps,
+            Request::ExplainImages {
+                id: 0,
+                preprocess,
+                method,
+                layer,
+                images,
+            },
+            &format!("Explaining the images with {}", method.label()),
+            asked,
+        );
+        self.dataset
+            .class_maps
+            .set(Some(ShownClassMaps::new(id, method, title, asked)));
+    }
+
+    pub(super) fn on_image_map(self, result: ImageMapResult, bytes: Vec<u8>) {
+        let (id, done, total) = (result.id, result.done, result.total);
+        let task = self
+            .status
+            .progress
+            .with_untracked(|p| p.as_ref().map(|p| p.task.clone()))
+            .unwrap_or_default();
+        self.on_progress(id, Purpose::ClassMaps, task, done, total);
+        if let Some(map) = ShownImageMap::from_answer(result, &bytes) {
+            self.dataset.class_maps.update(|c| {
+                if let Some(c) = c {
+                    c.add(map)
+                }
+            });
+        }
+    }
+
+    pub(super) fn on_class_maps(self, result: ClassMapsResult, bytes: Vec<u8>) {
+        self.job_ended(result.id);
+        self.dataset.class_maps.update(|c| {
+            if let Some(c) = c {
+                c.finish(result, bytes)
+            }
+        });
     }
 
     pub(super) fn on_near_duplicates(self, result: NearDuplicatesResult) {

@@ -21,6 +21,7 @@ use leptos::prelude::*;
 
 use super::client;
 use crate::awaiting::{Answered, Awaiting, Purpose};
+use crate::class_maps::ShownClassMaps;
 use crate::presets::Preset;
 use crate::protocol::{
     ActivationsResult, Backend, BackendChoice, DatasetSummary, DreamResult, EvaluationResult,
@@ -83,6 +84,8 @@ pub struct DatasetState {
     pub selection: RwSignal<Option<Selection>>,
     /// Pairs of near-duplicate images, once looked for.
     pub near_duplicates: RwSignal<Option<NearDuplicatesResult>>,
+    /// The maps of the last "explain these images" click, as they arrive.
+    pub class_maps: RwSignal<Option<ShownClassMaps>>,
 }
 
 /// What a layer's channels respond to (`features.rs`).
@@ -139,6 +142,7 @@ pub fn provide_session(choice: BackendChoice) -> Session {
             thumbnails: RwSignal::new(HashMap::new()),
             selection: RwSignal::new(None),
             near_duplicates: RwSignal::new(None),
+            class_maps: RwSignal::new(None),
         },
         features: FeaturesState {
             activations: RwSignal::new(None),
@@ -244,6 +248,12 @@ impl Session {
                     self.on_progress(id, purpose, task, done, total)
                 }
             }
+            // One map of many: the job goes on.
+            Response::ImageMap(result) => {
+                if self.purpose_of(result.id) == Some(Purpose::ClassMaps) {
+                    self.on_image_map(result, bytes.unwrap_or_default())
+                }
+            }
             Response::Failed {
                 task,
                 during,
@@ -279,6 +289,9 @@ impl Session {
                     Response::Tsne(result) => self.on_tsne(result),
                     Response::MaxActivations(result) => self.on_max_activations(result),
                     Response::NearDuplicates(result) => self.on_near_duplicates(result),
+                    Response::ClassMaps(result) => {
+                        self.on_class_maps(result, bytes.unwrap_or_default())
+                    }
                     Response::PreprocessingChecked(result) => {
                         self.model.preprocessing_check.set(Some(result))
                     }
