@@ -121,8 +121,6 @@ impl ShownClassMaps {
 mod tests {
     use super::*;
     use crate::protocol::f32_bytes;
-    use std::sync::Arc;
-
     use explain_core::metrics::Evaluation;
 
     fn evaluation() -> Evaluation {

@@ -26,6 +26,8 @@ struct Accepted {
     dataset: Option<Message>,
     /// The current image's Predict, with id 0 (the new worker needs the image for explanations).
     image: Option<Message>,
+    /// The second model of a comparison (a `Second(LoadModel)`).
+    second_model: Option<Message>,
 }
 
 /// A request sent and not yet settled (answered, or taken on as a background job).
@@ -75,7 +77,7 @@ fn changes_state(request: &Request) -> bool {
             | Request::LoadModel { .. }
             | Request::LoadDataset { .. }
             | Request::Predict { .. }
-    )
+    ) || matches!(request, Request::Second(r) if matches!(**r, Request::LoadModel { .. }))
 }
 
 impl Restore {
@@ -146,6 +148,7 @@ impl Restore {
                 accepted.model = Some((r, bytes));
             }
             r @ Request::LoadDataset { .. } => accepted.dataset = Some((r, bytes)),
+            r @ Request::Second(_) => accepted.second_model = Some((r, bytes)),
             Request::Predict {
                 name, preprocess, ..
             } => {
@@ -183,6 +186,8 @@ impl Restore {
     pub fn replacement(&mut self, next_id: &mut u64, crashed: bool) -> Vec<(u64, Message)> {
         let mut replay = self.setup();
         replay.extend(self.accepted.image.iter().cloned());
+        // Only the main worker holds the second model (helpers share the first's work).
+        replay.extend(self.accepted.second_model.iter().cloned());
         let mut queue: Vec<(u64, Message)> = replay
             .into_iter()
             .map(|m| {
@@ -393,6 +398,30 @@ mod tests {
             (*id, name.as_str(), bytes.as_slice()),
             (0, "cat.png", &b"png"[..])
         );
+    }
+
+    #[test]
+    fn a_second_model_is_replayed_to_the_main_worker_but_not_to_helpers() {
+        let mut restore = Restore::default();
+        accept_model(&mut restore, 1, "a.onnx");
+        restore.sent(2, &Request::Second(Box::new(load("b.onnx"))), Some(b"b"));
+        restore.answered(2, &loaded());
+        assert_eq!(
+            names(
+                &restore
+                    .setup()
+                    .into_iter()
+                    .map(|m| (0, m))
+                    .collect::<Vec<_>>()
+            ),
+            ["a.onnx"]
+        );
+        let queue = restore.replacement(&mut 10, true);
+        assert_eq!(
+            names(&queue),
+            ["a.onnx", "opening the model 'b.onnx' (second model)"]
+        );
+        assert_eq!(queue[1].1.1.as_deref(), Some(&b"b"[..]));
     }
 
     #[test]

@@ -41,6 +41,7 @@ impl Engine {
         };
         self.dataset = Some(source);
         self.jobs.clear();
+        self.second.jobs.clear();
         (Response::DatasetLoaded(summary), None)
     }
 
@@ -228,19 +229,31 @@ impl Engine {
 
     /// Whether a background job has work left.
     pub fn has_job(&self) -> bool {
-        !self.jobs.is_empty()
+        !self.jobs.is_empty() || !self.second.jobs.is_empty()
     }
 
-    /// Stops every background job.
+    /// Stops every background job (the second model's too).
     pub fn cancel(&mut self) -> Vec<Reply> {
         self.jobs
             .drain(..)
+            .chain(self.second.jobs.drain(..))
             .map(|j| (Response::Cancelled { id: j.id() }, None))
             .collect()
     }
 
-    /// Advances the first background job by one step: its progress, or its result when done.
+    /// Advances the first background job by one step (the first model's, then the second's):
+    /// its progress, or its result when done.
     pub async fn step(&mut self) -> Option<Reply> {
+        if !self.jobs.is_empty() || self.second.jobs.is_empty() {
+            return self.step_queue().await;
+        }
+        self.swap_models();
+        let reply = self.step_queue().await;
+        self.swap_models();
+        reply
+    }
+
+    async fn step_queue(&mut self) -> Option<Reply> {
         let job = self.jobs.front_mut()?;
         let id = job.id();
         let Some(classifier) = &self.classifier else {

@@ -47,6 +47,19 @@ struct CurrentImage {
     scores: Vec<f32>,
 }
 
+/// The second model of a comparison (the page's Compare view): its file, its classifier, its
+/// current image and its jobs. [`Engine::swap_models`] trades it with the first model's for the
+/// length of one request or one job step, so every request runs on either model with the
+/// same code; the backend, the labels and the images are shared.
+#[derive(Default)]
+struct SecondModel {
+    model: Option<(String, Vec<u8>, Option<[usize; 2]>)>,
+    classifier: Option<Classifier>,
+    labels_applied: bool,
+    current: Option<CurrentImage>,
+    jobs: VecDeque<Job>,
+}
+
 /// A response and the bytes that travel with it.
 pub type Reply = (Response, Option<Vec<u8>>);
 
@@ -64,6 +77,8 @@ pub struct Engine {
     dataset: Option<Box<dyn ImageSource>>,
     /// Dataset jobs (evaluation, t-SNE), advanced a step at a time between requests.
     jobs: VecDeque<Job>,
+    /// The second model of a comparison, on the same images.
+    second: SecondModel,
     /// Sends progress while a request runs in one go (an explanation, a dream).
     notify: Box<dyn Fn(Reply)>,
 }
@@ -81,6 +96,7 @@ impl Default for Engine {
             current: None,
             dataset: None,
             jobs: VecDeque::new(),
+            second: SecondModel::default(),
             notify: Box::new(|_| {}),
         }
     }
@@ -103,8 +119,54 @@ impl Engine {
         self.notify = notify;
     }
 
+    /// Trades the first model (and its image and jobs) with the second.
+    fn swap_models(&mut self) {
+        let second = &mut self.second;
+        std::mem::swap(&mut self.model, &mut second.model);
+        std::mem::swap(&mut self.classifier, &mut second.classifier);
+        std::mem::swap(&mut self.labels_applied, &mut second.labels_applied);
+        std::mem::swap(&mut self.current, &mut second.current);
+        std::mem::swap(&mut self.jobs, &mut second.jobs);
+    }
+
+    /// `request` for the second model: the model's own requests (open it, classify, explain,
+    /// evaluate, explain many images); the shared state (backend, labels, images) is the
+    /// first model's to set.
+    async fn handle_second(&mut self, request: Request, bytes: Option<Vec<u8>>) -> Vec<Reply> {
+        let Some(task) = request.task() else {
+            return vec![];
+        };
+        let own = matches!(
+            request,
+            Request::LoadModel { .. }
+                | Request::Predict { .. }
+                | Request::Explain { .. }
+                | Request::Evaluate { shard: None, .. }
+                | Request::ExplainImages { .. }
+        );
+        if !own {
+            return vec![failed(
+                task,
+                &request.describe(),
+                "only opening, classifying, evaluating and explaining go to the second model",
+            )];
+        }
+        if self.second.classifier.is_none() && !matches!(request, Request::LoadModel { .. }) {
+            return vec![failed(
+                task,
+                &request.describe(),
+                "open a second model first",
+            )];
+        }
+        self.swap_models();
+        let replies = Box::pin(self.handle(request, bytes)).await;
+        self.swap_models();
+        replies
+    }
+
     pub async fn handle(&mut self, request: Request, bytes: Option<Vec<u8>>) -> Vec<Reply> {
         match request {
+            Request::Second(request) => self.handle_second(*request, bytes).await,
             Request::SetBackend(choice) => self.set_backend(choice).await,
             Request::LoadModel { name, size } => match bytes {
                 Some(bytes) => vec![self.load_model(name, bytes, size)],

@@ -55,6 +55,15 @@ impl Engine {
         if changed && let Some((name, bytes, size)) = self.model.take() {
             replies.push(self.load_model(name, bytes, size));
         }
+        // The second model too, quietly: the page's comparison keeps it.
+        if changed && let Some((name, bytes, size)) = self.second.model.take() {
+            self.swap_models();
+            let reply = self.load_model(name, bytes, size);
+            self.swap_models();
+            if let (Response::Failed { .. }, _) = reply {
+                replies.push(reply);
+            }
+        }
         replies
     }
 
@@ -119,6 +128,10 @@ impl Engine {
         }
         self.labels_text = Some(text);
         self.labels_applied = self.classifier.is_some();
+        // The second model takes them when they fit it.
+        if let Some(second) = &mut self.second.classifier {
+            self.second.labels_applied = second.set_labels(labels.clone()).is_ok();
+        }
         (Response::Labels(labels), None)
     }
 }

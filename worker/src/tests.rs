@@ -1071,3 +1071,98 @@ fn a_confusion_cells_mean_map_equals_the_independent_reference() {
         "{reply:?}"
     );
 }
+
+/// A second model beside the first (the page's Compare view): opened, classifying and
+/// evaluating on the same images without touching the first model's image or jobs; the two
+/// evaluations compare as the independent reference does (tests/fixtures/compare, made by
+/// make_compare.py with onnxruntime, numpy and statsmodels).
+#[test]
+fn a_second_model_evaluates_beside_the_first_as_onnxruntime_does() {
+    use explain_core::metrics::comparison::compare;
+    let (mut engine, summary) = demo_engine();
+    let preprocess = unpic_app::presets::Preset::Unit.apply(&summary.input);
+    open_dataset(&mut engine, None, demo("fashion-mnist-sample.zip"));
+    // Nothing goes to a second model before it is open.
+    let early = Request::Second(Box::new(Request::Evaluate {
+        id: 1,
+        preprocess: preprocess.clone(),
+        shard: None,
+    }));
+    let (reply, _) = block_on(engine.handle(early, None)).remove(0);
+    assert!(
+        matches!(&reply, Response::Failed { message, .. } if message.contains("second model first")),
+        "{reply:?}"
+    );
+    let open = Request::Second(Box::new(Request::LoadModel {
+        name: "b.onnx".into(),
+        size: None,
+    }));
+    let (reply, _) =
+        block_on(engine.handle(open, Some(fixture("oracle/models/smallcnn_fashion.onnx"))))
+            .remove(0);
+    let Response::ModelLoaded(b) = reply else {
+        panic!("{reply:?}")
+    };
+    assert_eq!(b.num_classes, 10);
+    // Each model classifies the image with its own weights.
+    let predict = |name: &str, second: bool| {
+        let request = Request::Predict {
+            id: 2,
+            name: name.into(),
+            preprocess: preprocess.clone(),
+        };
+        if second {
+            Request::Second(Box::new(request))
+        } else {
+            request
+        }
+    };
+    let image = fixture("oracle/cases/fashion_tshirt/image.png");
+    let (a_pred, _) =
+        block_on(engine.handle(predict("t.png", false), Some(image.clone()))).remove(0);
+    let (b_pred, _) = block_on(engine.handle(predict("t.png", true), Some(image))).remove(0);
+    let (Response::Prediction(a_pred), Response::Prediction(b_pred)) = (a_pred, b_pred) else {
+        panic!("both classify")
+    };
+    assert_ne!(
+        a_pred.prediction.logits, b_pred.prediction.logits,
+        "two models"
+    );
+
+    let (a, _) = evaluate(&mut engine, 3, &preprocess);
+    let request = Request::Second(Box::new(Request::Evaluate {
+        id: 4,
+        preprocess: preprocess.clone(),
+        shard: None,
+    }));
+    let mut replies = block_on(engine.handle(request, None));
+    let b = loop {
+        match replies.pop().map(|r| r.0) {
+            Some(Response::Progress { id, .. }) => assert_eq!(id, 4),
+            Some(Response::Evaluated(result)) => break result,
+            other => panic!("{other:?}"),
+        }
+        replies = block_on(engine.step()).into_iter().collect();
+    };
+    let reference: serde_json::Value =
+        serde_json::from_slice(&fixture("compare/compare.json")).expect("reference");
+    let c = compare(&a.evaluation, &b.evaluation).expect("same classes");
+    let table = &reference["table"];
+    assert_eq!(
+        [
+            c.table.both_right,
+            c.table.only_a,
+            c.table.only_b,
+            c.table.both_wrong
+        ],
+        ["both_right", "only_a", "only_b", "both_wrong"]
+            .map(|k| table[k].as_u64().unwrap_or(0) as usize)
+    );
+    let p = reference["mcnemar_p"].as_f64().expect("p");
+    assert!(
+        (c.mcnemar_p - p).abs() <= 1e-9 * p.max(1e-300),
+        "{} vs {p}",
+        c.mcnemar_p
+    );
+    assert!((c.accuracy_b - reference["accuracy_b"].as_f64().expect("acc")).abs() < 1e-12);
+}

@@ -151,6 +151,9 @@ pub enum Request {
         layer: Option<String>,
         images: Vec<(String, usize)>,
     },
+    /// `0` for the second model of a comparison (open it, classify, explain, evaluate,
+    /// explain many images), on the same images; its answers are the ones `0` gets.
+    Second(Box<Request>),
     /// Stops the running job at its next batch (handled as soon as it arrives, not queued).
     Cancel,
     /// Explains the last predicted image.
@@ -410,6 +413,10 @@ impl Request {
             | Request::CheckPreprocessing { id, .. }
             | Request::FindNearDuplicates { id, .. }
             | Request::ExplainImages { id, .. } => *id = new,
+            Request::Second(request) => {
+                let inner = std::mem::replace(request.as_mut(), Request::Cancel);
+                **request = inner.with_id(new);
+            }
             Request::SetBackend(_)
             | Request::LoadModel { .. }
             | Request::SetLabels { .. }
@@ -472,6 +479,7 @@ impl Request {
             Request::CheckPreprocessing { .. } => Task::PreprocessingCheck,
             Request::FindNearDuplicates { .. } => Task::NearDuplicates,
             Request::ExplainImages { .. } => Task::ClassMaps,
+            Request::Second(request) => return request.task(),
             Request::Cancel => return None,
         })
     }
@@ -501,6 +509,7 @@ impl Request {
             Request::ExplainImages { method, images, .. } => {
                 format!("computing {} of {} images", method.label(), images.len())
             }
+            Request::Second(request) => format!("{} (second model)", request.describe()),
             Request::Cancel => "cancelling".into(),
         }
     }
