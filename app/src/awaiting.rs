@@ -31,10 +31,18 @@ pub enum Purpose {
     NearDuplicates,
     /// The maps of many dataset images (a confusion cell, a class) and their mean.
     ClassMaps,
+    /// Opening the second model of a comparison.
+    SecondModel,
+    /// The dataset's evaluation by the second model.
+    SecondEvaluation,
+    /// The current image classified by the second model.
+    SecondImage,
+    /// The second model's maps of the last Explain click, one request per method.
+    SecondExplanations,
 }
 
 impl Purpose {
-    const ALL: [Purpose; 12] = [
+    const ALL: [Purpose; 16] = [
         Purpose::Image,
         Purpose::Explanations,
         Purpose::Sanity,
@@ -47,11 +55,18 @@ impl Purpose {
         Purpose::PreprocessingCheck,
         Purpose::NearDuplicates,
         Purpose::ClassMaps,
+        Purpose::SecondModel,
+        Purpose::SecondEvaluation,
+        Purpose::SecondImage,
+        Purpose::SecondExplanations,
     ];
 
     /// Whether the worker computes it in one go, so only a new worker stops it.
     pub fn one_go(self) -> bool {
-        matches!(self, Purpose::Explanations | Purpose::Dreams)
+        matches!(
+            self,
+            Purpose::Explanations | Purpose::Dreams | Purpose::SecondExplanations
+        )
     }
 
     /// Whether the page shows its progress (a job over the dataset, or one-go work with steps;
@@ -63,6 +78,8 @@ impl Purpose {
                 | Purpose::Activations
                 | Purpose::Thumbnails
                 | Purpose::PreprocessingCheck
+                | Purpose::SecondModel
+                | Purpose::SecondImage
         )
     }
 

@@ -14,16 +14,18 @@ pub enum View {
     Predict,
     Features,
     Tsne,
+    Compare,
     Help,
 }
 
 impl View {
-    pub const ALL: [View; 6] = [
+    pub const ALL: [View; 7] = [
         View::Data,
         View::Accuracy,
         View::Predict,
         View::Features,
         View::Tsne,
+        View::Compare,
         View::Help,
     ];
 
@@ -34,6 +36,7 @@ impl View {
             View::Predict => "Predict & explain",
             View::Features => "Features",
             View::Tsne => "t-SNE",
+            View::Compare => "Compare",
             View::Help => "Help",
         }
     }
@@ -45,6 +48,7 @@ impl View {
             View::Predict => "predict",
             View::Features => "features",
             View::Tsne => "tsne",
+            View::Compare => "compare",
             View::Help => "help",
         }
     }

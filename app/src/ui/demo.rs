@@ -16,13 +16,39 @@ struct DemoManifest {
     labels: Option<String>,
     preset: String,
     dataset: String,
+    /// A model to compare the first with (the Compare view offers it).
+    #[serde(default)]
+    second_model: Option<String>,
+}
+
+async fn manifest() -> Result<DemoManifest, String> {
+    serde_json::from_str(&files::fetch_text(&format!("{DEMO_DIR}demo.json")).await?)
+        .map_err(|e| format!("the demo manifest is broken: {e}"))
+}
+
+/// Opens the demo's second model beside the first (the Compare view).
+pub fn open_demo_second_model(session: Session) {
+    leptos::task::spawn_local(async move {
+        let opened = async {
+            let name = manifest()
+                .await?
+                .second_model
+                .ok_or("the demo has no second model")?;
+            let bytes = files::fetch_bytes(&format!("{DEMO_DIR}{name}")).await?;
+            session.open_second_model(name, bytes);
+            Ok::<_, String>(())
+        };
+        if let Err(e) = opened.await {
+            session.status.error.set(Some(format!(
+                "Error while opening the demo's second model: {e}"
+            )));
+        }
+    });
 }
 
 /// Loads the demo's model, labels and images; the page then evaluates them.
 pub async fn open_demo(session: Session) -> Result<(), String> {
-    let manifest: DemoManifest =
-        serde_json::from_str(&files::fetch_text(&format!("{DEMO_DIR}demo.json")).await?)
-            .map_err(|e| format!("the demo manifest is broken: {e}"))?;
+    let manifest = manifest().await?;
     if let Some(p) = Preset::from_key(&manifest.preset) {
         session.model.preset.set(p);
     }

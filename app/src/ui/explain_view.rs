@@ -10,7 +10,7 @@ use super::files;
 use super::layer_select::LayerSelect;
 use super::panels::draw;
 use super::sanity_view::{LinePlot, SanityPanel};
-use super::state::{ShownExplanation, use_session};
+use super::state::{Shown, ShownExplanation, use_session};
 use crate::page_model::agreements;
 use crate::protocol::ExplainMethod;
 use explain_core::explain::occlusion::Occlusion;
@@ -194,8 +194,17 @@ pub fn ExplainPanel() -> impl IntoView {
                 </div>
                 <div id="explanations" class="explanations">
                     <For each=move || s.image.explanations.get() key=|e| e.result.id let:e>
-                        <ExplanationCard explanation=e colours=colours opacity=opacity />
+                        <ExplanationCard explanation=e colours=colours opacity=opacity over=s.image.shown />
                     </For>
+                </div>
+                // Model B's maps of the same image, beside model A's (the Compare view).
+                <div class:hidden=move || s.compare.explanations.with(Vec::is_empty)>
+                    <h3>{move || s.compare.summary.with(|m| m.as_ref().map(|m| format!("Model B ({})", m.name)))}</h3>
+                    <div id="explanations-b" class="explanations">
+                        <For each=move || s.compare.explanations.get() key=|e| e.result.id let:e>
+                            <ExplanationCard explanation=e colours=colours opacity=opacity over=s.compare.shown />
+                        </For>
+                    </div>
                 </div>
                 <Agreement />
                 <SanityPanel layer=layer target=target probability=probability />
@@ -203,21 +212,22 @@ pub fn ExplainPanel() -> impl IntoView {
         }
 }
 
-/// One map over the image, with its scores and downloads.
+/// One map over the image it explains (`over`: model A's or model B's view of it), with its
+/// scores and downloads.
 #[component]
 fn ExplanationCard(
     explanation: ShownExplanation,
     colours: RwSignal<ColourMap>,
     opacity: RwSignal<f32>,
+    over: RwSignal<Option<Shown>>,
 ) -> impl IntoView {
-    let s = use_session();
     let canvas = NodeRef::<leptos::html::Canvas>::new();
     let e = explanation.result.clone();
     let (w, h) = (e.width, e.height);
     let values = explanation.values.clone();
     let signed = e.method.signed();
     Effect::new(move |_| {
-        let (Some(shown), Some(c)) = (s.image.shown.get(), canvas.get()) else {
+        let (Some(shown), Some(c)) = (over.get(), canvas.get()) else {
             return;
         };
         let map = if signed {

@@ -3,6 +3,7 @@
 mod accuracy_view;
 mod class_maps_view;
 mod client;
+mod compare_view;
 mod data_view;
 mod demo;
 mod explain_view;
@@ -22,6 +23,7 @@ use leptos::prelude::*;
 
 use crate::protocol::BackendChoice;
 use accuracy_view::AccuracyView;
+use compare_view::{CompareView, SecondPrediction};
 use data_view::DataView;
 use explain_view::ExplainPanel;
 use features_view::FeaturesView;
@@ -97,10 +99,12 @@ fn App() -> impl IntoView {
                 <div class:hidden=shown(View::Accuracy)><AccuracyView /></div>
                 <div class:hidden=shown(View::Predict) class="column">
                     <PredictionPanel />
+                    <SecondPrediction />
                     <ExplainPanel />
                 </div>
                 <div class:hidden=shown(View::Features)><FeaturesView /></div>
                 <div class:hidden=shown(View::Tsne)><TsneView /></div>
+                <div class:hidden=shown(View::Compare)><CompareView /></div>
                 <div class:hidden=shown(View::Help)><HelpView /></div>
             </div>
         </main>

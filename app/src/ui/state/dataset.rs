@@ -183,6 +183,7 @@ impl Session {
             self.open_dataset_image(first);
         }
         self.evaluate();
+        self.evaluate_second();
         self.check_preprocessing();
     }
 

@@ -51,6 +51,7 @@ impl Session {
             },
             Some(image.bytes),
         );
+        self.predict_second();
     }
 
     /// Explains the shown image with each of `methods` (class activation maps at `layer`, or
@@ -92,8 +93,9 @@ impl Session {
                 sum_channels,
                 part: ExplainPart::Whole,
             })
-            .collect();
-        self.ask_all(Purpose::Explanations, requests);
+            .collect::<Vec<_>>();
+        self.ask_all(Purpose::Explanations, requests.clone());
+        self.explain_second(&requests);
     }
 
     /// Checks whether `method`'s map of the shown image depends on the model: the worker

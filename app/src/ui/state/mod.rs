@@ -7,6 +7,7 @@
 //! progress, cancelling). This file routes each answer, once `awaiting.rs` says it is wanted;
 //! the handlers apply it with `page_model.rs`'s pure functions.
 
+mod compare;
 mod dataset;
 mod embedding;
 mod features;
@@ -41,6 +42,7 @@ pub struct Session {
     pub dataset: DatasetState,
     pub features: FeaturesState,
     pub embedding: EmbeddingState,
+    pub compare: CompareState,
     pub status: StatusState,
     awaiting: StoredValue<Awaiting>,
 }
@@ -106,6 +108,21 @@ pub struct EmbeddingState {
     pub tsne: RwSignal<Option<TsneResult>>,
 }
 
+/// A second model on the same images, for the Compare view (`compare.rs`).
+#[derive(Clone, Copy)]
+pub struct CompareState {
+    pub summary: RwSignal<Option<ModelSummary>>,
+    /// Its own preprocessing preset (at its own input size).
+    pub preset: RwSignal<Preset>,
+    pub evaluation: RwSignal<Option<EvaluationResult>>,
+    /// Its prediction of the current image, with the pixels it saw.
+    pub shown: RwSignal<Option<Shown>>,
+    /// Its maps of the current image, beside the first model's.
+    pub explanations: RwSignal<Vec<ShownExplanation>>,
+    /// Its file, to open it again at the first model's size if it takes any size.
+    file: StoredValue<Option<(String, Vec<u8>)>>,
+}
+
 /// What the engine is doing, what went wrong, and which view shows (`status.rs`).
 #[derive(Clone, Copy)]
 pub struct StatusState {
@@ -151,6 +168,14 @@ pub fn provide_session(choice: BackendChoice) -> Session {
         },
         embedding: EmbeddingState {
             tsne: RwSignal::new(None),
+        },
+        compare: CompareState {
+            summary: RwSignal::new(None),
+            preset: RwSignal::new(Preset::Unit),
+            evaluation: RwSignal::new(None),
+            shown: RwSignal::new(None),
+            explanations: RwSignal::new(Vec::new()),
+            file: StoredValue::new(None),
         },
         status: StatusState {
             busy: RwSignal::new(None),
@@ -234,9 +259,22 @@ impl Session {
                 webgpu_available,
                 note,
             } => self.on_backend(active, webgpu_available, note),
-            Response::ModelLoaded(summary) => self.on_model_loaded(summary),
+            Response::ModelLoaded(summary) => {
+                if self.purpose_of(id) == Some(Purpose::SecondModel) {
+                    self.answered(id);
+                    self.on_second_model(summary)
+                } else {
+                    self.on_model_loaded(summary)
+                }
+            }
             Response::Labels(labels) => self.on_labels(labels),
-            Response::NeedsSize { name, message } => self.on_needs_size(name, message),
+            Response::NeedsSize { name, message } => {
+                if self.purpose_of(id) == Some(Purpose::SecondModel) {
+                    self.on_second_needs_size(message)
+                } else {
+                    self.on_needs_size(name, message)
+                }
+            }
             Response::DatasetLoaded(summary) => self.on_dataset_loaded(summary),
             Response::Progress {
                 id,
@@ -276,7 +314,18 @@ impl Session {
                 let Some(answered) = self.answered(id) else {
                     return;
                 };
+                let second = matches!(
+                    answered.purpose,
+                    Purpose::SecondImage | Purpose::SecondEvaluation | Purpose::SecondExplanations
+                );
                 match response {
+                    Response::Prediction(result) if second => {
+                        self.on_second_prediction(result, bytes)
+                    }
+                    Response::Explanation(result) if second => {
+                        self.on_second_explanation(answered, result, bytes)
+                    }
+                    Response::Evaluated(result) if second => self.on_second_evaluated(result),
                     Response::Prediction(result) => self.on_prediction(result, bytes),
                     Response::Explanation(result) => self.on_explanation(answered, result, bytes),
                     Response::Activations(result) => self.on_activations(result, bytes),

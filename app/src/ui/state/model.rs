@@ -134,6 +134,7 @@ impl Session {
         });
         self.predict();
         self.evaluate();
+        self.evaluate_second();
         self.check_preprocessing();
     }
 
