@@ -1,7 +1,8 @@
-//! What the page offers for download: tables as CSV and the session as JSON. Pure functions of
-//! the results, so they are tested natively.
+//! What the page offers for download: tables as CSV, the session as JSON and the report as one
+//! HTML file. Pure functions of the results, so they are tested natively.
 
 use explain_core::metrics::Evaluation;
+use explain_core::render::report::{PinnedMap, Report, render_html};
 use serde_json::json;
 
 use crate::protocol::{DatasetSummary, EvaluationResult, ModelSummary, TsneResult};
@@ -116,6 +117,72 @@ pub fn session_json(
     serde_json::to_string_pretty(&session).unwrap_or_default()
 }
 
+/// The report to keep (explain-core's `render::report`, as `unpic report` writes it): the
+/// model, the images and their preprocessing, the evaluation, the pinned maps, and the session
+/// JSON (with the pinned maps' settings) inside it. `made_by` says who made it and when.
+pub fn report_html(
+    model: Option<&ModelSummary>,
+    dataset: Option<&DatasetSummary>,
+    preprocess: Option<&explain_core::data::Preprocess>,
+    result: Option<&EvaluationResult>,
+    pinned: &[PinnedMap],
+    made_by: String,
+) -> String {
+    let mut session: serde_json::Value =
+        serde_json::from_str(&session_json(model, dataset, preprocess, result)).unwrap_or_default();
+    session["pinned"] = json!(pinned);
+    let model_rows = model.map_or_else(Vec::new, |m| {
+        vec![
+            ("File".to_string(), m.name.clone()),
+            (
+                "Input".into(),
+                format!(
+                    "{} channel(s), {}x{} ({:?})",
+                    m.input.channels, m.input.width, m.input.height, m.input.layout
+                ),
+            ),
+            ("Classes".into(), m.labels.join(", ")),
+            ("Nodes".into(), m.nodes.to_string()),
+        ]
+    });
+    let mut dataset_rows = dataset.map_or_else(Vec::new, |d| {
+        vec![
+            ("Images".to_string(), d.name.clone()),
+            (
+                "Count".into(),
+                format!(
+                    "{} images in {} class folders",
+                    d.items.len(),
+                    d.classes.len()
+                ),
+            ),
+        ]
+    });
+    if let Some(p) = preprocess {
+        dataset_rows.push((
+            "Preprocessing".into(),
+            format!(
+                "{}x{}, {} channel(s), x = (pixel x {} - mean {:?}) / std {:?}",
+                p.width, p.height, p.channels, p.scale, p.mean, p.std
+            ),
+        ));
+    }
+    if let Some(r) = result {
+        dataset_rows.push((
+            "Evaluated".into(),
+            format!("on {} in {:.1} s", r.backend.label(), r.elapsed_ms / 1000.0),
+        ));
+    }
+    render_html(&Report {
+        made_by,
+        model: model_rows,
+        dataset: dataset_rows,
+        evaluation: result.map(|r| r.evaluation.clone()),
+        pinned: pinned.to_vec(),
+        session_json: serde_json::to_string_pretty(&session).unwrap_or_default(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,5 +232,38 @@ mod tests {
             (v["evaluation"]["accuracy"].as_f64().expect("accuracy") - 2.0 / 3.0).abs() < 1e-12
         );
         assert!(v["model"].is_null());
+    }
+
+    #[test]
+    fn the_report_holds_the_evaluation_the_pins_and_the_session() {
+        let result = EvaluationResult {
+            id: 1,
+            evaluation: evaluation(),
+            notes: vec![],
+            elapsed_ms: 1500.0,
+            backend: crate::protocol::Backend::Cpu,
+        };
+        let pin = PinnedMap {
+            image: "a/1.png".into(),
+            png: vec![1, 2, 3],
+            settings: "Saliency of 'T-shirt/top' (logit)".into(),
+            deletion_auc: Some(0.5),
+            insertion_auc: Some(0.5),
+            diagnostics: vec![],
+        };
+        let html = report_html(None, None, None, Some(&result), &[pin], "me, today".into());
+        assert!(html.contains("me, today"));
+        assert!(
+            html.contains("data-accuracy=\"0.6666666666666666\""),
+            "{html}"
+        );
+        assert!(html.contains("src=\"data:image/png;base64,AQID\""));
+        // The session inside names the pinned map's settings (escaped for HTML).
+        assert!(
+            html.contains(
+                "&quot;settings&quot;: &quot;Saliency of &#39;T-shirt/top&#39; (logit)&quot;"
+            ),
+            "{html}"
+        );
     }
 }

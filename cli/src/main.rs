@@ -15,6 +15,7 @@ mod limit_args;
 mod predict;
 mod preprocess_args;
 mod progress;
+mod report;
 mod sanity;
 
 use clap::{Parser, Subcommand};
@@ -63,6 +64,9 @@ enum Command {
     MaxActivations(Box<features::MaxActivationsArgs>),
     /// An image synthesised to excite a channel (or a whole layer).
     DeepDream(Box<features::DeepDreamArgs>),
+    /// A self-contained HTML report: the model, the set's accuracy and confusion matrix, and
+    /// the maps of the images given with --pin.
+    Report(Box<report::ReportArgs>),
     /// The ONNX operators the engine runs.
     Ops,
 }
@@ -85,6 +89,7 @@ fn main() {
         Command::Tsne(args) => features::tsne_run(*args),
         Command::MaxActivations(args) => features::max_activations_run(*args),
         Command::DeepDream(args) => features::deep_dream_run(*args),
+        Command::Report(args) => report::run(*args),
         Command::Ops => {
             let ops = explain_core::onnx::ops::Registry::standard().supported_onnx_ops();
             println!("{}", ops.join("\n"));

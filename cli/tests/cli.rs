@@ -1198,3 +1198,51 @@ fn size_limits_are_raised_and_lowered_by_flags() {
         "{err}"
     );
 }
+
+#[test]
+fn report_is_one_self_contained_html_file_with_the_accuracy_and_the_pinned_map() {
+    let root = fixtures().join("../..");
+    let out = temp_file("report.html", b"");
+    let path = |p: &str| root.join(p).to_str().expect("utf-8").to_string();
+    let run = unpic(&[
+        "report",
+        "--model",
+        &path("public/demo/fashion-cnn.onnx"),
+        "--labels",
+        &path("public/demo/labels.txt"),
+        "--data",
+        &path("public/demo/fashion-mnist-sample.zip"),
+        "--pin",
+        &path("tests/fixtures/oracle/cases/fashion_tshirt/image.png"),
+        "--method",
+        "saliency",
+        "--out",
+        &out,
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let html = std::fs::read_to_string(&out).expect("report");
+    // Nothing to fetch: every picture is a data: URL, the page forbids anything else.
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "an external URL"
+    );
+    assert!(html.contains("default-src 'none'"));
+    // The demo's accuracy as onnxruntime gives it (tests/fixtures/compare: 0.937).
+    assert!(html.contains("data-accuracy=\"0.937\""), "accuracy");
+    let counts: usize = html
+        .split("data-count=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next()?.parse::<usize>().ok())
+        .sum();
+    assert_eq!(counts, 2000, "the confusion matrix counts every image");
+    assert_eq!(html.matches("class=\"pinned\"").count(), 1);
+    assert!(
+        html.contains("Saliency of &#39;T-shirt/top&#39; (logit)"),
+        "the pin's settings"
+    );
+    assert_eq!(html.matches("data:image/png;base64,").count(), 1);
+}

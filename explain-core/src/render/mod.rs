@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod report;
+
 /// How a multi-channel map becomes one value per pixel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum ChannelReduce {

@@ -87,7 +87,8 @@ impl Session {
     }
 
     /// The same explanation requests as the first model's, for the second model's maps beside
-    /// them (computed on the main worker alone).
+    /// them (computed on the main worker alone); class activation maps at the second model's
+    /// own suggested layer (the first's layer names are not its).
     pub(super) fn explain_second(self, requests: &[Request]) {
         self.compare.explanations.set(Vec::new());
         if self.compare.shown.with_untracked(Option::is_none) {
@@ -95,7 +96,13 @@ impl Session {
         }
         let wrapped = requests
             .iter()
-            .map(|r| Request::Second(Box::new(r.clone())))
+            .map(|r| {
+                let mut r = r.clone();
+                if let Request::Explain { layer, .. } = &mut r {
+                    *layer = None;
+                }
+                Request::Second(Box::new(r))
+            })
             .collect();
         self.ask_all(Purpose::SecondExplanations, wrapped);
     }
