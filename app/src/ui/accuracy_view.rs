@@ -11,6 +11,7 @@ use super::class_maps_view::ClassMapsPanel;
 use super::files;
 use super::label_issues_view::LabelIssues;
 use super::preprocessing_advice::PreprocessingAdvice;
+use super::report::download_report;
 use super::state::{Selection, View, use_session};
 
 /// Images of a confusion cell shown at once.
@@ -113,6 +114,7 @@ fn Exports(evaluation: Evaluation) -> impl IntoView {
             <button id="export-confusion" on:click=move |_| files::download("confusion-matrix.csv", crate::export::confusion_csv(&e2).as_bytes(), "text/csv")>"confusion matrix (CSV)"</button>
             <button id="export-predictions" on:click=move |_| files::download("predictions.csv", crate::export::predictions_csv(&e3).as_bytes(), "text/csv")>"predictions (CSV)"</button>
             <button id="export-session" on:click=session>"session (JSON)"</button>
+            <button id="export-report" title="One HTML file with the model, the accuracy, the confusion matrix and the maps pinned in Predict & explain" on:click=move |_| download_report(s)>"report (HTML)"</button>
         </div>
     }
 }

@@ -9,11 +9,13 @@ use web_sys::HtmlCanvasElement;
 use super::files;
 use super::layer_select::LayerSelect;
 use super::panels::draw;
+use super::report::download_report;
 use super::sanity_view::{LinePlot, SanityPanel};
 use super::state::{Shown, ShownExplanation, use_session};
 use crate::page_model::agreements;
 use crate::protocol::ExplainMethod;
 use explain_core::explain::occlusion::Occlusion;
+use explain_core::render::report::PinnedMap;
 
 const COLOUR_MAPS: [(&str, &str, ColourMap); 5] = [
     ("viridis", "Viridis", ColourMap::Viridis),
@@ -207,6 +209,7 @@ pub fn ExplainPanel() -> impl IntoView {
                     </div>
                 </div>
                 <Agreement />
+                <PinnedLine />
                 <SanityPanel layer=layer target=target probability=probability />
             </section>
         }
@@ -260,6 +263,8 @@ fn ExplanationCard(
         .as_ref()
         .map(|l| format!(" at {l}"))
         .unwrap_or_default();
+    let s = use_session();
+    let pinned = RwSignal::new(false);
     let settings = match e.method {
         ExplainMethod::Occlusion { mask, stride } => format!(", mask {mask}, stride {stride}"),
         _ => String::new(),
@@ -273,6 +278,35 @@ fn ExplanationCard(
         e.method.label(),
         e.compute_ms
     );
+    let pin = {
+        let settings = format!("{}{at}{settings} of '{}'", e.method.label(), e.target_label);
+        let (deletion, insertion) = (e.deletion_auc, e.insertion_auc);
+        let diagnostics: Vec<String> = e
+            .diagnostics
+            .iter()
+            .map(|d| format!("{}. Try: {}", d.message, d.advice))
+            .collect();
+        move |_| {
+            let (Some(c), Some(shown)) = (canvas.get_untracked(), over.get_untracked()) else {
+                return;
+            };
+            let c: &HtmlCanvasElement = &c;
+            let Ok(url) = c.to_data_url() else {
+                return;
+            };
+            s.image.pinned.update(|list| {
+                list.push(PinnedMap {
+                    image: shown.result.name.clone(),
+                    png: files::data_url_bytes(&url),
+                    settings: settings.clone(),
+                    deletion_auc: Some(deletion),
+                    insertion_auc: Some(insertion),
+                    diagnostics: diagnostics.clone(),
+                })
+            });
+            pinned.set(true);
+        }
+    };
     let curves = (!e.deletion.is_empty()).then(|| {
         view! {
             <LinePlot id=format!("curves-{key}") x_label="the share of pixels removed or revealed"
@@ -307,6 +341,9 @@ fn ExplanationCard(
                 <br />
                 <button class="save-npy" on:click=save_npy>".npy"</button>
                 <button class="save-png" on:click=save_png>".png"</button>
+                <button class="pin" title="Keep this map, with its settings, for the report" on:click=pin>
+                    {move || if pinned.get() { "pinned ✓" } else { "pin to report" }}
+                </button>
                 {diagnostics}
             </figcaption>
         </figure>
@@ -340,6 +377,24 @@ fn Agreement() -> impl IntoView {
                     <p class="hint">"Spearman's rank correlation of each pixel's importance: 1, the same ranking; 0, unrelated; below 0, opposite."</p>
                     <table><thead><tr><th>"Map"</th><th>"and map"</th><th>"agreement"</th></tr></thead><tbody>{rows}</tbody></table>
                 </details>
+            }
+        })
+    }
+}
+
+/// How many maps are pinned, and the report's download.
+#[component]
+fn PinnedLine() -> impl IntoView {
+    let s = use_session();
+    move || {
+        let n = s.image.pinned.with(Vec::len);
+        (n > 0).then(|| {
+            view! {
+                <p class="pinned-line" id="pinned-count" data-count=n.to_string()>
+                    {format!("{n} map(s) pinned for the report ")}
+                    <button id="download-report" on:click=move |_| download_report(s)>"Download the report (HTML)"</button>
+                    <button id="clear-pins" on:click=move |_| s.image.pinned.set(Vec::new())>"Unpin all"</button>
+                </p>
             }
         })
     }

@@ -15,6 +15,7 @@ mod layer_select;
 mod panels;
 mod pool;
 mod preprocessing_advice;
+mod report;
 mod sanity_view;
 mod state;
 mod tsne_view;

@@ -18,6 +18,7 @@ mod status;
 use std::collections::HashMap;
 
 use explain_core::data::Preprocess;
+use explain_core::render::report::PinnedMap;
 use leptos::prelude::*;
 
 use super::client;
@@ -72,6 +73,8 @@ pub struct ImageState {
     pub explanations: RwSignal<Vec<ShownExplanation>>,
     /// The last sanity check of a map and its maps (the original's first, values in [0, 1]).
     pub sanity: RwSignal<Option<(SanityResult, Vec<f32>)>>,
+    /// The maps the user pinned for the report (kept across images).
+    pub pinned: RwSignal<Vec<PinnedMap>>,
 }
 
 /// The open dataset, its evaluation and its galleries (`dataset.rs`).
@@ -152,6 +155,7 @@ pub fn provide_session(choice: BackendChoice) -> Session {
             shown: RwSignal::new(None),
             explanations: RwSignal::new(Vec::new()),
             sanity: RwSignal::new(None),
+            pinned: RwSignal::new(Vec::new()),
         },
         dataset: DatasetState {
             summary: RwSignal::new(None),
