@@ -150,6 +150,17 @@ impl Awaiting {
         self.replace(purpose, &[]);
     }
 
+    /// Waits no longer for the requests of `purpose` sent before request `id` (ids grow with
+    /// time): a new image's prediction drops the maps asked for the image before it, not those
+    /// asked for it after its prediction was sent.
+    pub fn forget_older(&mut self, purpose: Purpose, id: u64) {
+        let round = self.round_mut(purpose);
+        if round.ids.iter().any(|&(i, _)| i < id) {
+            round.number += 1;
+            round.ids.retain(|&(i, _)| i > id);
+        }
+    }
+
     /// Waits no longer for any one-go work (a new worker replaced the one computing it).
     pub fn forget_one_go(&mut self) {
         for purpose in Purpose::ALL.into_iter().filter(|p| p.one_go()) {
@@ -196,6 +207,20 @@ impl Awaiting {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_new_image_drops_only_the_maps_asked_before_it() {
+        let mut a = Awaiting::default();
+        a.replace(Purpose::Explanations, &[3, 4]);
+        // The image was sent as 5; maps asked after it (6, 7) are of the new image.
+        a.forget_older(Purpose::Explanations, 5);
+        assert_eq!(a.purpose_of(3), None);
+        a.replace(Purpose::Explanations, &[6, 7]);
+        a.forget_older(Purpose::Explanations, 5);
+        assert_eq!(a.purpose_of(6), Some(Purpose::Explanations));
+        assert_eq!(a.purpose_of(7), Some(Purpose::Explanations));
+        assert!(a.answered(6).is_some());
+    }
+
     use super::*;
 
     #[test]

@@ -6,6 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use explain_core::data::prepare_batch;
 use explain_core::embed::tsne::{TsneMethod, TsneSettings, tsne};
+use explain_core::embed::umap::{UmapRun, UmapSettings};
 use explain_core::explain::Progress;
 use explain_core::features::deep_dream::{DeepDream, deep_dream, grey_start};
 use explain_core::features::max_activations::{TopImages, channel_means};
@@ -97,6 +98,9 @@ pub struct TsneArgs {
     /// Force the exact method (default: exact up to 2,000 points, Barnes-Hut above).
     #[arg(long)]
     pub exact: bool,
+    /// UMAP instead of t-SNE (15 neighbours, min_dist 0.1: umap-learn's defaults); --seed applies.
+    #[arg(long, conflicts_with_all = ["exact", "perplexity"])]
+    pub umap: bool,
     /// Where to write the [N, 2] embedding (.npy).
     #[arg(long)]
     pub out: PathBuf,
@@ -134,6 +138,9 @@ pub fn tsne_run(args: TsneArgs) -> Result<()> {
     if let Some(path) = &args.save_features {
         std::fs::write(path, write_f32(&features, &[n, d])?)
             .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if args.umap {
+        return umap_run(&args, &features, n, d, &paths, &labels);
     }
     let settings = TsneSettings {
         perplexity: args.perplexity,
@@ -185,6 +192,51 @@ pub fn tsne_run(args: TsneArgs) -> Result<()> {
             embedding.kl,
             args.out.display()
         );
+    }
+    Ok(())
+}
+
+/// `unpic tsne --umap`: the UMAP map of the features, written and summed up as t-SNE's is.
+fn umap_run(
+    args: &TsneArgs,
+    features: &[f32],
+    n: usize,
+    d: usize,
+    paths: &[String],
+    labels: &[usize],
+) -> Result<()> {
+    let settings = UmapSettings {
+        seed: args.seed,
+        ..UmapSettings::default()
+    };
+    let start = std::time::Instant::now();
+    let mut run = UmapRun::new(features, n, d, &settings)?;
+    let mut bar = Bar::new("UMAP", run.total_steps());
+    while !run.is_done() {
+        run.advance(10);
+        bar.set(run.steps_done());
+    }
+    bar.finish();
+    let points = run.points().context("UMAP did not finish")?;
+    let flat: Vec<f32> = points
+        .iter()
+        .flat_map(|p| [p[0] as f32, p[1] as f32])
+        .collect();
+    std::fs::write(&args.out, write_f32(&flat, &[n, 2])?)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    let summary = json!({
+        "method": "umap",
+        "points": n,
+        "dimensions": d,
+        "seconds": start.elapsed().as_secs_f64(),
+        "files": paths.iter().zip(labels).zip(points)
+            .map(|((p, l), e)| json!({"path": p, "label": l, "x": e[0], "y": e[1]}))
+            .collect::<Vec<_>>(),
+    });
+    if args.json {
+        println!("{summary}");
+    } else {
+        eprintln!("UMAP of {n} points ({d}-D) -> {}", args.out.display());
     }
     Ok(())
 }

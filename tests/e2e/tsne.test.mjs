@@ -103,3 +103,37 @@ test('a PCA map of the demo equals numpy\'s, at once', { timeout: 600_000 }, asy
   }
   await page.close();
 });
+
+test('a UMAP map of the demo keeps its classes together as umap-learn\'s does', { timeout: 600_000 }, async () => {
+  // tests/fixtures/umap: umap-learn's map of the same features puts 91.1 % of the images among a
+  // majority of their own class (10 nearest others in the plane).
+  const reference = JSON.parse(await readFile(join(FIXTURES, 'umap/reference.json'), 'utf8'));
+  const page = await openApp(app.browser, app.url, '?backend=cpu');
+  await page.waitForSelector('#accuracy-total', { timeout: 300_000 });
+  await page.click('[data-view=tsne]');
+  await page.selectOption('#tsne-layer', reference.layer);
+  await page.selectOption('#map-method', 'umap');
+  assert.ok(await page.$eval('#tsne-perplexity', (i) => i.closest('label').classList.contains('hidden')), 'no perplexity for UMAP');
+  await page.fill('#tsne-every', '1');
+  await page.dispatchEvent('#tsne-every', 'change');
+  const started = Date.now();
+  await page.click('#tsne-run');
+  await page.waitForSelector('#tsne-caption[data-method="UMAP"]', { timeout: 300_000 });
+  console.log(`UMAP of the demo's 2,000 images in the page: ${Date.now() - started} ms`);
+  assert.equal(Number(await page.getAttribute('#tsne-caption', 'data-points')), 2000);
+  const [csvFile] = await Promise.all([page.waitForEvent('download'), page.click('#tsne-csv')]);
+  const rows = (await readFile(await csvFile.path(), 'utf8')).trim().split('\n').slice(1).map((line) => line.split(','));
+  const points = rows.map(([, x, y, truth]) => ({ x: Number(x), y: Number(y), truth }));
+  let agreeing = 0;
+  for (const [i, p] of points.entries()) {
+    const near = points.map((q, j) => [(q.x - p.x) ** 2 + (q.y - p.y) ** 2, j]).filter(([, j]) => j !== i)
+      .sort((a, b) => a[0] - b[0]).slice(0, 10);
+    const votes = new Map();
+    for (const [, j] of near) votes.set(points[j].truth, (votes.get(points[j].truth) ?? 0) + 1);
+    const best = Math.max(...votes.values());
+    if ((votes.get(p.truth) ?? 0) === best) agreeing += 1;
+  }
+  const agreement = agreeing / points.length;
+  assert.ok(agreement >= 0.9 * reference.umap_learn.knn_accuracy, `labels agreeing ${agreement} vs umap-learn ${reference.umap_learn.knn_accuracy}`);
+  await page.close();
+});

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use explain_core::data::{ImageSource, Item, Preprocess, prepare_batch};
 use explain_core::embed::pca::principal_components;
 use explain_core::embed::tsne::{TsneRun, TsneSettings};
+use explain_core::embed::umap::{UmapRun, UmapSettings};
 use explain_core::features::max_activations::{TopImages, channel_means};
 use explain_core::metrics::{Evaluation, evaluation::argmax};
 use explain_core::model::check_scores;
@@ -20,6 +21,14 @@ use unpic_app::protocol::{
 pub const DATASET_BATCH: usize = 64;
 /// t-SNE iterations per step.
 const TSNE_SLICE: usize = 25;
+/// UMAP steps (blocks of the neighbour search, or epochs) per step.
+const UMAP_SLICE: usize = 10;
+
+/// A map's layout under way.
+enum MapRun {
+    Tsne(TsneRun),
+    Umap(UmapRun),
+}
 
 /// One batch of the dataset through the model with `layer` tapped.
 pub struct TappedBatch {
@@ -284,7 +293,7 @@ pub struct TsneJob {
     /// The images whose activations were collected (the damaged ones are skipped).
     mapped: Vec<Item>,
     next: usize,
-    run: Option<TsneRun>,
+    run: Option<MapRun>,
     started_ms: f64,
 }
 
@@ -347,28 +356,52 @@ impl TsneJob {
             self.features = Vec::new();
             return Ok(self.done(&points, None, now_ms));
         }
+        let (n, dim) = (self.mapped.len(), self.dim);
         let run = match &mut self.run {
             Some(run) => run,
             None => {
-                let run =
-                    TsneRun::new(&self.features, self.mapped.len(), self.dim, &self.settings)?;
+                let run = if self.method == MapMethod::Umap {
+                    let settings = UmapSettings {
+                        seed: self.settings.seed,
+                        ..UmapSettings::default()
+                    };
+                    MapRun::Umap(UmapRun::new(&self.features, n, dim, &settings)?)
+                } else {
+                    MapRun::Tsne(TsneRun::new(&self.features, n, dim, &self.settings)?)
+                };
                 self.features = Vec::new();
                 self.run.insert(run)
             }
         };
-        if !run.is_done() {
-            run.advance(TSNE_SLICE);
-            return Ok(Step::Progress {
-                task: "t-SNE".into(),
-                done: run.iterations_done(),
-                total: run.total_iterations(),
-            });
-        }
-        let Some(run) = self.run.take() else {
-            return Err(explain_core::Error::Settings("t-SNE ended twice".into()));
+        let progress = |task: &str, done, total| {
+            Ok(Step::Progress {
+                task: task.into(),
+                done,
+                total,
+            })
         };
-        let embedding = run.finish();
-        Ok(self.done(&embedding.points, Some(embedding.kl), now_ms))
+        match run {
+            MapRun::Tsne(run) if !run.is_done() => {
+                run.advance(TSNE_SLICE);
+                return progress("t-SNE", run.iterations_done(), run.total_iterations());
+            }
+            MapRun::Umap(run) if !run.is_done() => {
+                run.advance(UMAP_SLICE);
+                return progress("UMAP", run.steps_done(), run.total_steps());
+            }
+            _ => {}
+        }
+        match self.run.take() {
+            Some(MapRun::Tsne(run)) => {
+                let embedding = run.finish();
+                Ok(self.done(&embedding.points, Some(embedding.kl), now_ms))
+            }
+            Some(MapRun::Umap(run)) => {
+                let points = run.points().map(<[[f64; 2]]>::to_vec).unwrap_or_default();
+                Ok(self.done(&points, None, now_ms))
+            }
+            None => Err(explain_core::Error::Settings("the map ended twice".into())),
+        }
     }
 
     /// The map's answer from its points.

@@ -1166,3 +1166,138 @@ fn a_second_model_evaluates_beside_the_first_as_onnxruntime_does() {
     );
     assert!((c.accuracy_b - reference["accuracy_b"].as_f64().expect("acc")).abs() < 1e-12);
 }
+
+/// The UMAP map as the page asks for it: the demo's 2,000 images at the penultimate layer. Its
+/// neighbours are exact (scikit-learn's brute-force search), and the map keeps as much as
+/// umap-learn's does (tests/fixtures/umap, made by make_umap.py with onnxruntime, umap-learn and
+/// scikit-learn): at least 90 % of umap-learn's 15-neighbour preservation and of its 10-NN
+/// label agreement in the plane, measured alike.
+#[test]
+fn a_umap_map_of_the_demo_keeps_what_umap_learns_keeps() {
+    use explain_core::data::{ImageSource, ZipDataset};
+    use explain_core::embed::tsne::knn_preservation;
+    use explain_core::embed::umap::{UmapRun, UmapSettings};
+    let (mut engine, summary) = demo_engine();
+    let preprocess = unpic_app::presets::Preset::Unit.apply(&summary.input);
+    open_dataset(&mut engine, None, demo("fashion-mnist-sample.zip"));
+    let reference: serde_json::Value =
+        serde_json::from_slice(&fixture("umap/reference.json")).expect("reference");
+    let layer = reference["layer"].as_str().expect("layer").to_string();
+    let request = Request::Tsne {
+        id: 3,
+        preprocess: preprocess.clone(),
+        map: TsneMap {
+            method: MapMethod::Umap,
+            layer: layer.clone(),
+            perplexity: 30.0,
+            seed: 0,
+            every: 1,
+            classes: None,
+        },
+    };
+    let mut replies = block_on(engine.handle(request, None));
+    let mut umap_steps = 0;
+    let map = loop {
+        match replies.pop().map(|r| r.0) {
+            Some(Response::Progress { task, .. }) => umap_steps += usize::from(task == "UMAP"),
+            Some(Response::Tsne(map)) => break map,
+            other => panic!("{other:?}"),
+        }
+        replies = block_on(engine.step()).into_iter().collect();
+    };
+    assert!(umap_steps > 10, "UMAP runs in steps ({umap_steps})");
+    assert_eq!(
+        (map.method, map.kl, map.points.len()),
+        (MapMethod::Umap, None, 2000)
+    );
+
+    // The same features, read here, for the neighbour checks.
+    let classifier = explain_core::Classifier::from_bytes_at(
+        &demo("fashion-cnn.onnx"),
+        &explain_core::Device::flex(),
+        None,
+    )
+    .expect("model");
+    let mut source = ZipDataset::from_bytes("demo", demo("fashion-mnist-sample.zip")).expect("zip");
+    let items = source.dataset().items.clone();
+    let mut features = Vec::new();
+    for chunk in items.chunks(256) {
+        let batch = block_on(crate::jobs::TappedBatch::of(
+            &classifier,
+            &mut source as &mut dyn ImageSource,
+            chunk,
+            &preprocess,
+            &layer,
+        ))
+        .expect("batch")
+        .expect("images");
+        features.extend(batch.features);
+    }
+    let (n, d) = (items.len(), features.len() / items.len());
+    let mut run = UmapRun::new(&features, n, d, &UmapSettings::default()).expect("run");
+    run.advance(n.div_ceil(256));
+    let nb = run.neighbours();
+    let index = |p: &str| items.iter().position(|i| i.path == p).expect("path");
+    for (path, want) in reference["neighbours"].as_object().expect("neighbours") {
+        let i = index(path);
+        for (c, w) in want.as_array().expect("list").iter().enumerate() {
+            let distance = w[1].as_f64().expect("distance");
+            assert!(
+                (f64::from(nb.distances[i * nb.k + c]) - distance).abs() < 1e-3 * distance.max(1.0),
+                "{path}: neighbour {c} at {} vs {distance}",
+                nb.distances[i * nb.k + c]
+            );
+        }
+    }
+
+    // Measured as make_umap.py measures umap-learn's map.
+    let points: Vec<[f64; 2]> = map
+        .points
+        .iter()
+        .map(|p| [f64::from(p[0]), f64::from(p[1])])
+        .collect();
+    let x: Vec<f64> = map
+        .paths
+        .iter()
+        .flat_map(|p| {
+            let i = index(p);
+            features[i * d..(i + 1) * d].iter().map(|&v| f64::from(v))
+        })
+        .collect();
+    let preservation = knn_preservation(&x, d, &points, 15);
+    let agreement = (0..n)
+        .filter(|&i| {
+            let mut near: Vec<(f64, usize)> = (0..n)
+                .filter(|&j| j != i)
+                .map(|j| {
+                    let e = (points[i][0] - points[j][0]).powi(2)
+                        + (points[i][1] - points[j][1]).powi(2);
+                    (e, j)
+                })
+                .collect();
+            near.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let mut votes = vec![0usize; map.classes.len().max(10)];
+            for &(_, j) in &near[..10] {
+                votes[map.truth[j]] += 1;
+            }
+            let best = (0..votes.len()).max_by_key(|&k| (votes[k], std::cmp::Reverse(k)));
+            best == Some(map.truth[i])
+        })
+        .count() as f64
+        / n as f64;
+    let want = &reference["umap_learn"];
+    let (p_ref, a_ref) = (
+        want["knn_preservation"].as_f64().expect("p"),
+        want["knn_accuracy"].as_f64().expect("a"),
+    );
+    assert!(
+        preservation >= 0.9 * p_ref && agreement >= 0.9 * a_ref,
+        "neighbours kept {preservation:.3} (umap-learn {p_ref:.3}), labels agreeing {agreement:.3} \
+         (umap-learn {a_ref:.3})"
+    );
+    eprintln!(
+        "UMAP of the demo: neighbours kept {preservation:.3} (umap-learn {p_ref:.3}), labels \
+         agreeing {agreement:.3} (umap-learn {a_ref:.3}), {:.0} ms",
+        map.elapsed_ms
+    );
+}

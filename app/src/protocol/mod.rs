@@ -209,6 +209,8 @@ pub enum MapMethod {
     Tsne,
     /// The two directions of largest variance: instant, linear, global distances kept.
     Pca,
+    /// Neighbourhoods kept, faster than t-SNE on large sets (McInnes et al. 2018).
+    Umap,
 }
 
 impl MapMethod {
@@ -216,6 +218,7 @@ impl MapMethod {
         match self {
             MapMethod::Tsne => "t-SNE",
             MapMethod::Pca => "PCA",
+            MapMethod::Umap => "UMAP",
         }
     }
 }

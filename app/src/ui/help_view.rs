@@ -10,7 +10,7 @@ struct Method {
     url: &'static str,
 }
 
-const METHODS: [Method; 16] = [
+const METHODS: [Method; 18] = [
     Method {
         name: "Occlusion sensitivity",
         what: "Slides a grey patch over the image and records how much the class score drops. Large drops mark regions the network needs. Fast uses big patches and strides, Detailed small ones (slower). Needs no gradients, so it works for any network.",
@@ -106,6 +106,18 @@ const METHODS: [Method; 16] = [
         what: "Places each image as a point so that images with similar activations at the chosen layer sit close together; classes that the layer separates form clusters. Exact up to 2,000 points, Barnes-Hut above.",
         paper: "van der Maaten & Hinton, Visualizing Data using t-SNE, JMLR 2008; van der Maaten, Accelerating t-SNE using Tree-Based Algorithms, JMLR 2014",
         url: "https://jmlr.org/papers/v9/vandermaaten08a.html",
+    },
+    Method {
+        name: "UMAP",
+        what: "Like t-SNE, keeps each image's neighbours close (its 15 nearest by activation, weighted by a fuzzy graph), but faster on large sets; umap-learn's defaults. PCA, the third choice, projects on the two directions of largest variance: instant and linear.",
+        paper: "McInnes, Healy & Melville, UMAP: Uniform Manifold Approximation and Projection for Dimension Reduction, 2018",
+        url: "https://arxiv.org/abs/1802.03426",
+    },
+    Method {
+        name: "McNemar's test",
+        what: "Compares two models on the same images (Compare): only the images they disagree on count; if the models were equally good, each would go either way with probability one half. The exact two-sided binomial p-value says how surprising the split is.",
+        paper: "McNemar, Note on the sampling error of the difference between correlated proportions or percentages, Psychometrika 1947",
+        url: "https://doi.org/10.1007/BF02295996",
     },
 ];
 

@@ -17,6 +17,8 @@ const SIZE: f64 = 560.0;
 const MARGIN: f64 = 16.0;
 /// Points at most, by default: every N-th image is taken to stay near it.
 const DEFAULT_POINTS: usize = 2000;
+/// Above this many points, points are drawn as squares.
+const MANY_POINTS: usize = 5000;
 
 /// A colour per class: Tableau's ten, then evenly spaced hues.
 pub fn class_colour(k: usize) -> String {
@@ -61,10 +63,16 @@ fn draw(
     let ctx: CanvasRenderingContext2d = canvas.get_context("2d").ok()??.dyn_into().ok()?;
     ctx.set_fill_style_str("#fff");
     ctx.fill_rect(0.0, 0.0, SIZE, SIZE);
+    // Tens of thousands of points: squares, which the canvas draws several times faster.
+    let many = at.len() > MANY_POINTS;
     for (i, &(x, y)) in at.iter().enumerate() {
         let colour = class_colour(map.truth[i]);
         if map.truth[i] == map.predicted[i] {
             ctx.set_fill_style_str(&colour);
+            if many {
+                ctx.fill_rect(x - 1.5, y - 1.5, 3.0, 3.0);
+                continue;
+            }
             ctx.begin_path();
             let _ = ctx.arc(x, y, 2.6, 0.0, std::f64::consts::TAU);
             ctx.fill();
@@ -228,16 +236,21 @@ pub fn TsneView() -> impl IntoView {
             <div class="controls tsne-controls">
                 <label>"Method "
                     <select id="map-method" on:change=move |ev| {
-                        method.set(if event_target_value(&ev) == "pca" { MapMethod::Pca } else { MapMethod::Tsne })
+                        method.set(match event_target_value(&ev).as_str() {
+                            "pca" => MapMethod::Pca,
+                            "umap" => MapMethod::Umap,
+                            _ => MapMethod::Tsne,
+                        })
                     }>
                         <option value="tsne" selected=move || method.get() == MapMethod::Tsne>"t-SNE (neighbourhoods)"</option>
+                        <option value="umap" selected=move || method.get() == MapMethod::Umap>"UMAP (neighbourhoods, for large sets)"</option>
                         <option value="pca" selected=move || method.get() == MapMethod::Pca>"PCA (instant, linear)"</option>
                     </select>
                 </label>
                 <label>"Layer "
                     <LayerSelect id="tsne-layer" layer=layer keep=|_| true />
                 </label>
-                <label class:hidden=move || method.get() == MapMethod::Pca>"Perplexity " <input id="tsne-perplexity" type="number" min="2" step="1" prop:value=move || perplexity.get().to_string()
+                <label class:hidden=move || method.get() != MapMethod::Tsne>"Perplexity " <input id="tsne-perplexity" type="number" min="2" step="1" prop:value=move || perplexity.get().to_string()
                     on:change=move |ev| if let Ok(v) = event_target_value(&ev).parse() { perplexity.set(v) } /></label>
                 <label class:hidden=move || method.get() == MapMethod::Pca>"Seed " <input id="tsne-seed" type="number" min="0" step="1" prop:value=move || seed.get().to_string()
                     on:change=move |ev| if let Ok(v) = event_target_value(&ev).parse() { seed.set(v) } /></label>

@@ -2,5 +2,6 @@
 
 pub mod pca;
 pub mod tsne;
+pub mod umap;
 
 pub use tsne::{Embedding, TsneSettings, tsne};

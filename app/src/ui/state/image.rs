@@ -136,13 +136,15 @@ impl Session {
 
     pub(super) fn on_prediction(self, result: PredictionResult, bytes: Option<Vec<u8>>) {
         self.status.busy.set(None);
+        let id = result.id;
         self.image.shown.set(Some(Shown {
             result,
             rgba: bytes.unwrap_or_default(),
         }));
-        // A new image: old maps no longer apply.
+        // A new image: the maps of the one before no longer apply; maps asked for after this
+        // image was sent are of it (the worker answers in order) and stay awaited.
         self.awaiting
-            .update_value(|a| a.forget(Purpose::Explanations));
+            .update_value(|a| a.forget_older(Purpose::Explanations, id));
         self.image.explanations.set(Vec::new());
         self.image.sanity.set(None);
     }
