@@ -91,9 +91,13 @@ test('random images of a class, a random image to predict, and any class to expl
 
   // Predict: a random image of a class; its true class is shown.
   await page.selectOption('#random-class', { label: '8_bag' });
+  const before = await page.textContent('#image-name');
   await page.click('#random-image');
   await page.click('[data-view=predict]');
-  await page.waitForFunction(() => document.querySelector('#true-class')?.textContent.includes('Bag'));
+  // The bag's own prediction (its name shows), not just its file: a new prediction resets the
+  // class to explain.
+  await page.waitForFunction((old) => document.querySelector('#true-class')?.textContent.includes('Bag')
+    && document.querySelector('#image-name')?.textContent !== old, before, { timeout: 60_000 });
 
   // Explain another class than the top one.
   for (const box of await page.$$('#explain-methods input[type=checkbox]')) {
