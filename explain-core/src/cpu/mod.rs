@@ -13,7 +13,7 @@
 
 mod conv;
 mod depthwise;
-mod gemm;
+pub(crate) mod gemm;
 mod parallel;
 mod shape;
 mod sigmoid;

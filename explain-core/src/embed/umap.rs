@@ -9,7 +9,8 @@
 //!
 //! The neighbours are found exactly, a block of rows per [`UmapRun::advance`] (so a worker can
 //! answer other requests, report progress and stop in between), from dot products
-//! (`|x|² + |y|² − 2 x·y`, the form a matrix kernel computes fast); the epochs follow. Host code:
+//! (`|x|² + |y|² − 2 x·y`: one matrix product per block through the engine's gemm kernels); the
+//! epochs follow. Host code:
 //! it runs the same natively and in the browser's worker.
 
 use serde::{Deserialize, Serialize};
@@ -79,6 +80,8 @@ pub struct UmapRun {
     epochs: usize,
     neighbours: Neighbours,
     phase: Phase,
+    /// The dot products of one block of rows (reused from step to step).
+    scratch: Vec<f32>,
 }
 
 /// xorshift64*, seeded: UMAP's negative samples.
@@ -139,6 +142,7 @@ impl UmapRun {
                 distances: vec![0.0; n * k],
             },
             phase: Phase::Neighbours { next_row: 0 },
+            scratch: Vec::new(),
         })
     }
 
@@ -169,6 +173,7 @@ impl UmapRun {
                     self.phase = if end < self.n {
                         Phase::Neighbours { next_row: end }
                     } else {
+                        self.scratch = Vec::new();
                         Phase::Layout(Box::new(self.layout_start()))
                     };
                 }
@@ -185,35 +190,34 @@ impl UmapRun {
     /// The exact neighbours of rows `start..end`.
     fn neighbour_rows(&mut self, start: usize, end: usize) {
         let (n, d, k) = (self.n, self.d, self.neighbours.k);
-        let mut row = vec![(0f32, 0usize); n];
-        for i in start..end {
-            let xi = &self.x[i * d..(i + 1) * d];
-            for (j, (slot, xj)) in row.iter_mut().zip(self.x.chunks(d)).enumerate() {
-                let dot = dot(xi, xj);
+        let mut dots = std::mem::take(&mut self.scratch);
+        dots.resize((end - start) * n, 0.0);
+        block_dots(&self.x, n, d, start, end, &mut dots);
+        // The k nearest so far, nearest first: a candidate farther than the last is dropped at
+        // once, so a row costs one comparison per point, not a sort.
+        let mut nearest: Vec<(f32, usize)> = Vec::with_capacity(k + 1);
+        for (i, block) in (start..end).zip(dots.chunks(n)) {
+            nearest.clear();
+            for (j, &dot) in block.iter().enumerate() {
+                // Itself first (below every distance), then the nearest others; ties by index.
                 let sq = if i == j {
-                    0.0
+                    -1.0
                 } else {
                     (self.norms[i] + self.norms[j] - 2.0 * dot).max(0.0)
                 };
-                *slot = (sq, j);
+                if nearest.len() == k && sq >= nearest[k - 1].0 {
+                    continue;
+                }
+                let at = nearest.partition_point(|&(d, _)| d <= sq);
+                nearest.insert(at, (sq, j));
+                nearest.truncate(k);
             }
-            // Itself first (distance 0), then the nearest others; ties by index.
-            let order = |a: &(f32, usize), b: &(f32, usize)| {
-                (a.1 != i)
-                    .cmp(&(b.1 != i))
-                    .then(a.0.total_cmp(&b.0))
-                    .then(a.1.cmp(&b.1))
-            };
-            if k < n {
-                row.select_nth_unstable_by(k - 1, order);
-            }
-            let nearest = &mut row[..k];
-            nearest.sort_by(order);
             for (c, &(sq, j)) in nearest.iter().enumerate() {
                 self.neighbours.indices[i * k + c] = j;
-                self.neighbours.distances[i * k + c] = sq.sqrt();
+                self.neighbours.distances[i * k + c] = sq.max(0.0).sqrt();
             }
         }
+        self.scratch = dots;
     }
 
     /// The fuzzy graph, its edges' sampling schedule and the start of the layout.
@@ -348,7 +352,38 @@ fn smooth_distance(distances: &[f64], k: usize, mean_all: f64) -> (f64, f64) {
     (rho, mid.max(floor))
 }
 
+/// The dot products of rows `start..end` of `x` (`n × d`) with every row, row after row into
+/// `out`: one matrix product through the engine's gemm kernels (AVX-512/AVX2 natively, simd128
+/// in wasm).
+#[cfg(feature = "engine")]
+fn block_dots(x: &[f32], n: usize, d: usize, start: usize, end: usize, out: &mut [f32]) {
+    use crate::cpu::gemm::{Mat, SharedOut, Tile};
+    let rows = end - start;
+    let lhs = Mat::rows(x, start * d, rows, d, d);
+    // Xᵀ: `d × n`, element (c, j) at `j·d + c`.
+    let rhs = Mat {
+        data: x,
+        rows: d,
+        cols: n,
+        row_stride: 1,
+        col_stride: d,
+    };
+    Tile::new(SharedOut::new(out), 0, rows, n, n).matmul(lhs, rhs, false);
+}
+
+/// [`block_dots`] without the engine: a dot product per pair.
+#[cfg(not(feature = "engine"))]
+fn block_dots(x: &[f32], n: usize, d: usize, start: usize, end: usize, out: &mut [f32]) {
+    for (i, block) in (start..end).zip(out.chunks_mut(n)) {
+        let xi = &x[i * d..(i + 1) * d];
+        for (slot, xj) in block.iter_mut().zip(x.chunks(d)) {
+            *slot = dot(xi, xj);
+        }
+    }
+}
+
 /// A dot product in eight lanes, so that it vectorises (SSE/AVX natively, simd128 in wasm).
+#[cfg(not(feature = "engine"))]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0f32; 8];
     let (head_a, head_b) = (a.chunks_exact(8), b.chunks_exact(8));
@@ -364,6 +399,12 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
         }
     }
     lanes.iter().sum::<f32>() + tail
+}
+
+/// `dist^B` in single precision (umap-learn's layout is float32 too): the layout's costliest
+/// call, twice as fast as in double.
+fn pow_b(dist: f64) -> f64 {
+    f64::from((dist as f32).powf(B as f32))
 }
 
 fn clip(v: f64) -> f64 {
@@ -385,7 +426,8 @@ impl Layout {
             let (cur, oth) = (self.y[h], self.y[t]);
             let dist = (cur[0] - oth[0]).powi(2) + (cur[1] - oth[1]).powi(2);
             let coeff = if dist > 0.0 {
-                -2.0 * A * B * dist.powf(B - 1.0) / (A * dist.powf(B) + 1.0)
+                let pow_b = pow_b(dist);
+                -2.0 * A * B * (pow_b / dist) / (A * pow_b + 1.0)
             } else {
                 0.0
             };
@@ -404,7 +446,7 @@ impl Layout {
                 let (cur, oth) = (self.y[h], self.y[other]);
                 let dist = (cur[0] - oth[0]).powi(2) + (cur[1] - oth[1]).powi(2);
                 let coeff = if dist > 0.0 {
-                    2.0 * B / ((0.001 + dist) * (A * dist.powf(B) + 1.0))
+                    2.0 * B / ((0.001 + dist) * (A * pow_b(dist) + 1.0))
                 } else if h == other {
                     continue;
                 } else {
